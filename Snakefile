@@ -1,0 +1,32 @@
+# Prospective multi-site validation workflow: demo data -> ingest and infer per site x vendor
+# partition -> unblind and analyse -> evidence report. Every rule shells out to the `mval` CLI;
+# all statistics and path logic live in the `validation` package.
+from snakemake.utils import min_version
+
+from validation import workflow as wf
+
+min_version("8.20")
+
+
+configfile: "config/config.yaml"
+
+
+wf.check_config(config, source="config/config.yaml (with --config overrides)")
+RESULTS = wf.results_dir(config)
+
+
+wildcard_constraints:
+    site="[a-z0-9][a-z0-9_-]*",
+    vendor="[A-Za-z0-9][A-Za-z0-9_-]*",
+    kind="510k|de-novo",
+
+
+include: "rules/demo.smk"
+include: "rules/validation.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        wf.report_paths(config),
+        f"{RESULTS}/analysis/results.json",

@@ -1,0 +1,18 @@
+# The synthetic demo study (only when config `demo.enabled` is true).
+
+
+rule demo:
+    output:
+        wf.demo_marker_path(config),
+    conda:
+        "envs/mval.yaml"
+    log:
+        f"{RESULTS}/logs/demo.log",
+    params:
+        sites=config["sites"],
+        out=lambda wildcards, output: wf.parent(output[0]),
+        n=config.get("demo", {}).get("n_studies", 600),
+        seed=config.get("demo", {}).get("seed", 20261125),
+    shell:
+        "mval demo generate --sites {params.sites} --out {params.out} "
+        "--n-studies {params.n} --seed {params.seed} > {log} 2>&1"

@@ -1,0 +1,101 @@
+"""Endpoints are judged on the CI bound; small strata are flagged, never dropped."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from validation.analysis.endpoints import endpoint_rows, strata_rows
+from validation.analysis.results import _acceptance
+from validation.protocol import load_protocol
+from validation.stats import bland_altman, diagnostic_accuracy
+
+
+@pytest.fixture(scope="module")
+def protocol(repo_root):
+    return load_protocol(repo_root / "protocols" / "demo.yaml")
+
+
+def _studies(n=400, seed=0, canon_bias=1.5):
+    rng = np.random.default_rng(seed)
+    vendor = rng.choice(["GE", "Philips", "Canon"], n)
+    reference = rng.normal(10.0, 2.0, n)
+    model = reference + rng.normal(0.0, 0.6, n) + np.where(vendor == "Canon", canon_bias, 0.0)
+    return pd.DataFrame(
+        {
+            "site": rng.choice(["s01", "s02"], n),
+            "vendor": vendor,
+            "scanner_model": "X",
+            "sex": rng.choice(["M", "F"], n),
+            "age_band": "40–59",
+            "bmi_band": "<25",
+            "image_quality": np.where(np.arange(n) < 5, "poor", "good"),
+            "ivsd_mm": model,
+            "reference_ivsd_mm": reference,
+            "lvh_ref": (reference >= 11).astype(int),
+            "lvh_pred": (model >= 11).astype(int),
+        }
+    )
+
+
+def test_endpoint_values_are_the_stats_functions(protocol):
+    studies = _studies()
+    rows = {r["metric"]: r for r in endpoint_rows(studies, protocol)}
+    ba = bland_altman(studies["ivsd_mm"], studies["reference_ivsd_mm"], ci_method="exact")
+    acc = diagnostic_accuracy(studies["lvh_ref"], studies["lvh_pred"])
+    assert rows["bias"]["estimate"] == pytest.approx(ba.bias)
+    assert rows["loa_high"]["ci_high"] == pytest.approx(ba.loa_high_ci.high)
+    assert rows["sensitivity"]["ci_low"] == pytest.approx(acc.sensitivity.ci.low)
+    for row in rows.values():
+        expected = protocol_goal_met(row)
+        assert row["verdict"] == ("PASS" if expected else "FAIL")
+
+
+def protocol_goal_met(row):
+    goal = row["goal"]
+    return (goal.get("lower", -math.inf) <= row["ci_low"]) and (
+        row["ci_high"] <= goal.get("upper", math.inf)
+    )
+
+
+def test_small_strata_are_flagged_and_kept(protocol):
+    rows = strata_rows(_studies(), protocol)
+    poor = [r for r in rows if r["dimension"] == "image_quality" and r["stratum"] == "poor"]
+    assert poor and all(r["small"] for r in poor)
+    assert {r["metric"] for r in poor} == {
+        "bias",
+        "loa_low",
+        "loa_high",
+        "mae",
+        "sensitivity",
+        "specificity",
+    }
+
+
+def test_single_class_stratum_gives_nan_not_a_crash(protocol):
+    studies = _studies()
+    studies.loc[studies["vendor"] == "GE", "lvh_ref"] = 0
+    rows = strata_rows(studies, protocol)
+    sens = next(r for r in rows if r["stratum"] == "GE" and r["metric"] == "sensitivity")
+    assert sens["n"] == 0 and math.isnan(sens["estimate"])
+    assert sens["goal_met"] is None
+
+
+def test_failing_vendor_fails_the_study(protocol):
+    studies = _studies(canon_bias=2.0)
+    endpoints = endpoint_rows(studies, protocol)
+    strata = strata_rows(studies, protocol)
+    acceptance = _acceptance(endpoints, strata, protocol)
+    failing = {(f["stratum"], f["metric"]) for f in acceptance["strata_failing"]}
+    assert ("Canon", "bias") in failing
+    assert not any(stratum == "GE" and metric == "bias" for stratum, metric in failing)
+    assert acceptance["verdict"] == "FAIL"
+    clean = _acceptance(
+        endpoint_rows(_studies(canon_bias=0.0), protocol),
+        strata_rows(_studies(canon_bias=0.0), protocol),
+        protocol,
+    )
+    assert ("Canon", "bias") not in {(f["stratum"], f["metric"]) for f in clean["strata_failing"]}

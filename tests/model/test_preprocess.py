@@ -1,0 +1,40 @@
+"""Resampling to the model's physical spacing keeps millimetres as millimetres."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from validation.model.preprocess import Preprocessing, preprocess_frames
+
+
+def _band(spacing_mm: float, thickness_mm: float, rows: int = 200, cols: int = 60) -> np.ndarray:
+    depth = (np.arange(rows) + 0.5) * spacing_mm
+    band = (np.abs(depth - 20.0) < thickness_mm / 2).astype(np.uint8) * 255
+    return np.repeat(band[:, None], cols, axis=1)[None]
+
+
+@pytest.mark.parametrize("spacing", [0.3, 0.42, 0.5, 0.7])
+def test_band_thickness_in_mm_survives_resampling(spacing):
+    settings = Preprocessing(target_spacing_mm=0.5, size=96, frames=2)
+    out = preprocess_frames(_band(spacing, 10.0), (spacing, spacing), settings)
+    assert out.shape == (2, 96, 96)
+    profile = out[0, :, 48].numpy()
+    thickness_mm = profile.sum() * settings.target_spacing_mm  # area under a unit-height band
+    assert thickness_mm == pytest.approx(10.0, abs=0.35)
+
+
+def test_short_loop_is_repeated_and_values_scaled():
+    settings = Preprocessing(frames=8)
+    out = preprocess_frames(np.full((3, 40, 40), 255, np.uint8), (0.5, 0.5), settings)
+    assert out.shape == (8, settings.size, settings.size)
+    assert float(out.max()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("frames", "spacing"),
+    [(np.zeros((2, 2, 2, 2), np.uint8), (0.5, 0.5)), (np.zeros((2, 8, 8), np.uint8), (0.0, 0.5))],
+)
+def test_bad_input_is_refused(frames, spacing):
+    with pytest.raises(ValueError):
+        preprocess_frames(frames, spacing, Preprocessing())

@@ -1,0 +1,229 @@
+"""The evidence report renders from results.json and shows what a reviewer must find."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from validation.exceptions import ReportError
+from validation.report import build_context, load_results, render_html, render_report
+
+SECTION_TITLES = (
+    "Document control",
+    "Signatures",
+    "Executive summary",
+    "Subject accountability",
+    "Measurement agreement",
+    "Classification performance",
+    "Subgroup analyses",
+    "Traceability",
+    "Model card",
+)
+
+
+def _pdf_text(path: Path) -> str:
+    reader = pypdf.PdfReader(str(path))
+    return "\n".join(page.extract_text() or "" for page in reader.pages)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.fixture(scope="module")
+def draft_pdf(draft_results: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("report") / "510k.pdf"
+    return render_report(draft_results, out)
+
+
+@pytest.fixture(scope="module")
+def draft_text(draft_pdf: dict[str, Path]) -> str:
+    return _pdf_text(draft_pdf["pdf"])
+
+
+@pytest.fixture(scope="module")
+def results(draft_results: Path) -> dict:
+    return json.loads(draft_results.read_text(encoding="utf-8"))
+
+
+def test_writes_pdf_and_html_beside_it(draft_pdf: dict[str, Path]) -> None:
+    pdf, html = draft_pdf["pdf"], draft_pdf["html"]
+    assert pdf.is_file() and pdf.stat().st_size > 10_000
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert html == pdf.with_suffix(".html") and html.is_file()
+    assert "data:image/svg+xml;base64," in html.read_text(encoding="utf-8")
+
+
+def test_pages_are_a4_with_page_x_of_y(draft_pdf: dict[str, Path]) -> None:
+    reader = pypdf.PdfReader(str(draft_pdf["pdf"]))
+    n = len(reader.pages)
+    assert n > 5
+    box = reader.pages[0].mediabox
+    assert float(box.width) == pytest.approx(595.3, abs=1) and float(box.height) == pytest.approx(
+        841.9, abs=1
+    )
+    assert f"Page 1 of {n}" in reader.pages[0].extract_text()
+    assert f"Page {n} of {n}" in reader.pages[-1].extract_text()
+    assert "MVAL-demo-1a2b3c4d" in reader.pages[-1].extract_text()  # running header
+
+
+def test_section_titles_present(draft_text: str) -> None:
+    for title in SECTION_TITLES:
+        assert title in draft_text, title
+
+
+def test_endpoints_and_verdicts_shown(draft_text: str, results: dict) -> None:
+    flat = _squash(draft_text)
+    for ep in results["endpoints"]:
+        assert _squash(ep["label"]) in flat, ep["label"]
+    verdicts = {ep["verdict"] for ep in results["endpoints"]}
+    assert verdicts >= {"PASS", "FAIL"}  # the fixture has both
+    for verdict in verdicts:
+        assert verdict in draft_text
+    assert "Overall verdict" in draft_text
+    assert "never on the point estimate" in draft_text
+
+
+def test_hashes_shown_in_full(draft_text: str, results: dict) -> None:
+    flat = _squash(draft_text)
+    assert results["protocol"]["sha256"] in flat
+    assert results["model"]["sha256"] in flat
+    for part in results["data"]["partitions"]:
+        assert part["accounting_sha256"] in flat
+    for ref in results["data"]["reference_files"]:
+        assert ref["sha256"] in flat
+
+
+def test_flow_counts_by_site(draft_text: str, results: dict) -> None:
+    assert "Subject accountability by site" in draft_text
+    for site in results["data"]["sites"]:
+        assert site["name"] in draft_text
+    assert "All sites" in draft_text
+    total = f"{results['flow']['received']:,} {results['flow']['excluded_at_ingest']:,}"
+    assert total in draft_text
+
+
+def _watermarked_pages(path: Path) -> list[bool]:
+    """For each page, whether it carries the watermark: a line reading exactly "DRAFT"."""
+    reader = pypdf.PdfReader(str(path))
+    return [
+        any(line.strip() == "DRAFT" for line in (page.extract_text() or "").splitlines())
+        for page in reader.pages
+    ]
+
+
+def test_draft_watermark_on_every_page_when_lock_invalid(
+    draft_pdf: dict[str, Path], draft_text: str
+) -> None:
+    assert all(_watermarked_pages(draft_pdf["pdf"]))
+    assert "not valid as submission evidence" in draft_text
+    assert "No lock record was found" in draft_text  # the reason, from lock.detail
+
+
+def test_no_watermark_when_lock_valid(locked_results: Path, tmp_path: Path) -> None:
+    out = render_report(locked_results, tmp_path / "510k.pdf")
+    text = _pdf_text(out["pdf"])
+    assert not any(_watermarked_pages(out["pdf"]))
+    assert "not valid as submission evidence" not in text
+    assert "no valid lock" not in text
+    assert "Document control" in text
+    assert 'class="watermark"' not in out["html"].read_text(encoding="utf-8")
+
+
+def test_de_novo_title(locked_results: Path, tmp_path: Path) -> None:
+    out = render_report(locked_results, tmp_path / "de-novo.pdf", kind="de-novo")
+    assert out["html"].name == "de-novo.html"
+    assert "De Novo Classification Request" in _pdf_text(out["pdf"])
+
+
+def test_unknown_kind_is_rejected(locked_results: Path, tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="kind"):
+        render_report(locked_results, tmp_path / "x.pdf", kind="pma")
+
+
+def test_missing_required_field_names_it(draft_results: Path, tmp_path: Path) -> None:
+    data = json.loads(draft_results.read_text(encoding="utf-8"))
+    del data["protocol"]["sha256"]
+    del data["endpoints"][1]["verdict"]
+    folder = tmp_path / "analysis"
+    folder.mkdir()
+    (folder / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    (folder / "analysed.csv").write_text((draft_results.parent / "analysed.csv").read_text())
+    with pytest.raises(ReportError) as err:
+        render_report(folder / "results.json", tmp_path / "out.pdf")
+    assert "protocol.sha256" in str(err.value)
+    assert "endpoints[1].verdict" in str(err.value)
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_strict_undefined_catches_missing_context_key(draft_results: Path) -> None:
+    results, table = load_results(draft_results)
+    context = build_context(results, table)
+    del context["agreement"]["mae"]
+    with pytest.raises(ReportError, match="mae"):
+        render_html(context)
+
+
+def test_missing_results_file_is_a_report_error(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="does not exist"):
+        render_report(tmp_path / "results.json", tmp_path / "out.pdf")
+
+
+def test_missing_study_table_is_a_report_error(draft_results: Path, tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text(draft_results.read_text(encoding="utf-8"))
+    with pytest.raises(ReportError, match=r"analysed\.csv"):
+        render_report(tmp_path / "results.json", tmp_path / "out.pdf")
+
+
+def test_undefined_estimates_render_as_na(draft_results: Path) -> None:
+    results, table = load_results(draft_results)
+    results["endpoints"][4].update(
+        estimate=None, ci_low=None, ci_high=None, verdict="NOT EVALUABLE"
+    )
+    results["agreement"]["proportional_p"] = None
+    html = render_html(build_context(results, table))
+    assert "NOT EVALUABLE" in html
+    assert "n/a" in html
+
+
+def test_text_is_escaped(draft_results: Path) -> None:
+    results, table = load_results(draft_results)
+    results["protocol"]["sponsor"] = "<script>alert(1)</script> & Co"
+    html = render_html(build_context(results, table))
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_not_estimable_blocks_render_as_na(draft_results: Path) -> None:
+    """The analysis writes agreement/classification as {"n": k} when too few studies exist."""
+    results, table = load_results(draft_results)
+    results["agreement"] = {"n": 2}
+    results["classification"] = {"n": 0}
+    html = render_html(build_context(results, table.head(2)))
+    assert "Agreement not estimable" in html
+    assert "Classification not estimable" in html
+
+
+def test_partly_missing_block_is_still_an_error(draft_results: Path) -> None:
+    results, table = load_results(draft_results)
+    del results["agreement"]["sd"]
+    with pytest.raises(ReportError, match=r"agreement\.sd"):
+        build_context(results, table)
+
+
+def test_acceptance_rule_and_rationale_shown_when_present(draft_results: Path) -> None:
+    results, table = load_results(draft_results)
+    results["acceptance"] = {
+        "verdict": "FAIL",
+        "rule": "every primary endpoint's goal met pooled and in every stratum of vendor",
+        "strata_failing": [{"dimension": "vendor", "stratum": "Canon", "metric": "bias"}],
+    }
+    results["endpoints"][0]["rationale"] = "Within inter-reader variability."
+    html = render_html(build_context(results, table))
+    assert "in every stratum of vendor" in html
+    assert "Ultrasound vendor Canon (bias)" in html
+    assert "Within inter-reader variability." in html

@@ -1,0 +1,131 @@
+"""End to end: the Snakemake workflow on a tiny demo study, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from validation.hashing import sha256_file
+
+BIN = Path(sys.executable).parent
+PROJECT_FILES = ("Snakefile", "rules", "config", "protocols", "sites", "models")
+
+
+def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(
+        [str(BIN / "snakemake"), *args],
+        cwd=workdir,
+        env=env,
+        text=True,
+        capture_output=True,
+        check=check,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def project(repo_root, tmp_path_factory) -> Path:
+    """A copy of the project's workflow files in a fresh folder."""
+    workdir = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source = repo_root / name
+        if source.is_dir():
+            shutil.copytree(source, workdir / name)
+        else:
+            shutil.copy(source, workdir / name)
+    return workdir
+
+
+TINY = ["--config", "demo={enabled: true, n_studies: 48, seed: 5, out: data/demo}"]
+
+
+def test_dry_run_has_one_ingest_and_one_infer_job_per_partition(project):
+    out = _snakemake(project, "-n", "--cores", "2", *TINY).stdout
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", out, flags=re.MULTILINE))
+    n_partitions = 12  # sites/*.yaml: 4 sites x 3 vendors
+    assert int(counts["ingest"]) == n_partitions
+    assert int(counts["infer"]) == n_partitions
+    assert int(counts["demo"]) == 1 and int(counts["analyze"]) == 1 and int(counts["report"]) == 1
+
+
+def test_lint_is_clean(project):
+    result = _snakemake(project, "--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+def test_workflow_end_to_end(project):
+    _snakemake(project, "--cores", "2", *TINY)
+    results_dir = project / "results" / "demo"
+    results = json.loads((results_dir / "analysis" / "results.json").read_text())
+
+    # the model that ran is the model on disk, and the protocol is the one in the repo
+    card_weights = project / "models" / "ivsd-cnn" / "1.0.0" / "model.pt"
+    assert results["model"]["sha256"] == sha256_file(card_weights)
+    assert results["protocol"]["sha256"] == sha256_file(project / "protocols" / "demo.yaml")
+
+    # every file received is accounted for; counts add up
+    accounting = pd.read_csv(
+        results_dir / "ingest" / "accounting.csv", dtype=str, keep_default_na=False
+    )
+    received = sum(1 for f in (project / "data" / "demo" / "test").rglob("*") if f.is_file())
+    flow = results["flow"]
+    assert len(accounting) == received == flow["received"]
+    assert flow["received"] == (
+        flow["excluded_at_ingest"]
+        + flow["quality_rejected"]
+        + flow["no_reference"]
+        + flow["analysed"]
+    )
+    assert flow["no_reference"] >= 4  # at least one per site is planted
+    assert sum(flow["excluded_by_reason"].values()) == flow["excluded_at_ingest"] == 28
+
+    # endpoints judged on their CI bound, with intervals
+    for endpoint in results["endpoints"]:
+        assert endpoint["ci_low"] <= endpoint["estimate"] <= endpoint["ci_high"]
+        assert endpoint["verdict"] in {"PASS", "FAIL"}
+
+    # the planted weak vendor stands out
+    bias = {
+        r["stratum"]: r["estimate"]
+        for r in results["strata"]
+        if r["dimension"] == "vendor" and r["metric"] == "bias"
+    }
+    assert bias["Canon"] > 1.0
+    assert all(abs(v) < 0.6 for k, v in bias.items() if k != "Canon")
+
+    pdf = results_dir / "report" / "510k.pdf"
+    assert pdf.stat().st_size > 10_000 and pdf.read_bytes()[:5] == b"%PDF-"
+    assert (results_dir / "report" / "510k.html").exists()
+
+    # a second run has nothing to do
+    again = _snakemake(project, "-n", "--cores", "2", *TINY)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.e2e
+def test_tampered_weights_stop_the_run_before_inference(project, tmp_path):
+    weights = project / "models" / "ivsd-cnn" / "1.0.0" / "model.pt"
+    original = weights.read_bytes()
+    try:
+        data = bytearray(original)
+        data[len(data) // 2] ^= 0xFF
+        weights.write_bytes(bytes(data))
+        result = _snakemake(project, "--cores", "2", "--forcerun", "infer", *TINY, check=False)
+        assert result.returncode != 0
+        log = "\n".join(
+            p.read_text() for p in (project / "results" / "demo" / "logs" / "infer").rglob("*.log")
+        )
+        assert str(Path("models/ivsd-cnn/1.0.0/model.pt")) in log
+        assert sha256_file(weights) in log
+    finally:
+        weights.write_bytes(original)

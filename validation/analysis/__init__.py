@@ -1,0 +1,4 @@
+"""Analysis: unblinding, pre-specified endpoints, strata and acceptance.
+
+All statistics come from :mod:`validation.stats`.
+"""

@@ -1,0 +1,268 @@
+"""Assemble ``results.json``: every estimate with its interval, verdicts and hashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from validation import __version__
+from validation.analysis.endpoints import endpoint_rows, strata_rows
+from validation.analysis.unblind import unblind
+from validation.hashing import sha256_file, sha256_json
+from validation.model.card import read_card
+from validation.protocol import Protocol
+from validation.sites import Site
+from validation.stats import bland_altman, diagnostic_accuracy, mean_absolute_error
+
+SCHEMA_VERSION = 1
+_PACKAGES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "torch",
+    "pydicom",
+    "jinja2",
+    "weasyprint",
+    "snakemake",
+    "matplotlib",
+)
+
+
+def software_record() -> dict[str, Any]:
+    """The environment that produced the results."""
+    packages = {}
+    for name in _PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = "not installed"
+    return {
+        "mval": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": packages,
+    }
+
+
+def _interval_dict(estimate) -> dict[str, float]:
+    return {"estimate": estimate.estimate, "ci_low": estimate.ci.low, "ci_high": estimate.ci.high}
+
+
+def _agreement(studies: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
+    if len(studies) < 3:
+        return {"n": len(studies)}
+    ba = bland_altman(
+        studies["ivsd_mm"],
+        studies["reference_ivsd_mm"],
+        confidence=protocol.confidence,
+        loa_multiplier=float(protocol.analysis.get("loa_multiplier", 1.96)),
+        ci_method=protocol.analysis["loa_ci"],
+    )
+    mae = mean_absolute_error(
+        studies["ivsd_mm"], studies["reference_ivsd_mm"], confidence=protocol.confidence
+    )
+    return {
+        "n": ba.n,
+        "bias": ba.bias,
+        "sd": ba.sd,
+        "loa_low": ba.loa_low,
+        "loa_high": ba.loa_high,
+        "bias_ci": [ba.bias_ci.low, ba.bias_ci.high],
+        "loa_low_ci": [ba.loa_low_ci.low, ba.loa_low_ci.high],
+        "loa_high_ci": [ba.loa_high_ci.low, ba.loa_high_ci.high],
+        "proportional_slope": ba.proportional_slope,
+        "proportional_slope_ci": [ba.proportional_slope_ci.low, ba.proportional_slope_ci.high],
+        "proportional_p": ba.proportional_p,
+        "mae": mae.estimate,
+        "mae_ci": [mae.ci.low, mae.ci.high],
+        "loa_multiplier": ba.loa_multiplier,
+        "method": "Carkeet exact" if ba.ci_method == "exact" else "Bland-Altman 1986 approximate",
+    }
+
+
+def _classification(studies: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
+    if len(studies) == 0:
+        return {"n": 0}
+    acc = diagnostic_accuracy(
+        studies["lvh_ref"],
+        studies["lvh_pred"],
+        confidence=protocol.confidence,
+        method=protocol.analysis["proportion_ci"],
+    )
+    result: dict[str, Any] = {
+        "n": acc.n,
+        "tp": acc.tp,
+        "fp": acc.fp,
+        "fn": acc.fn,
+        "tn": acc.tn,
+        "method": protocol.analysis["proportion_ci"],
+    }
+    for name in (
+        "sensitivity",
+        "specificity",
+        "ppv",
+        "npv",
+        "prevalence",
+        "lr_positive",
+        "lr_negative",
+    ):
+        result[name] = _interval_dict(getattr(acc, name))
+    return result
+
+
+def _partitions(accounting_paths: list[Path], prediction_paths: list[Path]) -> list[dict[str, Any]]:
+    """Each partition's counts and the sha256 of its accounting and predictions files."""
+    predictions = {}
+    for path in prediction_paths:
+        path = Path(path)
+        predictions[(path.parent.name, path.stem)] = sha256_file(path)  # .../<site>/<vendor>.csv
+    rows = []
+    for path in accounting_paths:
+        manifest = json.loads((Path(path).parent / "manifest.json").read_text())
+        key = (manifest["site"], manifest["vendor"])
+        rows.append(
+            {
+                **{
+                    k: manifest[k]
+                    for k in (
+                        "site",
+                        "vendor",
+                        "received",
+                        "included",
+                        "excluded",
+                        "excluded_by_reason",
+                    )
+                },
+                "accounting_sha256": sha256_file(path),
+                "predictions_sha256": predictions.get(key, ""),
+            }
+        )
+    return rows
+
+
+def _acceptance(endpoints: list[dict], strata: list[dict], protocol: Protocol) -> dict[str, Any]:
+    """The study's verdict: every primary endpoint passes pooled and in every judged stratum.
+
+    A judged stratum whose interval is undefined counts as not met (conservative).
+    """
+    pooled = all(e["verdict"] == "PASS" for e in endpoints if e["primary"])
+    judged = [r for r in strata if r["judged"]]
+    failing = [
+        {"dimension": r["dimension"], "stratum": r["stratum"], "metric": r["metric"]}
+        for r in judged
+        if r["goal_met"] is not True
+    ]
+    by = protocol.analysis.get("acceptance_by", {})
+    per_stratum = "; ".join(f"{', '.join(ids)} in every {dim} stratum" for dim, ids in by.items())
+    return {
+        "pooled": "PASS" if pooled else "FAIL",
+        "strata_judged": sorted({r["dimension"] for r in judged}),
+        "strata_failing": failing,
+        "verdict": "PASS" if pooled and not failing else "FAIL",
+        "rule": "every primary endpoint's goal met on its confidence bound pooled"
+        + (f", and {per_stratum}" if per_stratum else ""),
+    }
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities become null; numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def analyse(
+    protocol: Protocol,
+    sites: list[Site],
+    accounting_paths: list[Path],
+    prediction_paths: list[Path],
+    out_dir: str | Path,
+    *,
+    accounting_out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Unblind, compute endpoints and strata; write results.json, analysed.csv, accounting.csv."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    unblinded = unblind(protocol, sites, accounting_paths, prediction_paths)
+    studies = unblinded.studies
+    studies.to_csv(out_dir / "analysed.csv", index=False)
+    if accounting_out is not None:
+        Path(accounting_out).parent.mkdir(parents=True, exist_ok=True)
+        unblinded.accounting.to_csv(accounting_out, index=False)
+
+    card = read_card(protocol.model_path)
+    predictions = pd.concat(
+        [pd.read_csv(p, dtype=str, keep_default_na=False) for p in prediction_paths]
+    )
+    model_hashes = sorted(set(predictions["model_sha256"]) - {""})
+    endpoints = endpoint_rows(studies, protocol)
+    strata = strata_rows(studies, protocol)
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "report_id": "",
+        "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "protocol": {
+            "id": protocol.id,
+            "title": protocol.data["title"],
+            "version": protocol.data["version"],
+            "submission": protocol.data["submission"],
+            "sponsor": protocol.data.get("sponsor", ""),
+            "registered": str(protocol.data.get("registered", "")),
+            "path": str(protocol.path),
+            "sha256": protocol.sha256,
+            "device": protocol.data["device"],
+            "reference_standard": protocol.data["reference_standard"],
+            "multiplicity": protocol.data.get("multiplicity", ""),
+            "sample_size": protocol.data.get("sample_size", ""),
+        },
+        "model": {
+            "name": card.name,
+            "version": card.version,
+            "path": str(protocol.model_path),
+            "weights": card.weights,
+            "sha256": model_hashes[0] if len(model_hashes) == 1 else model_hashes,
+            "card": card.fields,
+        },
+        "lock": {
+            "status": "absent",
+            "valid": False,
+            "detail": "No lock record: the protocol and model were not locked before unblinding "
+            "(`mval lock` is not part of this version), so this report is a DRAFT.",
+        },
+        "software": software_record(),
+        "analysis": {**protocol.analysis, "threshold": protocol.data["outputs"]["threshold"]},
+        "data": {
+            "sites": [{"id": s.id, "name": s.name} for s in sites],
+            "partitions": _partitions(accounting_paths, prediction_paths),
+            "reference_files": unblinded.reference_files,
+        },
+        "flow": unblinded.flow,
+        "flow_by_site": unblinded.flow_by_site,
+        "endpoints": endpoints,
+        "acceptance": _acceptance(endpoints, strata, protocol),
+        "agreement": _agreement(studies, protocol),
+        "classification": _classification(studies, protocol),
+        "strata": strata,
+        "study_table": "analysed.csv",
+    }
+    results["overall_verdict"] = results["acceptance"]["verdict"]
+    results = _clean(results)
+    content = {k: v for k, v in results.items() if k not in ("created_utc", "software")}
+    results["report_id"] = f"MVAL-{protocol.stem}-{sha256_json(content)[:8]}"
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    return results

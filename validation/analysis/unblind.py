@@ -1,0 +1,198 @@
+"""Unblinding: join final predictions with the sealed reference standard, and count the flow.
+
+The reference files are opened here and nowhere before (after every prediction is written).
+Every received file is counted once: received = excluded at ingest + quality-rejected by the
+device + no reference + analysed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import pandas as pd
+
+from validation.exceptions import AnalysisError
+from validation.hashing import sha256_file
+from validation.ingest.checks import REASONS
+from validation.protocol import Protocol
+from validation.sites import Site
+
+
+@dataclass(frozen=True)
+class Unblinded:
+    """The analysed study table, the flow counts and what was read."""
+
+    studies: pd.DataFrame  # one row per analysed study
+    accounting: pd.DataFrame  # one row per received file, all partitions
+    flow: dict
+    flow_by_site: list[dict]
+    reference_files: list[dict]
+
+
+def _read_csvs(paths: list[Path], what: str) -> pd.DataFrame:
+    frames = []
+    for path in paths:
+        try:
+            frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
+        except FileNotFoundError:
+            raise AnalysisError(f"{what} file {path} not found") from None
+    if not frames:
+        raise AnalysisError(f"no {what} files were given")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_reference(site: Site, protocol: Protocol) -> tuple[pd.DataFrame, dict]:
+    path = site.reference_path
+    try:
+        table = pd.read_csv(path, dtype={"study_instance_uid": str})
+    except FileNotFoundError:
+        raise AnalysisError(f"site {site.id}: sealed reference file {path} not found") from None
+    ref = protocol.data["reference_standard"]
+    needed = ["study_instance_uid", ref["measurement"], ref["label"], *ref.get("readers", [])]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise AnalysisError(f"{path}: reference file lacks column(s) {missing}")
+    duplicated = table["study_instance_uid"].duplicated()
+    if duplicated.any():
+        first = table.loc[duplicated, "study_instance_uid"].iloc[0]
+        raise AnalysisError(f"{path}: {int(duplicated.sum())} repeated study UID(s), e.g. {first}")
+    table = table.assign(site=site.id)
+    record = {"site": site.id, "path": str(path), "sha256": sha256_file(path), "rows": len(table)}
+    return table, record
+
+
+def unblind(
+    protocol: Protocol,
+    sites: list[Site],
+    accounting_paths: list[Path],
+    prediction_paths: list[Path],
+) -> Unblinded:
+    """Join predictions with the reference standard and account for every received file."""
+    accounting = _read_csvs(accounting_paths, "accounting")
+    predictions = _read_csvs(prediction_paths, "predictions")
+    included = accounting[accounting["status"] == "included"]
+    missing = set(included["sop_instance_uid"]) - set(predictions["sop_instance_uid"])
+    if missing:
+        raise AnalysisError(
+            f"{len(missing)} included file(s) have no prediction (e.g. {sorted(missing)[0]}): "
+            "inference is incomplete"
+        )
+    references, records = zip(*(_read_reference(site, protocol) for site in sites), strict=True)
+    reference = pd.concat(references, ignore_index=True)
+    measurement = protocol.data["reference_standard"]["measurement"]
+    label = protocol.data["reference_standard"]["label"]
+    reference = reference.dropna(subset=[measurement, label])
+
+    meta_columns = [
+        "sop_instance_uid",
+        "patient_id",
+        "scanner_model",
+        "software_versions",
+        "study_date",
+        "patient_age",
+        "patient_sex",
+        "patient_bmi",
+    ]
+    joined = predictions.merge(included[meta_columns], on="sop_instance_uid", how="left")
+    predicted = joined[joined["status"] == "predicted"]
+    merged = predicted.merge(
+        reference.drop(columns="site"), on="study_instance_uid", how="left", indicator=True
+    )
+    has_reference = merged["_merge"] == "both"
+    analysed = merged[has_reference].drop(columns="_merge")
+
+    flow = _flow(accounting, joined, merged, has_reference)
+    by_site = [_flow_site(site.id, accounting, joined, merged, has_reference) for site in sites]
+    studies = _study_table(analysed, protocol)
+    return Unblinded(studies, accounting, flow, by_site, list(records))
+
+
+def _flow(accounting, joined, merged, has_reference) -> dict:
+    reasons = Counter(accounting.loc[accounting["status"] == "excluded", "reason"])
+    flow = {
+        "received": len(accounting),
+        "excluded_at_ingest": int((accounting["status"] == "excluded").sum()),
+        "excluded_by_reason": {code: reasons[code] for code in REASONS if reasons[code]},
+        "reason_labels": dict(REASONS),
+        "included": int((accounting["status"] == "included").sum()),
+        "quality_rejected": int((joined["status"] == "quality_rejected").sum()),
+        "no_reference": int((~has_reference).sum()),
+        "analysed": int(has_reference.sum()),
+    }
+    parts = (
+        flow["excluded_at_ingest"]
+        + flow["quality_rejected"]
+        + flow["no_reference"]
+        + flow["analysed"]
+    )
+    if parts != flow["received"]:
+        raise AnalysisError(f"flow counts do not add up: {flow}")
+    return flow
+
+
+def _flow_site(site, accounting, joined, merged, has_reference) -> dict:
+    acc = accounting[accounting["site"] == site]
+    at_site = merged["site"] == site
+    return {
+        "site": site,
+        "received": len(acc),
+        "excluded": int((acc["status"] == "excluded").sum()),
+        "included": int((acc["status"] == "included").sum()),
+        "quality_rejected": int(
+            ((joined["site"] == site) & (joined["status"] == "quality_rejected")).sum()
+        ),
+        "no_reference": int((at_site & ~has_reference).sum()),
+        "analysed": int((at_site & has_reference).sum()),
+    }
+
+
+def _study_table(analysed: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """The tidy per-study table the statistics and the report's figures use."""
+    ref = protocol.data["reference_standard"]
+    threshold = float(protocol.data["outputs"]["threshold"])
+    analysis = protocol.analysis
+    table = pd.DataFrame(
+        {
+            "site": analysed["site"],
+            "vendor": analysed["vendor"],
+            "scanner_model": analysed["scanner_model"],
+            "software_versions": analysed["software_versions"],
+            "sex": analysed["patient_sex"].replace("", "unknown"),
+            "age": pd.to_numeric(analysed["patient_age"], errors="coerce"),
+            "bmi": pd.to_numeric(analysed["patient_bmi"], errors="coerce"),
+            "image_quality": analysed.get(
+                "image_quality", pd.Series("unknown", index=analysed.index)
+            ),
+            "patient_id": analysed["patient_id"],
+            "study_instance_uid": analysed["study_instance_uid"],
+            "ivsd_mm": pd.to_numeric(analysed["ivsd_mm"]),
+            "reference_ivsd_mm": pd.to_numeric(analysed[ref["measurement"]]),
+            "lvh_probability": pd.to_numeric(analysed["lvh_probability"]),
+            "lvh_ref": pd.to_numeric(analysed[ref["label"]]).astype(int),
+        }
+    )
+    for reader in ref.get("readers", []):
+        table[reader] = pd.to_numeric(analysed[reader])
+    table["difference"] = table["ivsd_mm"] - table["reference_ivsd_mm"]
+    table["lvh_pred"] = (table["lvh_probability"] >= threshold).astype(int)
+    table["age_band"] = _bands(table["age"], analysis.get("age_bands", [18, 40, 60, 75, 150]), "")
+    table["bmi_band"] = _bands(table["bmi"], analysis.get("bmi_bands", [0, 25, 30, 35, 100]), "")
+    return table.sort_values(["site", "vendor", "study_instance_uid"]).reset_index(drop=True)
+
+
+def _bands(values: pd.Series, cuts: list[float], unit: str) -> pd.Series:
+    """Label values by half-open bands [a, b): '40–59' for integer cuts, '25–30' otherwise."""
+    labels = []
+    for low, high in pairwise(cuts):
+        if float(low).is_integer() and float(high).is_integer():
+            labels.append(f"{int(low)}–{int(high) - 1}" if high - low > 1 else f"{int(low)}")
+        else:
+            labels.append(f"{low:g}–{high:g}")
+    labels[-1] = f"≥{cuts[-2]:g}"
+    if cuts[0] <= 0:
+        labels[0] = f"<{cuts[1]:g}"
+    band = pd.cut(values, bins=cuts, right=False, labels=labels)
+    return band.astype(object).where(band.notna(), "unknown").astype(str)

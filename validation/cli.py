@@ -1,0 +1,205 @@
+"""``mval``: one subcommand per stage of the workflow; every stage can be run by hand.
+
+Exit codes: 0 success; 1 unexpected error; 2 configuration; 3 protocol; 4 ingest;
+5 model integrity; 6 analysis; 7 report (see :mod:`validation.exceptions`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from validation import __version__
+from validation.exceptions import ValidationToolkitError
+
+log = logging.getLogger("mval")
+
+
+def _cmd_demo_generate(args: argparse.Namespace) -> int:
+    from validation.demo.generate import generate_test_cohort
+    from validation.sites import load_sites, site_files
+
+    sites = load_sites(site_files(args.sites))
+    summary = generate_test_cohort(
+        sites, n_studies=args.n_studies, seed=args.seed, out=Path(args.out)
+    )
+    log.info(
+        "demo study written: %d studies over %d sites (seed %d)",
+        args.n_studies,
+        len(sites),
+        args.seed,
+    )
+    print(json.dumps({k: summary[k] for k in ("seed", "n_studies")}))
+    return 0
+
+
+def _cmd_demo_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from validation.demo.train import TrainingSettings, train
+
+    torch.set_num_threads(args.threads)
+    settings = TrainingSettings(n_studies=args.n_studies, seed=args.seed, epochs=args.epochs)
+    card = train(args.out, settings)
+    print(json.dumps({"weights": card["weights"], "performance": card["performance"]}, indent=2))
+    return 0
+
+
+def _cmd_protocol_check(args: argparse.Namespace) -> int:
+    from validation.protocol import load_protocol
+
+    protocol = load_protocol(args.protocol)
+    print(f"{protocol.path}: valid; {len(protocol.endpoints)} endpoints; sha256 {protocol.sha256}")
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from validation.ingest.scan import ingest_partition
+    from validation.sites import load_site
+
+    partition = load_site(args.site).partition(args.vendor)
+    summary = ingest_partition(partition, args.out)
+    log.info(
+        "%s: received %d, included %d, excluded %d %s",
+        partition.key,
+        summary["received"],
+        summary["included"],
+        summary["excluded"],
+        summary["excluded_by_reason"],
+    )
+    return 0
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
+    from validation.model.infer import run_inference
+    from validation.model.registry import load_locked_model
+    from validation.protocol import load_protocol
+
+    protocol = load_protocol(args.protocol)
+    model = load_locked_model(protocol.model_path, expected_sha256=protocol.model_sha256)
+    log.info("model %s %s verified: sha256 %s", model.name, model.version, model.sha256)
+    counts = run_inference(
+        model, args.accounting, args.out, batch_size=args.batch_size, threads=args.threads
+    )
+    log.info("%s: %s", args.out, counts)
+    return 0
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from validation.analysis.results import analyse
+    from validation.protocol import load_protocol
+    from validation.sites import load_sites, site_files
+
+    protocol = load_protocol(args.protocol)
+    sites = load_sites(site_files(args.sites))
+    results = analyse(
+        protocol,
+        sites,
+        [Path(p) for p in args.accounting],
+        [Path(p) for p in args.predictions],
+        args.out,
+        accounting_out=args.accounting_out,
+    )
+    for endpoint in results["endpoints"]:
+        log.info("%-40s %s", endpoint["label"], endpoint["verdict"])
+    log.info(
+        "overall: %s; results in %s", results["overall_verdict"], Path(args.out) / "results.json"
+    )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from validation.report import render_report
+
+    paths = render_report(args.results, args.out, kind=args.kind)
+    log.info("report written: %s", paths)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mval",
+        description="Multi-site prospective validation of medical-imaging AI: each subcommand is "
+        "one stage of the Snakemake workflow.",
+    )
+    parser.add_argument("--version", action="version", version=f"mval {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the synthetic demo study and demo model")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    gen = demo_sub.add_parser(
+        "generate", help="write the demo's DICOM partitions and reference files"
+    )
+    gen.add_argument("--sites", default="sites", help="folder of site files (default: sites)")
+    gen.add_argument(
+        "--out", default="data/demo", help="folder for the demo summary (default: data/demo)"
+    )
+    gen.add_argument(
+        "--n-studies", type=int, default=600, help="test studies in all (default: 600)"
+    )
+    gen.add_argument("--seed", type=int, default=20261125)
+    gen.set_defaults(func=_cmd_demo_generate)
+    tr = demo_sub.add_parser("train-model", help="train the demo model on the development cohort")
+    tr.add_argument("--out", default="models/ivsd-cnn/1.0.0")
+    tr.add_argument("--n-studies", type=int, default=3000)
+    tr.add_argument("--epochs", type=int, default=14)
+    tr.add_argument("--seed", type=int, default=20240611)
+    tr.add_argument("--threads", type=int, default=2)
+    tr.set_defaults(func=_cmd_demo_train)
+
+    proto = sub.add_parser("protocol", help="check a protocol against its schema")
+    proto.add_argument("action", choices=["check"])
+    proto.add_argument("protocol")
+    proto.set_defaults(func=_cmd_protocol_check)
+
+    ing = sub.add_parser("ingest", help="account for every file of one site × vendor partition")
+    ing.add_argument("--site", required=True, help="site file, e.g. sites/s01.yaml")
+    ing.add_argument("--vendor", required=True, help="the partition's vendor, e.g. GE")
+    ing.add_argument("--out", required=True, help="folder for accounting.csv and manifest.json")
+    ing.set_defaults(func=_cmd_ingest)
+
+    inf = sub.add_parser("infer", help="run the protocol's locked model over one partition")
+    inf.add_argument("--protocol", required=True)
+    inf.add_argument("--accounting", required=True, help="the partition's accounting.csv")
+    inf.add_argument("--out", required=True, help="predictions CSV to write")
+    inf.add_argument("--batch-size", type=int, default=16)
+    inf.add_argument("--threads", type=int, default=1)
+    inf.set_defaults(func=_cmd_infer)
+
+    ana = sub.add_parser("analyze", help="unblind and compute the pre-specified analysis")
+    ana.add_argument("--protocol", required=True)
+    ana.add_argument("--sites", default="sites")
+    ana.add_argument("--accounting", nargs="+", required=True)
+    ana.add_argument("--predictions", nargs="+", required=True)
+    ana.add_argument("--out", required=True, help="analysis folder (results.json, analysed.csv)")
+    ana.add_argument("--accounting-out", help="merged accounting.csv of all partitions")
+    ana.set_defaults(func=_cmd_analyze)
+
+    rep = sub.add_parser("report", help="render the evidence report (PDF and HTML)")
+    rep.add_argument("--results", required=True, help="results.json of the analysis")
+    rep.add_argument("--out", required=True, help="PDF to write; the HTML goes beside it")
+    rep.add_argument("--kind", choices=["510k", "de-novo"], default="510k")
+    rep.set_defaults(func=_cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.func(args)
+    except ValidationToolkitError as exc:
+        print(f"mval {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

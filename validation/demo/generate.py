@@ -1,0 +1,264 @@
+"""Generate the demo study: DICOM partitions per site × vendor and sealed reference files.
+
+Everything is deterministic from ``seed``: each study draws from its own random stream, keyed by
+(seed, cohort, site, vendor, index), so a study does not change when the cohort grows, and studies
+are written one at a time (50,000 of them never sit in memory together).
+
+Planted effects, which the analysis must find (see ``PLANTED_EFFECTS``):
+
+* the weak vendor (Canon Aplio i900) shows high-gain blooming, which makes the locked model
+  overestimate IVSd by about 1.5 mm on it;
+* at every site, seven bad files spread over its partitions: a truncated file, a non-DICOM file,
+  a CT image sent by mistake, a study from another vendor's scanner, a study with identifying
+  headers left in, a study without physical spacing, and a second copy of an included study;
+* about 3 % of studies (at least one per site) have no reference reading.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydicom.uid import CTImageStorage
+
+from validation.demo.dicom_writer import StudyRecord, build_dataset, demo_uid, write_dataset
+from validation.demo.imaging import Anatomy, render_cine, sample_anatomy
+from validation.demo.population import Patient, read_reference, sample_patient
+from validation.demo.profiles import DEVELOPMENT_SITES, VENDORS, WEAK_VENDOR, VendorProfile
+from validation.exceptions import ConfigError
+from validation.sites import Site
+
+PLANTED_EFFECTS = {
+    "weak_vendor": {
+        "vendor": WEAK_VENDOR,
+        "mechanism": "high-gain blooming widens the bright septal band by about 1.6 mm; the "
+        "development cohort has no images from this vendor",
+        "expected": "the model overestimates IVSd on this vendor by about 1.5 mm",
+    },
+    "bad_files_per_site": [
+        "truncated",
+        "not_dicom",
+        "wrong_sop_class",
+        "wrong_vendor",
+        "identifying_headers",
+        "no_spacing",
+        "duplicate_sop_instance",
+    ],
+    "missing_reference_rate": 0.03,
+}
+MISSING_REFERENCE_RATE = 0.03
+TEST_PERIOD = (dt.date(2026, 1, 5), dt.date(2026, 6, 26))
+REFERENCE_COLUMNS = (
+    "study_instance_uid",
+    "reader_1_ivsd_mm",
+    "reader_2_ivsd_mm",
+    "reader_3_ivsd_mm",
+    "consensus_ivsd_mm",
+    "lvh",
+    "image_quality",
+)
+
+
+@dataclass(frozen=True)
+class SyntheticStudy:
+    """One generated study before it is written."""
+
+    record: StudyRecord
+    anatomy: Anatomy
+    frames: np.ndarray
+
+    @property
+    def patient(self) -> Patient:
+        return self.record.patient
+
+
+def synthesize_study(
+    seed: int, cohort: str, site_index: int, site_id: str, institution: str, vendor: str, index: int
+) -> SyntheticStudy:
+    """Make one study of ``vendor`` at a site, deterministic from its key."""
+    profile = VENDORS[vendor]
+    vendor_index = sorted(VENDORS).index(vendor)
+    rng = np.random.default_rng([seed, _COHORTS[cohort], site_index, vendor_index, index])
+    patient = sample_patient(rng, age_shift=(site_index % 3 - 1) * 3.0)
+    anatomy = sample_anatomy(
+        patient.ivsd_mm, profile.n_frames, patient.quality, rng, age=patient.age
+    )
+    frames = render_cine(anatomy, profile, rng)
+    start, end = (
+        (dt.date(2023, 3, 1), dt.date(2025, 6, 30)) if cohort == "development" else TEST_PERIOD
+    )
+    study_date = start + dt.timedelta(days=int(rng.integers(0, (end - start).days + 1)))
+    patient_id = f"{site_id.upper()}-{vendor[:2].upper()}{index:05d}"
+    key = (seed, cohort, site_id, vendor, index)
+    record = StudyRecord(
+        patient_id=patient_id,
+        study_uid=demo_uid("study", *key),
+        series_uid=demo_uid("series", *key),
+        sop_uid=demo_uid("sop", *key),
+        study_date=study_date,
+        vendor=profile,
+        scanner_model=profile.models[int(rng.integers(len(profile.models)))],
+        software_version=profile.software_versions[
+            int(rng.integers(len(profile.software_versions)))
+        ],
+        device_serial=f"{vendor[:2].upper()}{site_index:02d}{int(rng.integers(100, 999))}",
+        patient=patient,
+        institution=institution,
+    )
+    return SyntheticStudy(record=record, anatomy=anatomy, frames=frames)
+
+
+_COHORTS = {"development": 1, "test": 2}
+
+
+def studies_per_partition(n_studies: int, n_partitions: int) -> list[int]:
+    """Split ``n_studies`` as evenly as possible over ``n_partitions``."""
+    if n_partitions < 1:
+        raise ConfigError("the demo needs at least one partition")
+    base, extra = divmod(n_studies, n_partitions)
+    return [base + (1 if i < extra else 0) for i in range(n_partitions)]
+
+
+def generate_test_cohort(sites: list[Site], *, n_studies: int, seed: int, out: Path) -> dict:
+    """Write every site's partitions and sealed reference file; return a summary.
+
+    Partition folders and reference files are taken from the site files, so the demo writes
+    exactly where the workflow will read. Existing partition folders are replaced.
+    """
+    if n_studies < 4 * sum(len(s.partitions) for s in sites):
+        raise ConfigError(
+            f"demo n_studies must be at least 4 per partition "
+            f"({4 * sum(len(s.partitions) for s in sites)} here), got {n_studies}"
+        )
+    partitions = [(i, site, p) for i, site in enumerate(sites) for p in site.partitions]
+    counts = studies_per_partition(n_studies, len(partitions))
+    summary: dict = {"seed": seed, "n_studies": n_studies, "sites": {}, "planted": PLANTED_EFFECTS}
+    for partition_dir in {p.source_path for _, _, p in partitions}:
+        if partition_dir.exists():
+            shutil.rmtree(partition_dir)
+    references: dict[str, list[dict]] = {site.id: [] for site in sites}
+    for (site_index, site, partition), count in zip(partitions, counts, strict=True):
+        for index in range(count):
+            study = synthesize_study(
+                seed, "test", site_index, site.id, site.name, partition.vendor, index
+            )
+            write_dataset(
+                build_dataset(study.record, study.frames), _study_path(partition.source_path, study)
+            )
+            rng = np.random.default_rng([seed, 7, site_index, index, len(partition.vendor)])
+            forced_missing = partition is site.partitions[0] and index == 1
+            if forced_missing or rng.random() < MISSING_REFERENCE_RATE:
+                continue
+            references[site.id].append(
+                {
+                    "study_instance_uid": study.record.study_uid,
+                    **read_reference(study.anatomy.ivsd_mm, rng),
+                    "image_quality": study.anatomy.quality,
+                }
+            )
+    for site_index, site in enumerate(sites):
+        summary["sites"][site.id] = _plant_bad_files(site, site_index, seed)
+        _write_reference(site.reference_path, references[site.id])
+        summary["sites"][site.id]["reference_rows"] = len(references[site.id])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "demo-summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
+
+
+def _study_path(partition_dir: Path, study: SyntheticStudy) -> Path:
+    return partition_dir / study.record.patient_id / "IM_0001.dcm"
+
+
+def _write_reference(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = sorted(rows, key=lambda r: r["study_instance_uid"])
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=REFERENCE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _plant_bad_files(site: Site, site_index: int, seed: int) -> dict:
+    """Drop the seven kinds of bad file into the site's partitions (round robin)."""
+    planted: dict[str, str] = {}
+    parts = site.partitions
+    other_vendor = {p.vendor: next(v for v in VENDORS if v != p.vendor) for p in parts}
+
+    def extra(vendor: str, index: int) -> SyntheticStudy:
+        return synthesize_study(
+            seed, "test", site_index, site.id, site.name, vendor, 90_000 + index
+        )
+
+    for k, kind in enumerate(PLANTED_EFFECTS["bad_files_per_site"]):
+        partition = parts[k % len(parts)]
+        folder = partition.source_path / "incoming"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{kind}.dcm"
+        if kind == "truncated":
+            study = extra(partition.vendor, k)
+            write_dataset(build_dataset(study.record, study.frames), path)
+            data = path.read_bytes()
+            path.write_bytes(data[: int(len(data) * 0.55)])
+        elif kind == "not_dicom":
+            path = folder / "export-log.txt"
+            path.write_text("Export finished 2026-03-02 14:11, 52 objects, 0 errors\n")
+        elif kind == "wrong_sop_class":
+            study = extra(partition.vendor, k)
+            ds = build_dataset(study.record, study.frames[:1])
+            ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+            ds.Modality = "CT"
+            del ds.SequenceOfUltrasoundRegions
+            write_dataset(ds, path)
+        elif kind == "wrong_vendor":
+            study = extra(other_vendor[partition.vendor], k)
+            write_dataset(build_dataset(study.record, study.frames), path)
+        elif kind == "identifying_headers":
+            study = extra(partition.vendor, k)
+            ds = build_dataset(study.record, study.frames)
+            ds.PatientName = "HARTMANN^ELSE^M"
+            ds.PatientBirthDate = "19580312"
+            ds.PatientAddress = "12 Harbour Road, Demotown"
+            ds.OtherPatientIDs = "MRN-448812"
+            ds.PatientIdentityRemoved = "NO"
+            del ds.DeidentificationMethodCodeSequence
+            del ds.DeidentificationMethod
+            write_dataset(ds, path)
+        elif kind == "no_spacing":
+            study = extra(partition.vendor, k)
+            ds = build_dataset(study.record, study.frames)
+            del ds.SequenceOfUltrasoundRegions
+            write_dataset(ds, path)
+        elif kind == "duplicate_sop_instance":
+            original = next(iter(sorted(partition.source_path.glob("*/IM_0001.dcm"))))
+            shutil.copyfile(original, path)
+        planted[kind] = str(path)
+    return {"bad_files": planted}
+
+
+def development_studies(
+    n_studies: int, *, seed: int, vendors: tuple[str, ...] | None = None
+) -> Iterator[SyntheticStudy]:
+    """Yield the development cohort (its own sites, never the test sites) one study at a time."""
+    slots = [
+        (i, site, vendor)
+        for i, site in enumerate(DEVELOPMENT_SITES)
+        for vendor in site.vendors
+        if vendors is None or vendor in vendors
+    ]
+    for index in range(n_studies):
+        site_index, site, vendor = slots[index % len(slots)]
+        yield synthesize_study(seed, "development", site_index, site.id, site.name, vendor, index)
+
+
+def profile_of(vendor: str) -> VendorProfile:
+    """The acquisition profile of a vendor key."""
+    try:
+        return VENDORS[vendor]
+    except KeyError:
+        raise ConfigError(f"unknown demo vendor {vendor!r}; known: {sorted(VENDORS)}") from None

@@ -1,0 +1,128 @@
+"""Vendor acquisition profiles and the study population of the synthetic demo.
+
+Each vendor has its own scanner models, software versions, pixel spacing, speckle, gain and
+resolution. One scanner, Canon's Aplio i900, carries the planted image-quality effect: high-gain
+*blooming* widens the bright septal band by about 1.6 mm, and the development cohort that trains the
+demo model has no Canon images, so the locked model overestimates IVSd on that vendor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class VendorProfile:
+    """How one ultrasound vendor's cine loops look in the demo."""
+
+    key: str
+    manufacturer: str
+    models: tuple[str, ...]
+    software_versions: tuple[str, ...]
+    spacing_mm: float  # physical size of a pixel (square pixels)
+    rows: int
+    columns: int
+    n_frames: int
+    frame_time_ms: float
+    speckle_shape: float  # gamma shape of the multiplicative speckle: smaller is grainier
+    speckle_size_mm: float
+    blur_axial_mm: float  # point-spread function, along the beam
+    blur_lateral_mm: float
+    gain: float
+    bloom_mm: float = 0.0  # planted: extra apparent wall thickness from high-gain blooming
+
+
+VENDORS: dict[str, VendorProfile] = {
+    profile.key: profile
+    for profile in (
+        VendorProfile(
+            key="GE",
+            manufacturer="GE Healthcare",
+            models=("Vivid E95", "Vivid S70N"),
+            software_versions=("EchoPAC 204", "EchoPAC 206"),
+            spacing_mm=0.42,
+            rows=152,
+            columns=152,
+            n_frames=8,
+            frame_time_ms=33.3,
+            speckle_shape=2.2,
+            speckle_size_mm=0.7,
+            blur_axial_mm=0.45,
+            blur_lateral_mm=0.8,
+            gain=1.00,
+        ),
+        VendorProfile(
+            key="Philips",
+            manufacturer="Philips",
+            models=("EPIQ CVx", "Affiniti 70"),
+            software_versions=("9.0.3", "10.0.1"),
+            spacing_mm=0.36,
+            rows=176,
+            columns=176,
+            n_frames=8,
+            frame_time_ms=25.0,
+            speckle_shape=2.8,
+            speckle_size_mm=0.6,
+            blur_axial_mm=0.40,
+            blur_lateral_mm=0.7,
+            gain=0.92,
+        ),
+        VendorProfile(
+            key="Siemens",
+            manufacturer="Siemens Healthineers",
+            models=("ACUSON SC2000", "ACUSON Sequoia"),
+            software_versions=("VB10A", "VA30B"),
+            spacing_mm=0.48,
+            rows=136,
+            columns=136,
+            n_frames=8,
+            frame_time_ms=40.0,
+            speckle_shape=1.8,
+            speckle_size_mm=0.9,
+            blur_axial_mm=0.55,
+            blur_lateral_mm=1.0,
+            gain=1.08,
+        ),
+        VendorProfile(
+            key="Canon",
+            manufacturer="Canon Medical Systems",
+            models=("Aplio i900",),
+            software_versions=("V7.0", "V7.2"),
+            spacing_mm=0.40,
+            rows=160,
+            columns=160,
+            n_frames=8,
+            frame_time_ms=30.0,
+            speckle_shape=2.0,
+            speckle_size_mm=0.8,
+            blur_axial_mm=0.60,
+            blur_lateral_mm=1.1,
+            gain=1.25,
+            bloom_mm=1.6,
+        ),
+    )
+}
+
+#: The scanner that carries the planted image-quality effect.
+WEAK_VENDOR = "Canon"
+
+#: Vendors seen by the demo model's development (training) cohort.
+DEVELOPMENT_VENDORS: tuple[str, ...] = ("GE", "Philips", "Siemens")
+
+
+@dataclass(frozen=True)
+class DevelopmentSite:
+    """A development site: its data train the demo model and never enter the test cohort."""
+
+    id: str
+    name: str
+    vendors: tuple[str, ...]
+
+
+DEVELOPMENT_SITES: tuple[DevelopmentSite, ...] = (
+    DevelopmentSite("d01", "Development site D01 (academic centre)", ("GE", "Philips", "Siemens")),
+    DevelopmentSite("d02", "Development site D02 (community hospital)", ("GE", "Philips")),
+)
+
+#: LVH reference definition of the demo: consensus IVSd at end-diastole of at least 11 mm.
+LVH_THRESHOLD_MM = 11.0

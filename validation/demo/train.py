@@ -1,0 +1,210 @@
+"""Train the demo model, reproducibly, on the development cohort only.
+
+``mval demo train-model`` runs this. The development cohort comes from the development sites
+(:data:`validation.demo.profiles.DEVELOPMENT_SITES`) and vendors; no test-site study is ever made
+here, so the prospective test data stay independent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from validation import __version__
+from validation.demo.generate import development_studies
+from validation.demo.imaging import septal_thickness_by_frame
+from validation.demo.population import read_reference
+from validation.demo.profiles import DEVELOPMENT_SITES, DEVELOPMENT_VENDORS, LVH_THRESHOLD_MM
+from validation.hashing import sha256_file
+from validation.model.card import write_card
+from validation.model.net import IVSdModel
+from validation.model.preprocess import Preprocessing, preprocess_frames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Everything that determines the trained weights."""
+
+    n_studies: int = 3000
+    seed: int = 20240611
+    epochs: int = 14
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    holdout_fraction: float = 0.15
+    vendors: tuple[str, ...] = DEVELOPMENT_VENDORS
+
+
+def _cohort(settings: TrainingSettings, prep: Preprocessing):
+    """Preprocessed frames (uint8), per-frame thickness, ED truth and the readers' consensus."""
+    frames, thickness, ivsd, consensus = [], [], [], []
+    for study in development_studies(
+        settings.n_studies, seed=settings.seed, vendors=settings.vendors
+    ):
+        spacing = study.record.vendor.spacing_mm
+        x = preprocess_frames(study.frames, (spacing, spacing), prep)
+        frames.append((x * 255.0).round().to(torch.uint8))
+        thickness.append(
+            septal_thickness_by_frame(study.anatomy, study.frames.shape[0])[: prep.frames]
+        )
+        ivsd.append(study.anatomy.ivsd_mm)
+        rng = np.random.default_rng([settings.seed, 99, len(ivsd)])
+        consensus.append(read_reference(study.anatomy.ivsd_mm, rng)["consensus_ivsd_mm"])
+    return (
+        torch.stack(frames),
+        torch.tensor(np.array(thickness), dtype=torch.float32),
+        np.array(ivsd),
+        np.array(consensus),
+    )
+
+
+def train(out_dir: str | Path, settings: TrainingSettings | None = None) -> dict:
+    """Train, calibrate, script and save the demo model with its model card; return the card."""
+    settings = settings or TrainingSettings()
+    prep = Preprocessing()
+    torch.manual_seed(settings.seed)
+    torch.use_deterministic_algorithms(True)
+    frames, thickness, ivsd, consensus = _cohort(settings, prep)
+    n = len(ivsd)
+    order = np.random.default_rng(settings.seed).permutation(n)
+    n_hold = int(n * settings.holdout_fraction)
+    hold, fit = order[:n_hold], order[n_hold:]
+
+    model = IVSdModel()
+    encoder = model.encoder
+    optimiser = torch.optim.AdamW(
+        encoder.parameters(), lr=settings.learning_rate, weight_decay=1e-4
+    )
+    x_fit = frames[fit].reshape(-1, 1, prep.size, prep.size)
+    y_fit = thickness[fit].reshape(-1)
+    steps = settings.epochs * ((len(y_fit) + settings.batch_size - 1) // settings.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, settings.learning_rate, total_steps=steps
+    )
+    generator = torch.Generator().manual_seed(settings.seed)
+    loss_fn = nn.SmoothL1Loss()
+    for epoch in range(settings.epochs):
+        encoder.train()
+        permutation = torch.randperm(len(y_fit), generator=generator)
+        total = 0.0
+        for start in range(0, len(y_fit), settings.batch_size):
+            idx = permutation[start : start + settings.batch_size]
+            x = x_fit[idx].to(torch.float32).div_(255.0)
+            x = _augment(x, generator)
+            loss = loss_fn(encoder(x), y_fit[idx])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.detach()) * len(idx)
+        log.info("epoch %d/%d: loss %.4f", epoch + 1, settings.epochs, total / len(y_fit))
+
+    model.eval()
+    raw_hold = _predict_raw(model, frames[hold])
+    slope, intercept = np.polyfit(raw_hold, ivsd[hold], 1)
+    model.calibration.copy_(torch.tensor([slope, intercept], dtype=torch.float32))
+    calibrated = slope * raw_hold + intercept
+    midpoint, scale = _fit_logistic(calibrated, (consensus[hold] >= LVH_THRESHOLD_MM).astype(int))
+    model.logistic.copy_(torch.tensor([midpoint, scale], dtype=torch.float32))
+    mae = float(np.mean(np.abs(calibrated - ivsd[hold])))
+    log.info("hold-out MAE against the true IVSd: %.3f mm", mae)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights = out_dir / "model.pt"
+    torch.jit.save(torch.jit.script(model), str(weights))
+    card = _card(settings, prep, weights, model, n - n_hold, n_hold, mae)
+    write_card(out_dir, card)
+    return card
+
+
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Left-right flips and gain/gamma changes: geometry is untouched, so labels hold."""
+    flip = torch.rand(x.shape[0], generator=generator) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    gain = 0.8 + 0.4 * torch.rand(x.shape[0], 1, 1, 1, generator=generator)
+    gamma = 0.8 + 0.4 * torch.rand(x.shape[0], 1, 1, 1, generator=generator)
+    return (x * gain).clamp(0.0, 1.0).pow(gamma)
+
+
+@torch.inference_mode()
+def _predict_raw(model: IVSdModel, frames: torch.Tensor) -> np.ndarray:
+    out = []
+    for start in range(0, len(frames), 64):
+        x = frames[start : start + 64].to(torch.float32).div_(255.0)
+        b, t, h, w = x.shape
+        per_frame = model.encoder(x.reshape(b * t, 1, h, w)).reshape(b, t)
+        out.append(per_frame.min(dim=1).values.numpy())
+    return np.concatenate(out)
+
+
+def _fit_logistic(ivsd: np.ndarray, label: np.ndarray) -> tuple[float, float]:
+    """Maximum-likelihood logistic fit of the LVH label on IVSd; returns (midpoint, scale)."""
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(C=1e6).fit(ivsd[:, None], label)
+    a, b = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    return -b / a, 1.0 / a
+
+
+def _card(settings, prep, weights, model, n_fit, n_hold, mae) -> dict:
+    return {
+        "name": "ivsd-cnn",
+        "version": "1.0.0",
+        "description": "Demo CNN that measures the interventricular septal thickness at "
+        "end-diastole (IVSd) on parasternal long-axis echocardiography cine loops and gives the "
+        "probability of left-ventricular hypertrophy. Synthetic demonstration model: not a "
+        "medical device.",
+        "weights": {
+            "file": weights.name,
+            "format": "torchscript",
+            "sha256": sha256_file(weights),
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+        },
+        "preprocessing": prep.to_dict(),
+        "inputs": {
+            "modality": "US",
+            "sop_class": "1.2.840.10008.5.1.4.1.1.3.1 (Ultrasound Multi-frame Image)",
+            "view": "parasternal long axis, 2D, grayscale cine",
+            "required_attributes": ["SequenceOfUltrasoundRegions.PhysicalDeltaX/Y"],
+            "tensor": f"(batch, {prep.frames}, {prep.size}, {prep.size}) float32 in [0, 1] at "
+            f"{prep.target_spacing_mm} mm per pixel",
+        },
+        "outputs": {
+            "ivsd_mm": "IVSd at end-diastole in mm (minimum septal thickness over the loop)",
+            "lvh_probability": f"probability that IVSd is {LVH_THRESHOLD_MM:g} mm or more "
+            "(left-ventricular hypertrophy)",
+        },
+        "intended_use": "Measurement of IVSd and flagging of left-ventricular hypertrophy on "
+        "adult transthoracic echocardiograms, to assist a qualified reader who confirms every "
+        "measurement.",
+        "training_data": {
+            "cohort": "development (synthetic)",
+            "sites": [site.id for site in DEVELOPMENT_SITES],
+            "vendors": list(settings.vendors),
+            "studies_fit": n_fit,
+            "studies_holdout": n_hold,
+            "seed": settings.seed,
+            "independence": "development sites and patients are disjoint from every test site",
+        },
+        "performance": {"holdout_mae_mm_vs_truth": round(mae, 3)},
+        "limitations": [
+            "Not trained on images from vendors outside the training vendors list.",
+            "Single parasternal long-axis view; no view classification.",
+        ],
+        "training": {
+            "epochs": settings.epochs,
+            "batch_size": settings.batch_size,
+            "learning_rate": settings.learning_rate,
+            "torch": str(torch.__version__),
+            "mval": __version__,
+            "trained_on": dt.date.today().isoformat(),
+        },
+    }

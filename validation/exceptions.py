@@ -1,0 +1,61 @@
+"""Exception hierarchy of the toolkit, each mapped to a distinct CLI exit code.
+
+The command line (:mod:`validation.cli`) turns these into a one-line message on stderr and the
+exit code below, so that a scheduler or Snakemake can tell what went wrong without parsing text.
+"""
+
+from __future__ import annotations
+
+
+class ValidationToolkitError(Exception):
+    """Base class of every error the toolkit raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(ValidationToolkitError):
+    """A configuration file (workflow config, site file) is missing or malformed."""
+
+    exit_code = 2
+
+
+class ProtocolError(ConfigError):
+    """The pre-registered protocol (statistical analysis plan) is missing or malformed."""
+
+    exit_code = 3
+
+
+class IngestError(ValidationToolkitError):
+    """A data partition cannot be ingested at all (not: one bad file, which is excluded)."""
+
+    exit_code = 4
+
+
+class ModelIntegrityError(ValidationToolkitError):
+    """A model's weights or card do not match their recorded sha256, or cannot be loaded."""
+
+    exit_code = 5
+
+
+class AnalysisError(ValidationToolkitError):
+    """The analysis cannot proceed (e.g. predictions and reference cannot be joined)."""
+
+    exit_code = 6
+
+
+class ReportError(ValidationToolkitError):
+    """The evidence report cannot be rendered."""
+
+    exit_code = 7
+
+
+class IntegrityError(ModelIntegrityError):
+    """A file's sha256 differs from the one on record."""
+
+    def __init__(self, path: str, expected: str, actual: str, what: str = "file") -> None:
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{what} {path!s} has been changed: expected sha256 {expected}, got sha256 {actual}"
+        )

@@ -1,0 +1,92 @@
+"""Per-file acceptance checks, each giving a reason code when a file must be excluded.
+
+The codes are stable (scripts and the STARD flow diagram count them); the detail says what was
+found in that file.
+"""
+
+from __future__ import annotations
+
+from pydicom.dataset import Dataset
+from pydicom.uid import UltrasoundMultiFrameImageStorage
+
+from validation.ingest.dicom import SpacingError, physical_spacing_mm
+from validation.vendors import manufacturer_matches
+
+ACCEPTED_SOP_CLASSES = {UltrasoundMultiFrameImageStorage: "Ultrasound Multi-frame Image"}
+
+#: Attributes that the DICOM PS3.15 Basic Application Level Confidentiality Profile (Table E.1-1)
+#: removes (X) or empties (Z): any of them holding a value means identifying headers were left in.
+IDENTIFYING_ATTRIBUTES = (
+    "PatientBirthDate",
+    "PatientBirthTime",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "OtherPatientIDs",
+    "OtherPatientIDsSequence",
+    "OtherPatientNames",
+    "PatientBirthName",
+    "PatientMotherBirthName",
+    "MedicalRecordLocator",
+    "MilitaryRank",
+    "BranchOfService",
+    "PatientComments",
+    "AdditionalPatientHistory",
+    "InstitutionAddress",
+    "ReferringPhysicianAddress",
+    "ReferringPhysicianTelephoneNumbers",
+    "PhysiciansOfRecord",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "RequestingPhysician",
+)
+
+#: Reason codes, in the order the checks run, with the sentence the report uses.
+REASONS: dict[str, str] = {
+    "unreadable": "file could not be read as DICOM (corrupt or truncated header)",
+    "not_dicom": "not a DICOM file",
+    "truncated": "pixel data truncated",
+    "wrong_sop_class": "wrong SOP class or modality",
+    "wrong_vendor": "manufacturer is not the partition's vendor",
+    "no_spacing": "no physical pixel spacing",
+    "identifying_headers": "identifying headers left in",
+    "duplicate_sop_instance": "duplicate SOP Instance UID",
+}
+
+
+def check_header(
+    ds: Dataset, *, vendor: str, manufacturer_pattern: str | None = None
+) -> tuple[str, str] | None:
+    """Run the header checks; return ``(reason, detail)`` for the first failure, else None."""
+    sop_class = str(ds.get("SOPClassUID", ""))
+    modality = str(ds.get("Modality", ""))
+    if sop_class not in ACCEPTED_SOP_CLASSES or modality != "US":
+        expected = ", ".join(f"{uid} ({name})" for uid, name in ACCEPTED_SOP_CLASSES.items())
+        return (
+            "wrong_sop_class",
+            f"SOP class {sop_class or 'missing'}, modality {modality or 'missing'}; "
+            f"expected {expected} with modality US",
+        )
+    manufacturer = str(ds.get("Manufacturer", ""))
+    if not manufacturer_matches(vendor, manufacturer, manufacturer_pattern):
+        return "wrong_vendor", f"Manufacturer {manufacturer!r} is not vendor {vendor!r}"
+    try:
+        physical_spacing_mm(ds)
+    except SpacingError as exc:
+        return "no_spacing", str(exc)
+    identifying = [name for name in IDENTIFYING_ATTRIBUTES if _has_value(ds, name)]
+    removed = str(ds.get("PatientIdentityRemoved", "")).upper()
+    if identifying or removed != "YES":
+        found = ", ".join(identifying) if identifying else "none of the listed attributes"
+        return (
+            "identifying_headers",
+            f"PatientIdentityRemoved is {removed or 'absent'} (must be YES); "
+            f"identifying attributes with a value: {found}",
+        )
+    return None
+
+
+def _has_value(ds: Dataset, name: str) -> bool:
+    if name not in ds:
+        return False
+    value = ds[name].value
+    return value not in (None, "", b"") and not (hasattr(value, "__len__") and len(value) == 0)

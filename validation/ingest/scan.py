@@ -1,0 +1,218 @@
+"""Scan one site × vendor partition folder and account for every file in it.
+
+Each file is read header-only (pixel data deferred, never loaded) and either included or excluded
+with a reason code from :data:`validation.ingest.checks.REASONS`. Included + excluded always equals
+the number of files received.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from validation.exceptions import IngestError
+from validation.hashing import sha256_file
+from validation.ingest.checks import REASONS, check_header
+from validation.ingest.dicom import physical_spacing_mm
+from validation.sites import Partition
+
+_PIXEL_DATA = 0x7FE00010
+_DEFER = 4096  # bytes: larger values (pixel data) are skipped, not read
+
+
+@dataclass
+class AccountingRow:
+    """One row of ``accounting.csv``: one file received by a partition."""
+
+    site: str
+    vendor: str
+    path: str
+    sop_instance_uid: str = ""
+    study_instance_uid: str = ""
+    patient_id: str = ""
+    status: str = "excluded"
+    reason: str = ""
+    detail: str = ""
+    manufacturer: str = ""
+    scanner_model: str = ""
+    software_versions: str = ""
+    study_date: str = ""
+    patient_age: str = ""
+    patient_sex: str = ""
+    patient_bmi: str = ""
+    spacing_mm: str = ""
+    frames: str = ""
+    file_bytes: int = 0
+
+
+ACCOUNTING_COLUMNS = [f.name for f in fields(AccountingRow)]
+
+
+def iter_files(folder: Path) -> Iterator[Path]:
+    """Every regular file below ``folder``, in a stable (sorted) order; hidden files included."""
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            yield Path(root) / name
+
+
+def scan_partition(partition: Partition) -> list[AccountingRow]:
+    """Account for every file of a folder partition."""
+    folder = partition.source_path
+    if not folder.is_dir():
+        raise IngestError(
+            f"partition {partition.key}: source folder {folder} does not exist or is not a folder"
+        )
+    rows: list[AccountingRow] = []
+    seen: dict[str, str] = {}
+    for path in iter_files(folder):
+        row = _account_file(path, partition)
+        if row.status == "included":
+            first = seen.setdefault(row.sop_instance_uid, row.path)
+            if first != row.path:
+                row.status, row.reason = "excluded", "duplicate_sop_instance"
+                row.detail = f"same SOP Instance UID as {first}"
+        rows.append(row)
+    return rows
+
+
+def _account_file(path: Path, partition: Partition) -> AccountingRow:
+    row = AccountingRow(site=partition.site, vendor=partition.vendor, path=str(path))
+    try:
+        row.file_bytes = path.stat().st_size
+        ds = pydicom.dcmread(path, defer_size=_DEFER)
+    except InvalidDicomError:
+        row.reason, row.detail = "not_dicom", "no DICM preamble and no readable DICOM elements"
+        return row
+    except Exception as exc:
+        row.reason, row.detail = "unreadable", f"{type(exc).__name__}: {exc}"[:300]
+        return row
+    _describe(row, ds)
+    failure = check_header(
+        ds, vendor=partition.vendor, manufacturer_pattern=partition.manufacturer_pattern
+    )
+    if failure is None:
+        failure = _check_pixel_data(ds, row.file_bytes)
+    if failure is not None:
+        row.reason, row.detail = failure
+        return row
+    row.status = "included"
+    return row
+
+
+def _describe(row: AccountingRow, ds: Dataset) -> None:
+    """Copy the header facts the analysis needs (no pixels)."""
+    row.sop_instance_uid = str(ds.get("SOPInstanceUID", ""))
+    row.study_instance_uid = str(ds.get("StudyInstanceUID", ""))
+    row.patient_id = str(ds.get("PatientID", ""))
+    row.manufacturer = str(ds.get("Manufacturer", ""))
+    row.scanner_model = str(ds.get("ManufacturerModelName", ""))
+    software = ds.get("SoftwareVersions", "")
+    row.software_versions = (
+        "\\".join(software) if isinstance(software, list | tuple) else str(software)
+    )
+    row.study_date = str(ds.get("StudyDate", ""))
+    row.patient_age = _age_years(str(ds.get("PatientAge", "")))
+    row.patient_sex = str(ds.get("PatientSex", ""))
+    row.patient_bmi = _bmi(ds)
+    row.frames = str(ds.get("NumberOfFrames", "1"))
+    try:
+        dy, dx = physical_spacing_mm(ds)
+        row.spacing_mm = f"{dy:.4f}x{dx:.4f}"
+    except ValueError:
+        row.spacing_mm = ""
+
+
+def _check_pixel_data(ds: Dataset, file_bytes: int) -> tuple[str, str] | None:
+    """Pixel data must be present and as long as Rows × Columns × frames × bytes says."""
+    element = ds.get_item(_PIXEL_DATA, keep_deferred=True) if _PIXEL_DATA in ds else None
+    if element is None:
+        return "truncated", "no pixel data element"
+    expected = (
+        int(ds.get("Rows", 0))
+        * int(ds.get("Columns", 0))
+        * int(ds.get("NumberOfFrames", 1) or 1)
+        * int(ds.get("SamplesPerPixel", 1))
+        * (int(ds.get("BitsAllocated", 8)) // 8)
+    )
+    length = getattr(element, "length", None)
+    tell = getattr(element, "value_tell", None)
+    if length is None or tell is None or length == 0xFFFFFFFF:
+        return None  # encapsulated (compressed) pixel data: decoded, and checked, at inference
+    available = file_bytes - tell
+    if length < expected or available < expected:
+        return (
+            "truncated",
+            f"pixel data needs {expected} bytes; element declares {length}, "
+            f"file holds {max(available, 0)}",
+        )
+    return None
+
+
+def _age_years(age: str) -> str:
+    """DICOM AS ('058Y', '006M') to whole years as text; empty when absent."""
+    if len(age) == 4 and age[:3].isdigit():
+        value, unit = int(age[:3]), age[3].upper()
+        years = {"Y": value, "M": value // 12, "W": value // 52, "D": value // 365}.get(unit)
+        return "" if years is None else str(years)
+    return ""
+
+
+def _bmi(ds: Dataset) -> str:
+    try:
+        height, weight = float(ds.get("PatientSize") or 0), float(ds.get("PatientWeight") or 0)
+    except (TypeError, ValueError):
+        return ""
+    return f"{weight / height**2:.1f}" if height > 0.5 and weight > 0 else ""
+
+
+def write_accounting(rows: list[AccountingRow], path: str | Path) -> None:
+    """Write rows to ``accounting.csv`` (creating the folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ACCOUNTING_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({name: getattr(row, name) for name in ACCOUNTING_COLUMNS})
+
+
+def partition_summary(
+    rows: list[AccountingRow], partition: Partition, accounting_path: Path
+) -> dict:
+    """Counts by status and reason, which always add up to the files received."""
+    reasons = Counter(r.reason for r in rows if r.status == "excluded")
+    included = sum(r.status == "included" for r in rows)
+    summary = {
+        "site": partition.site,
+        "vendor": partition.vendor,
+        "source": str(partition.source_path),
+        "received": len(rows),
+        "included": included,
+        "excluded": len(rows) - included,
+        "excluded_by_reason": {code: reasons[code] for code in REASONS if reasons[code]},
+        "accounting_sha256": sha256_file(accounting_path),
+    }
+    if summary["included"] + summary["excluded"] != summary["received"]:  # pragma: no cover
+        raise IngestError(f"partition {partition.key}: counts do not add up: {summary}")
+    return summary
+
+
+def ingest_partition(partition: Partition, out_dir: str | Path) -> dict:
+    """Scan a partition, write its ``accounting.csv`` and ``manifest.json``; return the summary."""
+    out_dir = Path(out_dir)
+    rows = scan_partition(partition)
+    accounting = out_dir / "accounting.csv"
+    write_accounting(rows, accounting)
+    summary = partition_summary(rows, partition, accounting)
+    (out_dir / "manifest.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

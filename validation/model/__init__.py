@@ -1,0 +1,1 @@
+"""Locked models: preprocessing, loading with integrity checks, batched inference."""

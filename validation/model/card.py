@@ -1,0 +1,57 @@
+"""Model cards: what a locked model is, what it was trained on, and the sha256 of its weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from validation.exceptions import ModelIntegrityError
+from validation.model.preprocess import Preprocessing
+from validation.schema import load_yaml, validate
+
+CARD_NAME = "model-card.yaml"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The model card of one locked model version (FDA 2025 draft guidance, Appendix E)."""
+
+    name: str
+    version: str
+    weights: str
+    sha256: str
+    preprocessing: Preprocessing
+    fields: dict[str, Any]
+
+    @property
+    def directory_name(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+def read_card(model_dir: str | Path) -> ModelCard:
+    """Read and validate ``<model_dir>/model-card.yaml``."""
+    path = Path(model_dir) / CARD_NAME
+    data = load_yaml(path, error=ModelIntegrityError)
+    validate(data, "model-card", source=path, error=ModelIntegrityError)
+    return ModelCard(
+        name=data["name"],
+        version=str(data["version"]),
+        weights=data["weights"]["file"],
+        sha256=data["weights"]["sha256"],
+        preprocessing=Preprocessing(**data["preprocessing"]),
+        fields=data,
+    )
+
+
+def write_card(model_dir: str | Path, card: dict[str, Any]) -> Path:
+    """Write a model card (validated first) to ``<model_dir>/model-card.yaml``."""
+    path = Path(model_dir) / CARD_NAME
+    validate(card, "model-card", source=path, error=ModelIntegrityError)
+    path.write_text(
+        "# Model card (FDA AI-enabled device software functions draft guidance, Appendix E).\n"
+        + yaml.safe_dump(card, sort_keys=False, allow_unicode=True, width=100)
+    )
+    return path

@@ -1,0 +1,220 @@
+"""Jinja2 filters: the only place where the report rounds and formats numbers.
+
+Every filter accepts ``None`` and NaN (an undefined metric, written as ``null`` in results.json)
+and shows it as :data:`MISSING` so that it is visible in the report and never crashes a render.
+Negative numbers use the typographic minus sign (U+2212).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: How an undefined value (None / NaN) is shown.
+MISSING = "n/a"
+MINUS = "\u2212"
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fixed(value: Any, digits: int, *, sign: bool = False) -> str:
+    if _is_missing(value):
+        return MISSING
+    x = float(value)
+    if math.isinf(x):
+        return "\u221e" if x > 0 else MINUS + "\u221e"
+    text = f"{abs(x):,.{digits}f}"
+    if float(text.replace(",", "")) == 0.0:
+        return text
+    if x < 0:
+        return MINUS + text
+    return ("+" + text) if sign else text
+
+
+def num(value: Any, digits: int = 2) -> str:
+    """A number with a fixed number of decimals.
+
+    Examples
+    --------
+    >>> num(-0.4149)
+    '−0.41'
+    >>> num(None)
+    'n/a'
+    """
+    return _fixed(value, digits)
+
+
+def mm(value: Any, digits: int = 2, *, sign: bool = False, unit: bool = False) -> str:
+    """A length in millimetres (``unit=True`` appends " mm", ``sign=True`` shows a plus sign).
+
+    Examples
+    --------
+    >>> mm(0.4123, sign=True, unit=True)
+    '+0.41 mm'
+    >>> mm(float("nan"))
+    'n/a'
+    """
+    text = _fixed(value, digits, sign=sign)
+    return f"{text} mm" if unit and text != MISSING else text
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    """A proportion (0..1) shown as a percentage.
+
+    Examples
+    --------
+    >>> pct(0.87345)
+    '87.3%'
+    >>> pct(0.95, 0)
+    '95%'
+    """
+    if _is_missing(value):
+        return MISSING
+    return _fixed(100.0 * float(value), digits) + "%"
+
+
+def count(value: Any) -> str:
+    """An integer count with a thousands separator.
+
+    Examples
+    --------
+    >>> count(1234)
+    '1,234'
+    """
+    if _is_missing(value):
+        return MISSING
+    return f"{int(value):,}"
+
+
+def _formatter(unit: str) -> Callable[[Any], str]:
+    if unit == "mm":
+        return mm
+    if unit in ("", "proportion", "%"):
+        return pct
+    if unit == "slope":
+        return lambda x: _fixed(x, 3)
+    return num
+
+
+def value(x: Any, unit: str) -> str:
+    """An estimate in its unit: "mm" in millimetres, "" (a proportion) as %, "slope" 3 decimals.
+
+    Examples
+    --------
+    >>> value(0.912, "")
+    '91.2%'
+    >>> value(-1.234, "mm")
+    '−1.23'
+    """
+    return _formatter(unit)(x)
+
+
+def ci(low: Any, high: Any = None, unit: str = "mm") -> str:
+    """A confidence interval "low to high"; ``low`` may be a ``[low, high]`` pair.
+
+    Examples
+    --------
+    >>> ci(-0.5, 1.25)
+    '−0.50 to 1.25'
+    >>> ci([0.81, 0.93], unit="")
+    '81.0% to 93.0%'
+    >>> ci(None, None)
+    'n/a'
+    """
+    if isinstance(low, Sequence) and not isinstance(low, str):
+        low, high = (low[0], low[1]) if len(low) == 2 else (None, None)
+    if _is_missing(low) and _is_missing(high):
+        return MISSING
+    fmt = _formatter(unit)
+    return f"{fmt(low)} to {fmt(high)}"
+
+
+def pvalue(p: Any, *, label: bool = False) -> str:
+    """A p-value: three decimals, "< 0.001" below that; ``label=True`` prefixes "p = " / "p ".
+
+    Examples
+    --------
+    >>> pvalue(0.0004)
+    '< 0.001'
+    >>> pvalue(0.04321, label=True)
+    'p = 0.043'
+    >>> pvalue(0.0004, label=True)
+    'p < 0.001'
+    """
+    if _is_missing(p):
+        return f"p {MISSING}" if label else MISSING
+    p = float(p)
+    text = "< 0.001" if p < 0.001 else f"{p:.3f}"
+    if not label:
+        return text
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def ratio(value: Any, digits: int = 2) -> str:
+    """A likelihood ratio or slope with fixed decimals (alias of :func:`num`)."""
+    return _fixed(value, digits)
+
+
+def sha_short(digest: Any, length: int = 12) -> str:
+    """The first ``length`` hex digits of a sha256, followed by an ellipsis.
+
+    Examples
+    --------
+    >>> sha_short("0123456789abcdef" * 4)
+    '0123456789ab…'
+    """
+    if _is_missing(digest) or not str(digest):
+        return MISSING
+    text = str(digest)
+    return text if len(text) <= length else text[:length] + "\u2026"
+
+
+def utc(stamp: Any) -> str:
+    """An ISO 8601 UTC time stamp shown as "YYYY-MM-DD HH:MM:SS UTC".
+
+    Examples
+    --------
+    >>> utc("2026-11-25T15:02:11Z")
+    '2026-11-25 15:02:11 UTC'
+    """
+    if _is_missing(stamp) or not str(stamp):
+        return MISSING
+    text = str(stamp)
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+
+
+def yesno(flag: Any) -> str:
+    """A boolean shown as "yes" / "no" (None as n/a)."""
+    if flag is None:
+        return MISSING
+    return "yes" if flag else "no"
+
+
+FILTERS: dict[str, Callable[..., str]] = {
+    "num": num,
+    "mm": mm,
+    "pct": pct,
+    "count": count,
+    "value": value,
+    "ci": ci,
+    "pvalue": pvalue,
+    "ratio": ratio,
+    "sha_short": sha_short,
+    "utc": utc,
+    "yesno": yesno,
+}

@@ -1,0 +1,88 @@
+"""Path logic for the Snakemake workflow: which partitions exist and where each stage writes.
+
+The Snakefile only calls these functions, so the layout under ``results/<protocol>/`` (a public
+interface, see the README) is defined once, here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from validation.schema import validate
+from validation.sites import Site, load_sites, site_files
+
+
+def check_config(config: dict[str, Any], source: str = "workflow config") -> None:
+    """Validate the workflow config against ``validation/schemas/workflow-config.schema.json``."""
+    validate(config, "workflow-config", source=source)
+
+
+def protocol_stem(config: dict[str, Any]) -> str:
+    """``<protocol>`` in ``results/<protocol>/``: the protocol file's stem."""
+    return Path(config["protocol"]).stem
+
+
+def results_dir(config: dict[str, Any]) -> str:
+    return f"{config.get('results', 'results')}/{protocol_stem(config)}"
+
+
+def sites(config: dict[str, Any]) -> list[Site]:
+    return load_sites(site_files(config["sites"]))
+
+
+def partitions(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (site, vendor) partition, in a stable order."""
+    return [(p.site, p.vendor) for s in sites(config) for p in s.partitions]
+
+
+def site_file(config: dict[str, Any], site: str) -> str:
+    return f"{config['sites']}/{site}.yaml"
+
+
+def accounting_path(config: dict[str, Any], site: str, vendor: str) -> str:
+    return f"{results_dir(config)}/ingest/{site}/{vendor}/accounting.csv"
+
+
+def predictions_path(config: dict[str, Any], site: str, vendor: str) -> str:
+    return f"{results_dir(config)}/predictions/{site}/{vendor}.csv"
+
+
+def all_accounting(config: dict[str, Any]) -> list[str]:
+    return [accounting_path(config, s, v) for s, v in partitions(config)]
+
+
+def all_predictions(config: dict[str, Any]) -> list[str]:
+    return [predictions_path(config, s, v) for s, v in partitions(config)]
+
+
+def parent(path: str) -> str:
+    """The folder of an output path (stages take folders, Snakemake declares files)."""
+    return str(Path(path).parent)
+
+
+def demo_enabled(config: dict[str, Any]) -> bool:
+    return bool(config.get("demo", {}).get("enabled", False))
+
+
+def demo_marker_path(config: dict[str, Any]) -> str:
+    """The demo generator's summary file: written last, so it marks a complete demo study."""
+    return f"{config.get('demo', {}).get('out', 'data/demo')}/demo-summary.json"
+
+
+def demo_inputs(config: dict[str, Any]) -> list[str]:
+    """Ingestion waits for the demo study when the demo is enabled; otherwise for nothing."""
+    return [demo_marker_path(config)] if demo_enabled(config) else []
+
+
+def model_files(config: dict[str, Any]) -> list[str]:
+    """The protocol's model card and weights: inference re-runs when either changes."""
+    from validation.model.card import CARD_NAME, read_card
+    from validation.protocol import load_protocol
+
+    model_dir = load_protocol(config["protocol"]).model_path
+    return [str(model_dir / CARD_NAME), str(model_dir / read_card(model_dir).weights)]
+
+
+def report_paths(config: dict[str, Any]) -> list[str]:
+    return [f"{results_dir(config)}/report/{kind}.pdf" for kind in config.get("reports", ["510k"])]
