@@ -83,5 +83,5 @@ def test_acceptance_by_must_name_known_endpoints(tmp_path, demo_data):
 
 def test_acceptance_by_dimension_must_be_a_stratum(tmp_path, demo_data):
     demo_data["analysis"]["strata"] = ["site"]
-    with pytest.raises(ProtocolError, match="not in analysis.strata"):
+    with pytest.raises(ProtocolError, match=r"not in analysis\.strata"):
         load_protocol(_write(tmp_path, demo_data))

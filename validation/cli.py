@@ -105,6 +105,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     )
     for endpoint in results["endpoints"]:
         log.info("%-40s %s", endpoint["label"], endpoint["verdict"])
+    for failing in results["acceptance"]["strata_failing"]:
+        log.info("not met in %(dimension)s %(stratum)s: %(metric)s", failing)
     log.info(
         "overall: %s; results in %s", results["overall_verdict"], Path(args.out) / "results.json"
     )

@@ -9,13 +9,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from validation.schema import validate
 from validation.sites import Site, load_sites, site_files
 
 
 def check_config(config: dict[str, Any], source: str = "workflow config") -> None:
-    """Validate the workflow config against ``validation/schemas/workflow-config.schema.json``."""
+    """Type the config's command-line values, then validate it against its schema.
+
+    Snakemake hands nested ``--config 'demo={n_studies: 48}'`` values over as strings; they are
+    read as YAML scalars (``'48'`` becomes 48, ``'true'`` True) in place before validation
+    against ``validation/schemas/workflow-config.schema.json``.
+    """
+    config.update(_typed(config))
     validate(config, "workflow-config", source=source)
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    if isinstance(value, str):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return parsed if isinstance(parsed, bool | int | float) else value
+    return value
 
 
 def protocol_stem(config: dict[str, Any]) -> str:

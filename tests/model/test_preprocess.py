@@ -17,11 +17,14 @@ def _band(spacing_mm: float, thickness_mm: float, rows: int = 200, cols: int = 6
 @pytest.mark.parametrize("spacing", [0.3, 0.42, 0.5, 0.7])
 def test_band_thickness_in_mm_survives_resampling(spacing):
     settings = Preprocessing(target_spacing_mm=0.5, size=96, frames=2)
-    out = preprocess_frames(_band(spacing, 10.0), (spacing, spacing), settings)
+    band = _band(spacing, 10.0)
+    drawn_mm = band[0, :, 0].sum() / 255 * spacing  # the band as sampled: whole pixels
+    out = preprocess_frames(band, (spacing, spacing), settings)
     assert out.shape == (2, 96, 96)
     profile = out[0, :, 48].numpy()
     thickness_mm = profile.sum() * settings.target_spacing_mm  # area under a unit-height band
-    assert thickness_mm == pytest.approx(10.0, abs=0.35)
+    assert thickness_mm == pytest.approx(drawn_mm, abs=0.05)
+    assert drawn_mm == pytest.approx(10.0, abs=spacing)
 
 
 def test_short_loop_is_repeated_and_values_scaled():

@@ -9,7 +9,7 @@ import torch
 
 from validation.exceptions import IntegrityError, ModelIntegrityError
 from validation.hashing import sha256_file
-from validation.model.card import read_card
+from validation.model.card import read_card, state_digest
 from validation.model.registry import load_locked_model
 
 MODEL = "models/ivsd-cnn/1.0.0"
@@ -57,3 +57,10 @@ def test_missing_weights(model_copy):
     (model_copy / read_card(model_copy).weights).unlink()
     with pytest.raises(ModelIntegrityError, match="not found"):
         load_locked_model(model_copy)
+
+
+def test_committed_weights_hold_the_tensors_training_reproduces(repo_root):
+    """Retraining reproduces these tensors (state_sha256); the archive bytes carry a random id."""
+    card = read_card(repo_root / MODEL)
+    module = torch.jit.load(str(repo_root / MODEL / card.weights))
+    assert state_digest(module) == card.fields["weights"]["state_sha256"]

@@ -10,9 +10,9 @@ from validation.demo.profiles import LVH_THRESHOLD_MM
 
 #: Each reader's systematic bias (mm) and random error SD (mm) when measuring IVSd with calipers.
 READERS: tuple[tuple[str, float, float], ...] = (
-    ("reader_1", 0.30, 0.95),
-    ("reader_2", -0.25, 1.05),
-    ("reader_3", 0.10, 0.85),
+    ("reader_1", 0.30, 1.20),
+    ("reader_2", -0.25, 1.35),
+    ("reader_3", 0.10, 1.10),
 )
 QUALITY_GRADES = ("good", "adequate", "poor")
 

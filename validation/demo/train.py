@@ -22,7 +22,7 @@ from validation.demo.imaging import septal_thickness_by_frame
 from validation.demo.population import read_reference
 from validation.demo.profiles import DEVELOPMENT_SITES, DEVELOPMENT_VENDORS, LVH_THRESHOLD_MM
 from validation.hashing import sha256_file
-from validation.model.card import write_card
+from validation.model.card import state_digest, write_card
 from validation.model.net import IVSdModel
 from validation.model.preprocess import Preprocessing, preprocess_frames
 
@@ -167,6 +167,7 @@ def _card(settings, prep, weights, model, n_fit, n_hold, mae) -> dict:
             "format": "torchscript",
             "sha256": sha256_file(weights),
             "parameters": int(sum(p.numel() for p in model.parameters())),
+            "state_sha256": state_digest(model),
         },
         "preprocessing": prep.to_dict(),
         "inputs": {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from validation.exceptions import ModelIntegrityError
@@ -29,6 +31,20 @@ class ModelCard:
     @property
     def directory_name(self) -> str:
         return f"{self.name}/{self.version}"
+
+
+def state_digest(module: torch.nn.Module) -> str:
+    """sha256 over a module's parameters and buffers (names, dtypes, shapes, values).
+
+    Unlike the TorchScript file's sha256 (the archive carries a random serialization id), this
+    digest is the same whenever training reproduces the same tensors.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        value = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode())
+        digest.update(value.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def read_card(model_dir: str | Path) -> ModelCard:
