@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from validation.analysis.endpoints import endpoint_rows, strata_rows
+from validation.analysis.endpoints import assess, endpoint_rows, strata_rows
 from validation.analysis.results import _acceptance
 from validation.protocol import load_protocol
 from validation.stats import bland_altman, diagnostic_accuracy
@@ -43,7 +43,7 @@ def _studies(n=400, seed=0, canon_bias=1.5):
 
 def test_endpoint_values_are_the_stats_functions(protocol):
     studies = _studies()
-    rows = {r["metric"]: r for r in endpoint_rows(studies, protocol)}
+    rows = {r["metric"]: r for r in endpoint_rows(assess(studies, protocol), protocol)}
     ba = bland_altman(studies["ivsd_mm"], studies["reference_ivsd_mm"], ci_method="exact")
     acc = diagnostic_accuracy(studies["lvh_ref"], studies["lvh_pred"])
     assert rows["bias"]["estimate"] == pytest.approx(ba.bias)
@@ -86,7 +86,7 @@ def test_single_class_stratum_gives_nan_not_a_crash(protocol):
 
 def test_failing_vendor_fails_the_study(protocol):
     studies = _studies(canon_bias=2.0)
-    endpoints = endpoint_rows(studies, protocol)
+    endpoints = endpoint_rows(assess(studies, protocol), protocol)
     strata = strata_rows(studies, protocol)
     acceptance = _acceptance(endpoints, strata, protocol)
     failing = {(f["stratum"], f["metric"]) for f in acceptance["strata_failing"]}
@@ -94,7 +94,7 @@ def test_failing_vendor_fails_the_study(protocol):
     assert not any(stratum == "GE" and metric == "bias" for stratum, metric in failing)
     assert acceptance["verdict"] == "FAIL"
     clean = _acceptance(
-        endpoint_rows(_studies(canon_bias=0.0), protocol),
+        endpoint_rows(assess(_studies(canon_bias=0.0), protocol), protocol),
         strata_rows(_studies(canon_bias=0.0), protocol),
         protocol,
     )

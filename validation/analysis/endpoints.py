@@ -9,7 +9,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from validation.protocol import Endpoint, Protocol
-from validation.stats import bland_altman, diagnostic_accuracy, mean_absolute_error
+from validation.stats import (
+    BlandAltman,
+    DiagnosticAccuracy,
+    Estimate,
+    bland_altman,
+    diagnostic_accuracy,
+    mean_absolute_error,
+)
 
 _MEASUREMENT = ("bias", "loa_low", "loa_high", "mae")
 _CLASSIFICATION = ("sensitivity", "specificity")
@@ -27,80 +34,89 @@ class MetricValue:
     method: str
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """The statistics of one set of studies (the pooled set or one stratum), computed once.
+
+    ``agreement`` and ``mae`` are None below 3 studies, ``accuracy`` None with no study: the
+    metrics are then NaN, reported and never dropped.
+    """
+
+    n: int
+    agreement: BlandAltman | None
+    mae: Estimate | None
+    accuracy: DiagnosticAccuracy | None
+
+    def metrics(self) -> dict[str, MetricValue]:
+        """The endpoint metrics of :data:`STRATUM_METRICS`, each with its interval."""
+        return {**self._measurement(), **self._classification()}
+
+    def _measurement(self) -> dict[str, MetricValue]:
+        ba, mae = self.agreement, self.mae
+        if ba is None or mae is None:
+            return {m: _nan(self.n, "undefined (n < 3)") for m in _MEASUREMENT}
+        loa = _LOA_METHOD[ba.ci_method]
+        return {
+            "bias": MetricValue(self.n, ba.bias, ba.bias_ci.low, ba.bias_ci.high, "t interval"),
+            "loa_low": MetricValue(self.n, ba.loa_low, ba.loa_low_ci.low, ba.loa_low_ci.high, loa),
+            "loa_high": MetricValue(
+                self.n, ba.loa_high, ba.loa_high_ci.low, ba.loa_high_ci.high, loa
+            ),
+            "mae": MetricValue(self.n, mae.estimate, mae.ci.low, mae.ci.high, "t interval"),
+        }
+
+    def _classification(self) -> dict[str, MetricValue]:
+        acc = self.accuracy
+        if acc is None:
+            return {m: _nan(0, "undefined (n = 0)") for m in _CLASSIFICATION}
+        sens, spec = acc.sensitivity, acc.specificity
+        return {
+            "sensitivity": MetricValue(
+                acc.tp + acc.fn, sens.estimate, sens.ci.low, sens.ci.high, acc.method
+            ),
+            "specificity": MetricValue(
+                acc.tn + acc.fp, spec.estimate, spec.ci.low, spec.ci.high, acc.method
+            ),
+        }
+
+
+_LOA_METHOD = {"exact": "Carkeet exact (noncentral t)", "approximate": "Bland-Altman 1986"}
+
+
 def _nan(n: int, method: str) -> MetricValue:
     return MetricValue(n, math.nan, math.nan, math.nan, method)
 
 
-def measurement_metrics(studies: pd.DataFrame, protocol: Protocol) -> dict[str, MetricValue]:
-    """Bias, limits of agreement and MAE of the model against the reference measurement."""
+def assess(studies: pd.DataFrame, protocol: Protocol) -> Assessment:
+    """Bland-Altman agreement, MAE and diagnostic accuracy of the model, as the protocol says.
+
+    Undefined metrics (a stratum with one class, fewer than 3 studies) are NaN: their warnings
+    are silenced here because the NaN itself is reported.
+    """
+    n = len(studies)
+    model = studies["ivsd_mm"].to_numpy()
+    reference = studies["reference_ivsd_mm"].to_numpy()
     analysis = protocol.analysis
-    n = len(studies)
-    ci_method = analysis["loa_ci"]
-    method_text = {"exact": "Carkeet exact (noncentral t)", "approximate": "Bland-Altman 1986"}
-    if n < 3:
-        warnings.warn(f"agreement undefined for n={n} (< 3)", RuntimeWarning, stacklevel=2)
-        return {m: _nan(n, "undefined (n < 3)") for m in _MEASUREMENT}
-    ba = bland_altman(
-        studies["ivsd_mm"].to_numpy(),
-        studies["reference_ivsd_mm"].to_numpy(),
-        confidence=protocol.confidence,
-        loa_multiplier=float(analysis.get("loa_multiplier", 1.96)),
-        ci_method=ci_method,
-    )
-    mae = mean_absolute_error(
-        studies["ivsd_mm"].to_numpy(),
-        studies["reference_ivsd_mm"].to_numpy(),
-        confidence=protocol.confidence,
-    )
-    return {
-        "bias": MetricValue(n, ba.bias, ba.bias_ci.low, ba.bias_ci.high, "t interval"),
-        "loa_low": MetricValue(
-            n, ba.loa_low, ba.loa_low_ci.low, ba.loa_low_ci.high, method_text[ci_method]
-        ),
-        "loa_high": MetricValue(
-            n, ba.loa_high, ba.loa_high_ci.low, ba.loa_high_ci.high, method_text[ci_method]
-        ),
-        "mae": MetricValue(n, mae.estimate, mae.ci.low, mae.ci.high, "t interval"),
-    }
-
-
-def classification_metrics(studies: pd.DataFrame, protocol: Protocol) -> dict[str, MetricValue]:
-    """Sensitivity and specificity of the LVH flag against the reference label."""
-    n = len(studies)
-    if n == 0:
-        return {m: _nan(0, "undefined (n = 0)") for m in _CLASSIFICATION}
-    method = protocol.analysis["proportion_ci"]
-    acc = diagnostic_accuracy(
-        studies["lvh_ref"].to_numpy(),
-        studies["lvh_pred"].to_numpy(),
-        confidence=protocol.confidence,
-        method=method,
-    )
-    return {
-        "sensitivity": MetricValue(
-            acc.tp + acc.fn,
-            acc.sensitivity.estimate,
-            acc.sensitivity.ci.low,
-            acc.sensitivity.ci.high,
-            method,
-        ),
-        "specificity": MetricValue(
-            acc.tn + acc.fp,
-            acc.specificity.estimate,
-            acc.specificity.ci.low,
-            acc.specificity.ci.high,
-            method,
-        ),
-    }
-
-
-def all_metrics(studies: pd.DataFrame, protocol: Protocol) -> dict[str, MetricValue]:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # NaN results are reported, not hidden
-        return {
-            **measurement_metrics(studies, protocol),
-            **classification_metrics(studies, protocol),
-        }
+        warnings.simplefilter("ignore", RuntimeWarning)
+        agreement = mae = accuracy = None
+        if n >= 3:
+            agreement = bland_altman(
+                model,
+                reference,
+                confidence=protocol.confidence,
+                loa_multiplier=float(analysis.get("loa_multiplier", 1.96)),
+                ci_method=analysis["loa_ci"],
+            )
+            mae = mean_absolute_error(model, reference, confidence=protocol.confidence)
+        if n >= 1:
+            accuracy = diagnostic_accuracy(
+                studies["lvh_ref"].to_numpy(),
+                studies["lvh_pred"].to_numpy(),
+                confidence=protocol.confidence,
+                method=analysis["proportion_ci"],
+            )
+    return Assessment(n=n, agreement=agreement, mae=mae, accuracy=accuracy)
 
 
 def verdict(endpoint: Endpoint, value: MetricValue) -> str:
@@ -109,9 +125,9 @@ def verdict(endpoint: Endpoint, value: MetricValue) -> str:
     return "NOT EVALUABLE" if met is None else ("PASS" if met else "FAIL")
 
 
-def endpoint_rows(studies: pd.DataFrame, protocol: Protocol) -> list[dict]:
+def endpoint_rows(pooled: Assessment, protocol: Protocol) -> list[dict]:
     """One row per pre-specified endpoint, judged on its CI bound."""
-    metrics = all_metrics(studies, protocol)
+    metrics = pooled.metrics()
     rows = []
     for endpoint in protocol.endpoints:
         value = metrics[endpoint.metric]
@@ -152,7 +168,7 @@ def strata_rows(studies: pd.DataFrame, protocol: Protocol) -> list[dict]:
     for dimension in analysis["strata"]:
         goals = protocol.judged_goals(dimension)
         for stratum, group in studies.groupby(dimension, sort=True):
-            metrics = all_metrics(group, protocol)
+            metrics = assess(group, protocol).metrics()
             for metric in STRATUM_METRICS:
                 value = metrics[metric]
                 goal = goals.get(metric)

@@ -14,13 +14,12 @@ from typing import Any
 import pandas as pd
 
 from validation import __version__
-from validation.analysis.endpoints import endpoint_rows, strata_rows
+from validation.analysis.endpoints import Assessment, assess, endpoint_rows, strata_rows
 from validation.analysis.unblind import unblind
 from validation.hashing import sha256_file, sha256_json
 from validation.model.card import read_card
 from validation.protocol import Protocol
 from validation.sites import Site
-from validation.stats import bland_altman, diagnostic_accuracy, mean_absolute_error
 
 SCHEMA_VERSION = 1
 _PACKAGES = (
@@ -53,23 +52,10 @@ def software_record() -> dict[str, Any]:
     }
 
 
-def _interval_dict(estimate) -> dict[str, float]:
-    return {"estimate": estimate.estimate, "ci_low": estimate.ci.low, "ci_high": estimate.ci.high}
-
-
-def _agreement(studies: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
-    if len(studies) < 3:
-        return {"n": len(studies)}
-    ba = bland_altman(
-        studies["ivsd_mm"],
-        studies["reference_ivsd_mm"],
-        confidence=protocol.confidence,
-        loa_multiplier=float(protocol.analysis.get("loa_multiplier", 1.96)),
-        ci_method=protocol.analysis["loa_ci"],
-    )
-    mae = mean_absolute_error(
-        studies["ivsd_mm"], studies["reference_ivsd_mm"], confidence=protocol.confidence
-    )
+def _agreement(pooled: Assessment) -> dict[str, Any]:
+    ba, mae = pooled.agreement, pooled.mae
+    if ba is None or mae is None:
+        return {"n": pooled.n}
     return {
         "n": ba.n,
         "bias": ba.bias,
@@ -89,22 +75,17 @@ def _agreement(studies: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
     }
 
 
-def _classification(studies: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
-    if len(studies) == 0:
+def _classification(pooled: Assessment) -> dict[str, Any]:
+    acc = pooled.accuracy
+    if acc is None:
         return {"n": 0}
-    acc = diagnostic_accuracy(
-        studies["lvh_ref"],
-        studies["lvh_pred"],
-        confidence=protocol.confidence,
-        method=protocol.analysis["proportion_ci"],
-    )
     result: dict[str, Any] = {
         "n": acc.n,
         "tp": acc.tp,
         "fp": acc.fp,
         "fn": acc.fn,
         "tn": acc.tn,
-        "method": protocol.analysis["proportion_ci"],
+        "method": acc.method,
     }
     for name in (
         "sensitivity",
@@ -115,7 +96,12 @@ def _classification(studies: pd.DataFrame, protocol: Protocol) -> dict[str, Any]
         "lr_positive",
         "lr_negative",
     ):
-        result[name] = _interval_dict(getattr(acc, name))
+        value = getattr(acc, name)
+        result[name] = {
+            "estimate": value.estimate,
+            "ci_low": value.ci.low,
+            "ci_high": value.ci.high,
+        }
     return result
 
 
@@ -210,7 +196,8 @@ def analyse(
         [pd.read_csv(p, dtype=str, keep_default_na=False) for p in prediction_paths]
     )
     model_hashes = sorted(set(predictions["model_sha256"]) - {""})
-    endpoints = endpoint_rows(studies, protocol)
+    pooled = assess(studies, protocol)
+    endpoints = endpoint_rows(pooled, protocol)
     strata = strata_rows(studies, protocol)
     results = {
         "schema_version": SCHEMA_VERSION,
@@ -255,8 +242,8 @@ def analyse(
         "flow_by_site": unblinded.flow_by_site,
         "endpoints": endpoints,
         "acceptance": _acceptance(endpoints, strata, protocol),
-        "agreement": _agreement(studies, protocol),
-        "classification": _classification(studies, protocol),
+        "agreement": _agreement(pooled),
+        "classification": _classification(pooled),
         "strata": strata,
         "study_table": "analysed.csv",
     }
