@@ -1,5 +1,24 @@
-# Ingest and infer once per site x vendor partition (separate jobs, run in parallel),
-# then one analysis and the reports.
+# Verify the lock once, ingest and infer once per site x vendor partition (separate jobs, run in
+# parallel), then unblind and analyse once, and render the reports. Every stage appends to the
+# hash-chained audit trail.
+
+
+rule lock_check:
+    input:
+        protocol=config["protocol"],
+        locked=wf.lock_inputs(config),
+    output:
+        f"{RESULTS}/lock/lock-status.json",
+    conda:
+        "envs/mval.yaml"
+    log:
+        f"{RESULTS}/logs/lock-check.log",
+    params:
+        draft=wf.draft_flag(config),
+        audit=wf.audit_path(config),
+    shell:
+        "mval lock {input.protocol} --verify --out {output} {params.draft} "
+        "--audit {params.audit} > {log} 2>&1"
 
 
 rule ingest:
@@ -15,13 +34,16 @@ rule ingest:
         f"{RESULTS}/logs/ingest/{{site}}/{{vendor}}.log",
     params:
         out=lambda wildcards, output: wf.parent(output.accounting),
+        audit=wf.audit_path(config),
     shell:
-        "mval ingest --site {input.site} --vendor {wildcards.vendor} --out {params.out} > {log} 2>&1"
+        "mval ingest --site {input.site} --vendor {wildcards.vendor} --out {params.out} "
+        "--audit {params.audit} > {log} 2>&1"
 
 
 rule infer:
     input:
         accounting=f"{RESULTS}/ingest/{{site}}/{{vendor}}/accounting.csv",
+        lock=f"{RESULTS}/lock/lock-status.json",
         protocol=config["protocol"],
         model=wf.model_files(config),
     output:
@@ -33,9 +55,12 @@ rule infer:
     threads: config.get("inference", {}).get("threads", 1)
     params:
         batch=config.get("inference", {}).get("batch_size", 16),
+        draft=wf.draft_flag(config),
+        audit=wf.audit_path(config),
     shell:
         "mval infer --protocol {input.protocol} --accounting {input.accounting} --out {output} "
-        "--batch-size {params.batch} --threads {threads} > {log} 2>&1"
+        "--batch-size {params.batch} --threads {threads} {params.draft} "
+        "--audit {params.audit} > {log} 2>&1"
 
 
 rule analyze:
@@ -43,6 +68,7 @@ rule analyze:
         accounting=wf.all_accounting(config),
         predictions=wf.all_predictions(config),
         protocol=config["protocol"],
+        lock=f"{RESULTS}/lock/lock-status.json",
     output:
         results=f"{RESULTS}/analysis/results.json",
         studies=f"{RESULTS}/analysis/analysed.csv",
@@ -54,10 +80,13 @@ rule analyze:
     params:
         sites=config["sites"],
         out=lambda wildcards, output: wf.parent(output.results),
+        draft=wf.draft_flag(config),
+        audit=wf.audit_path(config),
     shell:
         "mval analyze --protocol {input.protocol} --sites {params.sites} "
         "--accounting {input.accounting} --predictions {input.predictions} "
-        "--out {params.out} --accounting-out {output.accounting} > {log} 2>&1"
+        "--out {params.out} --accounting-out {output.accounting} {params.draft} "
+        "--audit {params.audit} > {log} 2>&1"
 
 
 rule report:
@@ -70,5 +99,8 @@ rule report:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/report-{{kind}}.log",
+    params:
+        audit=wf.audit_path(config),
     shell:
-        "mval report --results {input} --out {output.pdf} --kind {wildcards.kind} > {log} 2>&1"
+        "mval report --results {input} --out {output.pdf} --kind {wildcards.kind} "
+        "--audit {params.audit} > {log} 2>&1"

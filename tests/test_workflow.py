@@ -107,25 +107,76 @@ def test_workflow_end_to_end(project):
     assert pdf.stat().st_size > 10_000 and pdf.read_bytes()[:5] == b"%PDF-"
     assert (results_dir / "report" / "510k.html").exists()
 
+    assert results["lock"]["valid"] is True
+    assert results["lock"]["locked_utc"] < results["lock"]["unblinded_utc"]
+
     # a second run has nothing to do
     again = _snakemake(project, "-n", "--cores", "2", *TINY)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def _logs(project: Path) -> str:
+    return "\n".join(p.read_text() for p in (project / "results" / "demo" / "logs").rglob("*.log"))
+
+
 @pytest.mark.e2e
-def test_tampered_weights_stop_the_run_before_inference(project, tmp_path):
-    weights = project / "models" / "ivsd-cnn" / "1.0.0" / "model.pt"
-    original = weights.read_bytes()
+def test_audit_trail_of_the_run_verifies(project):
+    audit = project / "results" / "demo" / "audit.jsonl"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    out = subprocess.run(
+        [str(BIN / "mval"), "audit", "verify", str(audit)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "chain intact" in out
+    stages = [json.loads(line)["stage"] for line in audit.read_text().splitlines()]
+    assert stages.count("ingest") == 12 and stages.count("infer") == 12
+    assert stages.index("lock-verify") < stages.index("infer") < stages.index("analyze")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("target", ["weights", "protocol"])
+def test_tampering_stops_the_run_before_inference(project, target):
+    path = project / (
+        "models/ivsd-cnn/1.0.0/model.pt" if target == "weights" else "protocols/demo.yaml"
+    )
+    original = path.read_bytes()
+    lock = json.loads((project / "protocols" / "demo.lock.json").read_text())
+    expected = lock["weights_sha256" if target == "weights" else "protocol_sha256"]
     try:
-        data = bytearray(original)
-        data[len(data) // 2] ^= 0xFF
-        weights.write_bytes(bytes(data))
-        result = _snakemake(project, "--cores", "2", "--forcerun", "infer", *TINY, check=False)
+        if target == "weights":
+            data = bytearray(original)
+            data[len(data) // 2] ^= 0xFF
+            path.write_bytes(bytes(data))
+        else:
+            path.write_bytes(original + b"# edited after the lock\n")
+        predictions = project / "results" / "demo" / "predictions"
+        before = {p: p.stat().st_mtime_ns for p in predictions.rglob("*.csv")}
+        result = _snakemake(project, "--cores", "2", *TINY, check=False)
         assert result.returncode != 0
-        log = "\n".join(
-            p.read_text() for p in (project / "results" / "demo" / "logs" / "infer").rglob("*.log")
-        )
-        assert str(Path("models/ivsd-cnn/1.0.0/model.pt")) in log
-        assert sha256_file(weights) in log
+        log = (project / "results" / "demo" / "logs" / "lock-check.log").read_text()
+        relative = path.relative_to(project).as_posix()
+        assert relative in log and expected in log and sha256_file(path) in log
+        # no inference ran: every predictions file is untouched
+        assert before == {p: p.stat().st_mtime_ns for p in predictions.rglob("*.csv")}
     finally:
-        weights.write_bytes(original)
+        path.write_bytes(original)
+
+
+@pytest.mark.e2e
+def test_unlocked_run_gives_a_draft(project, tmp_path):
+    draft = tmp_path / "draft"
+    shutil.copytree(project, draft, ignore=shutil.ignore_patterns("results", ".snakemake"))
+    (draft / "protocols" / "demo.lock.json").unlink()
+    refused = _snakemake(draft, "--cores", "2", *TINY, check=False)
+    assert refused.returncode != 0
+    assert (
+        "mval lock protocols/demo.yaml"
+        in (draft / "results" / "demo" / "logs" / "lock-check.log").read_text()
+    )
+    _snakemake(draft, "--cores", "2", *TINY, "lock={required: false}")
+    results = json.loads((draft / "results" / "demo" / "analysis" / "results.json").read_text())
+    assert results["lock"]["valid"] is False and results["lock"]["status"] == "absent"
+    assert (draft / "results" / "demo" / "report" / "510k.pdf").exists()

@@ -1,7 +1,8 @@
 """``mval``: one subcommand per stage of the workflow; every stage can be run by hand.
 
 Exit codes: 0 success; 1 unexpected error; 2 configuration; 3 protocol; 4 ingest;
-5 model integrity; 6 analysis; 7 report (see :mod:`validation.exceptions`).
+5 integrity (a file differs from its recorded sha256); 6 analysis; 7 report; 8 lock;
+9 audit trail (see :mod:`validation.exceptions`).
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     partition = load_site(args.site).partition(args.vendor)
     summary = ingest_partition(partition, args.out)
+    out = Path(args.out)
+    _audit(
+        args,
+        "ingest",
+        [args.site],
+        [out / "accounting.csv", out / "manifest.json"],
+        {k: summary[k] for k in ("site", "vendor", "received", "included", "excluded")},
+    )
     log.info(
         "%s: received %d, included %d, excluded %d %s",
         partition.key,
@@ -74,17 +83,22 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
+    from validation.lock import lock_status
     from validation.model.infer import run_inference
     from validation.model.registry import load_locked_model
     from validation.protocol import load_protocol
 
     protocol = load_protocol(args.protocol)
+    lock = lock_status(protocol.path, required=not args.allow_unlocked)
+    if not lock["valid"]:
+        log.warning("running WITHOUT a valid lock (results are a DRAFT): %s", lock["detail"])
     model = load_locked_model(protocol.model_path, expected_sha256=protocol.model_sha256)
     log.info("model %s %s verified: sha256 %s", model.name, model.version, model.sha256)
     counts = run_inference(
         model, args.accounting, args.out, batch_size=args.batch_size, threads=args.threads
     )
     log.info("%s: %s", args.out, counts)
+    _audit(args, "infer", [args.protocol, args.accounting, model.weights_path], [args.out], counts)
     return 0
 
 
@@ -102,6 +116,20 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         [Path(p) for p in args.predictions],
         args.out,
         accounting_out=args.accounting_out,
+        require_lock=not args.allow_unlocked,
+    )
+    out = Path(args.out)
+    _audit(
+        args,
+        "analyze",
+        [
+            args.protocol,
+            *args.accounting,
+            *args.predictions,
+            *(r["path"] for r in results["data"]["reference_files"]),
+        ],
+        [out / "results.json", out / "analysed.csv", *filter(None, [args.accounting_out])],
+        {"overall_verdict": results["overall_verdict"], "lock": results["lock"]["status"]},
     )
     for endpoint in results["endpoints"]:
         log.info("%-40s %s", endpoint["label"], endpoint["verdict"])
@@ -118,7 +146,52 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     paths = render_report(args.results, args.out, kind=args.kind)
     log.info("report written: %s", paths)
+    _audit(args, f"report-{args.kind}", [args.results], list(paths.values()))
     return 0
+
+
+def _cmd_lock(args: argparse.Namespace) -> int:
+    from validation.lock import create_lock, lock_path, lock_status
+
+    if not args.verify:
+        record = create_lock(args.protocol)
+        print(f"locked {args.protocol} at {record.locked_utc}: {lock_path(args.protocol)}")
+        print(f"  protocol sha256 {record.protocol_sha256}")
+        print(f"  model {record.model_name} {record.model_version} sha256 {record.weights_sha256}")
+        _audit(args, "lock", [args.protocol], [lock_path(args.protocol)])
+        return 0
+    status = lock_status(args.protocol, required=not args.allow_unlocked)
+    if status["valid"]:
+        log.info("lock verified: %s (locked %s)", status["file"], status["locked_utc"])
+    else:
+        log.warning("no valid lock; the run's report will be a DRAFT: %s", status["detail"])
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(status, indent=2) + "\n")
+    _audit(
+        args,
+        "lock-verify",
+        [args.protocol],
+        [args.out] if args.out else [],
+        {"status": status["status"]},
+    )
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from validation.audit import verify
+
+    count = verify(args.log)
+    print(f"{args.log}: {count} entries, chain intact")
+    return 0
+
+
+def _audit(args: argparse.Namespace, stage: str, inputs, outputs, details=None) -> None:
+    """Append this stage to the audit trail when ``--audit`` names one."""
+    if getattr(args, "audit", None):
+        from validation.audit import append
+
+        append(args.audit, stage, inputs=inputs, outputs=outputs, details=details)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--out", required=True, help="predictions CSV to write")
     inf.add_argument("--batch-size", type=int, default=16)
     inf.add_argument("--threads", type=int, default=1)
+    _draft_option(inf)
     inf.set_defaults(func=_cmd_infer)
 
     ana = sub.add_parser("analyze", help="unblind and compute the pre-specified analysis")
@@ -179,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument("--predictions", nargs="+", required=True)
     ana.add_argument("--out", required=True, help="analysis folder (results.json, analysed.csv)")
     ana.add_argument("--accounting-out", help="merged accounting.csv of all partitions")
+    _draft_option(ana)
     ana.set_defaults(func=_cmd_analyze)
 
     rep = sub.add_parser("report", help="render the evidence report (PDF and HTML)")
@@ -186,7 +261,35 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", required=True, help="PDF to write; the HTML goes beside it")
     rep.add_argument("--kind", choices=["510k", "de-novo"], default="510k")
     rep.set_defaults(func=_cmd_report)
+    lk = sub.add_parser(
+        "lock",
+        help="lock a protocol and its model before unblinding (or --verify the lock)",
+        description="Write protocols/<id>.lock.json: the sha256 of the protocol and the model "
+        "weights, the preprocessing, the software version and the UTC time. A lock is never "
+        "overwritten.",
+    )
+    lk.add_argument("protocol")
+    lk.add_argument("--verify", action="store_true", help="check the files against the lock")
+    lk.add_argument("--out", help="with --verify: write the lock status (JSON) here")
+    _draft_option(lk)
+    lk.set_defaults(func=_cmd_lock)
+
+    au = sub.add_parser("audit", help="verify the hash-chained audit trail")
+    au.add_argument("action", choices=["verify"])
+    au.add_argument("log", help="e.g. results/demo/audit.jsonl")
+    au.set_defaults(func=_cmd_audit)
+
+    for stage in (ing, inf, ana, rep, lk):
+        stage.add_argument("--audit", help="append this stage to this audit trail (JSON lines)")
     return parser
+
+
+def _draft_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-unlocked",
+        action="store_true",
+        help="go on without a valid lock; the results and report are marked DRAFT",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

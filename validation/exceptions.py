@@ -49,10 +49,23 @@ class ReportError(ValidationToolkitError):
     exit_code = 7
 
 
+class LockError(ValidationToolkitError):
+    """The protocol has no lock record, or its lock record is malformed or out of order."""
+
+    exit_code = 8
+
+
+class AuditError(ValidationToolkitError):
+    """The audit trail is broken: an entry was edited, removed or reordered."""
+
+    exit_code = 9
+
+
 class IntegrityError(ModelIntegrityError):
     """A file's sha256 differs from the one on record."""
 
     def __init__(self, path: str, expected: str, actual: str, what: str = "file") -> None:
+        # exit code 5 (model integrity) for weights, protocols and data alike: a changed file
         self.path = path
         self.expected = expected
         self.actual = actual

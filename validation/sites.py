@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from validation.exceptions import ConfigError
 from validation.schema import load_yaml, validate
@@ -12,17 +13,30 @@ from validation.schema import load_yaml, validate
 
 @dataclass(frozen=True)
 class Partition:
-    """One site × vendor partition: the unit of ingestion and inference."""
+    """One site × vendor partition: the unit of ingestion and inference.
+
+    ``source_kind`` is ``"folder"`` (files under ``source_path``) or ``"dicomweb"`` (instances
+    found by QIDO-RS at ``source_url`` with the query parameters ``study_filter``, fetched into
+    a local cache by :func:`validation.ingest.dicomweb.materialize` before they are scanned;
+    ``source_path`` is None for such a partition).
+    """
 
     site: str
     vendor: str
     source_kind: str
-    source_path: Path
+    source_path: Path | None
     manufacturer_pattern: str | None = None
+    source_url: str | None = None
+    study_filter: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def key(self) -> str:
         return f"{self.site}/{self.vendor}"
+
+    @property
+    def source(self) -> str:
+        """The folder or URL the partition's files come from, as text (for manifests, logs)."""
+        return self.source_url if self.source_kind == "dicomweb" else str(self.source_path)
 
 
 @dataclass(frozen=True)
@@ -58,16 +72,7 @@ def load_site(path: str | Path, *, root: str | Path = ".") -> Site:
     duplicated = sorted({v for v in vendors if vendors.count(v) > 1})
     if duplicated:
         raise ConfigError(f"{path}: partitions list vendor(s) {duplicated} more than once")
-    partitions = tuple(
-        Partition(
-            site=data["id"],
-            vendor=p["vendor"],
-            source_kind=p["source"]["kind"],
-            source_path=root / p["source"]["path"],
-            manufacturer_pattern=p.get("manufacturer_pattern"),
-        )
-        for p in data["partitions"]
-    )
+    partitions = tuple(_partition(data["id"], p, root) for p in data["partitions"])
     return Site(
         id=data["id"],
         name=data["name"],
@@ -76,6 +81,24 @@ def load_site(path: str | Path, *, root: str | Path = ".") -> Site:
         reference_path=root / data["reference"]["path"],
         source_file=path,
     )
+
+
+def _partition(site: str, entry: dict[str, Any], root: Path) -> Partition:
+    source = entry["source"]
+    common = {
+        "site": site,
+        "vendor": entry["vendor"],
+        "manufacturer_pattern": entry.get("manufacturer_pattern"),
+    }
+    if source["kind"] == "dicomweb":
+        return Partition(
+            **common,
+            source_kind="dicomweb",
+            source_path=None,
+            source_url=source["url"].rstrip("/"),
+            study_filter={str(k): str(v) for k, v in source.get("study_filter", {}).items()},
+        )
+    return Partition(**common, source_kind="folder", source_path=root / source["path"])
 
 
 def load_sites(paths: Iterable[str | Path], *, root: str | Path = ".") -> list[Site]:

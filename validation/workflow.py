@@ -108,3 +108,26 @@ def model_files(config: dict[str, Any]) -> list[str]:
 
 def report_paths(config: dict[str, Any]) -> list[str]:
     return [f"{results_dir(config)}/report/{kind}.pdf" for kind in config.get("reports", ["510k"])]
+
+
+def audit_path(config: dict[str, Any]) -> str:
+    """The run's append-only audit trail: ``results/<protocol>/audit.jsonl``."""
+    return f"{results_dir(config)}/audit.jsonl"
+
+
+def lock_required(config: dict[str, Any]) -> bool:
+    return bool(config.get("lock", {}).get("required", True))
+
+
+def draft_flag(config: dict[str, Any]) -> str:
+    """``--allow-unlocked`` when the config lets the run go on without a valid lock (DRAFT)."""
+    return "" if lock_required(config) else "--allow-unlocked"
+
+
+def lock_inputs(config: dict[str, Any]) -> list[str]:
+    """The model files and the protocol's lock record, when one exists (if not, the lock check
+    itself stops a run that requires one, with a message saying how to lock)."""
+    from validation.lock import lock_path
+
+    record = lock_path(config["protocol"])
+    return [*model_files(config), *([str(record)] if record.exists() else [])]

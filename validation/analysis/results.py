@@ -16,7 +16,9 @@ import pandas as pd
 from validation import __version__
 from validation.analysis.endpoints import Assessment, assess, endpoint_rows, strata_rows
 from validation.analysis.unblind import unblind
+from validation.exceptions import LockError
 from validation.hashing import sha256_file, sha256_json
+from validation.lock import lock_status
 from validation.model.card import read_card
 from validation.protocol import Protocol
 from validation.sites import Site
@@ -105,6 +107,16 @@ def _classification(pooled: Assessment) -> dict[str, Any]:
     return result
 
 
+def _check_predictions_match_lock(model_hashes: list[str], lock: dict[str, Any]) -> None:
+    """Every prediction must come from the locked weights."""
+    locked = lock["record"]["weights_sha256"]
+    if model_hashes != [locked]:
+        raise LockError(
+            f"predictions were made by model sha256 {', '.join(model_hashes) or '(none)'}, but "
+            f"the lock {lock['file']} records {locked}: re-run inference with the locked model"
+        )
+
+
 def _partitions(accounting_paths: list[Path], prediction_paths: list[Path]) -> list[dict[str, Any]]:
     """Each partition's counts and the sha256 of its accounting and predictions files."""
     predictions = {}
@@ -180,10 +192,23 @@ def analyse(
     out_dir: str | Path,
     *,
     accounting_out: str | Path | None = None,
+    require_lock: bool = True,
 ) -> dict[str, Any]:
     """Unblind, compute endpoints and strata; write results.json, analysed.csv, accounting.csv."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # the lock is checked before the sealed reference files are opened (unblinding)
+    lock = lock_status(protocol.path, required=require_lock)
+    predictions = pd.concat(
+        [pd.read_csv(p, dtype=str, keep_default_na=False) for p in prediction_paths]
+    )
+    model_hashes = sorted(set(predictions["model_sha256"]) - {""})
+    if lock["valid"]:
+        _check_predictions_match_lock(model_hashes, lock)
+    unblinded_utc = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lock["unblinded_utc"] = unblinded_utc
+    if lock["valid"] and lock["locked_utc"] > unblinded_utc:
+        raise LockError(f"lock time {lock['locked_utc']} is after unblinding ({unblinded_utc})")
     unblinded = unblind(protocol, sites, accounting_paths, prediction_paths)
     studies = unblinded.studies
     studies.to_csv(out_dir / "analysed.csv", index=False)
@@ -192,10 +217,6 @@ def analyse(
         unblinded.accounting.to_csv(accounting_out, index=False)
 
     card = read_card(protocol.model_path)
-    predictions = pd.concat(
-        [pd.read_csv(p, dtype=str, keep_default_na=False) for p in prediction_paths]
-    )
-    model_hashes = sorted(set(predictions["model_sha256"]) - {""})
     pooled = assess(studies, protocol)
     endpoints = endpoint_rows(pooled, protocol)
     strata = strata_rows(studies, protocol)
@@ -225,12 +246,7 @@ def analyse(
             "sha256": model_hashes[0] if len(model_hashes) == 1 else model_hashes,
             "card": card.fields,
         },
-        "lock": {
-            "status": "absent",
-            "valid": False,
-            "detail": "No lock record: the protocol and model were not locked before unblinding "
-            "(`mval lock` is not part of this version), so this report is a DRAFT.",
-        },
+        "lock": lock,
         "software": software_record(),
         "analysis": {**protocol.analysis, "threshold": protocol.data["outputs"]["threshold"]},
         "data": {

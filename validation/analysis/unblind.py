@@ -71,9 +71,12 @@ def unblind(
     prediction_paths: list[Path],
 ) -> Unblinded:
     """Join predictions with the reference standard and account for every received file."""
-    accounting = _read_csvs(accounting_paths, "accounting")
+    accounting = _exclude_cross_partition_duplicates(_read_csvs(accounting_paths, "accounting"))
     predictions = _read_csvs(prediction_paths, "predictions")
     included = accounting[accounting["status"] == "included"]
+    predictions = predictions.merge(
+        included[["site", "vendor", "sop_instance_uid"]], on=["site", "vendor", "sop_instance_uid"]
+    )
     missing = set(included["sop_instance_uid"]) - set(predictions["sop_instance_uid"])
     if missing:
         raise AnalysisError(
@@ -96,10 +99,12 @@ def unblind(
         "patient_sex",
         "patient_bmi",
     ]
-    joined = predictions.merge(included[meta_columns], on="sop_instance_uid", how="left")
+    keys = ["site", "vendor", "sop_instance_uid"]
+    joined = predictions.merge(included[keys + meta_columns[1:]], on=keys, how="left")
     predicted = joined[joined["status"] == "predicted"]
+    # a study's reference comes from its own site's sealed file
     merged = predicted.merge(
-        reference.drop(columns="site"), on="study_instance_uid", how="left", indicator=True
+        reference, on=["site", "study_instance_uid"], how="left", indicator=True
     )
     has_reference = merged["_merge"] == "both"
     analysed = merged[has_reference].drop(columns="_merge")
@@ -108,6 +113,25 @@ def unblind(
     by_site = [_flow_site(site.id, accounting, joined, merged, has_reference) for site in sites]
     studies = _study_table(analysed, protocol)
     return Unblinded(studies, accounting, flow, by_site, list(records))
+
+
+def _exclude_cross_partition_duplicates(accounting: pd.DataFrame) -> pd.DataFrame:
+    """An instance included in two partitions counts once: the first (by site, vendor, path)."""
+    accounting = accounting.copy()
+    included = accounting[accounting["status"] == "included"].sort_values(
+        ["site", "vendor", "path"]
+    )
+    repeated = included[included.duplicated("sop_instance_uid", keep="first")]
+    first = included.drop_duplicates("sop_instance_uid").set_index("sop_instance_uid")
+    for index, row in repeated.iterrows():
+        original = first.loc[row["sop_instance_uid"]]
+        accounting.loc[index, ["status", "reason", "detail"]] = [
+            "excluded",
+            "duplicate_sop_instance",
+            f"same SOP Instance UID as {original['path']} in partition "
+            f"{original['site']}/{original['vendor']}",
+        ]
+    return accounting
 
 
 def _flow(accounting, joined, merged, has_reference) -> dict:

@@ -1,0 +1,98 @@
+"""Locks: written once, verified before inference and at unblinding, naming files and hashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import pytest
+
+from validation.exceptions import IntegrityError, LockError
+from validation.hashing import sha256_file
+from validation.lock import create_lock, lock_path, lock_status, verify_lock
+
+
+@pytest.fixture
+def project(repo_root, tmp_path, monkeypatch):
+    """Protocol and model copied to a fresh folder, unlocked."""
+    shutil.copytree(repo_root / "protocols", tmp_path / "protocols")
+    shutil.copytree(repo_root / "models", tmp_path / "models")
+    lock_path(tmp_path / "protocols" / "demo.yaml").unlink(missing_ok=True)
+    monkeypatch.chdir(tmp_path)  # the protocol names its model relative to the project root
+    return tmp_path
+
+
+PROTOCOL = "protocols/demo.yaml"
+
+
+def test_repo_demo_protocol_is_locked_and_verifies(repo_root, monkeypatch):
+    monkeypatch.chdir(repo_root)
+    record = verify_lock(PROTOCOL)
+    assert record.protocol_sha256 == sha256_file(PROTOCOL)
+    assert record.weights_sha256 == sha256_file("models/ivsd-cnn/1.0.0/model.pt")
+
+
+def test_lock_records_hashes_settings_version_and_time(project):
+    now = dt.datetime(2026, 2, 1, 8, 30, tzinfo=dt.UTC)
+    record = create_lock(PROTOCOL, now=now)
+    data = json.loads(lock_path(PROTOCOL).read_text())
+    assert data["locked_utc"] == "2026-02-01T08:30:00Z" == record.locked_utc
+    assert data["protocol_sha256"] == sha256_file(PROTOCOL)
+    assert data["weights_sha256"] == sha256_file("models/ivsd-cnn/1.0.0/model.pt")
+    assert data["preprocessing"] == {"target_spacing_mm": 0.5, "size": 96, "frames": 8}
+    assert data["software"]["mval"]
+
+
+def test_lock_is_never_overwritten(project):
+    create_lock(PROTOCOL)
+    with pytest.raises(LockError, match="already exists"):
+        create_lock(PROTOCOL)
+
+
+def test_missing_lock_stops_and_says_how_to_lock(project):
+    with pytest.raises(LockError, match=r"mval lock protocols/demo\.yaml"):
+        verify_lock(PROTOCOL)
+
+
+def test_protocol_edited_after_lock(project):
+    record = create_lock(PROTOCOL)
+    with open(PROTOCOL, "a") as handle:
+        handle.write("# a late edit\n")
+    with pytest.raises(IntegrityError) as info:
+        verify_lock(PROTOCOL)
+    message = str(info.value)
+    assert PROTOCOL in message and record.protocol_sha256 in message
+    assert sha256_file(PROTOCOL) in message
+
+
+def test_weights_changed_after_lock(project):
+    record = create_lock(PROTOCOL)
+    weights = project / "models/ivsd-cnn/1.0.0/model.pt"
+    data = bytearray(weights.read_bytes())
+    data[100] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError) as info:
+        verify_lock(PROTOCOL)
+    message = str(info.value)
+    assert "models/ivsd-cnn/1.0.0/model.pt" in message
+    assert record.weights_sha256 in message and sha256_file(weights) in message
+
+
+def test_malformed_lock(project):
+    lock_path(PROTOCOL).write_text("{not json")
+    with pytest.raises(LockError, match="not a valid lock record"):
+        verify_lock(PROTOCOL)
+
+
+def test_draft_status_records_why(project):
+    status = lock_status(PROTOCOL, required=False)
+    assert status["valid"] is False and status["status"] == "absent"
+    assert "no lock record" in status["detail"]
+    create_lock(PROTOCOL)
+    with open(PROTOCOL, "a") as handle:
+        handle.write("# edit\n")
+    status = lock_status(PROTOCOL, required=False)
+    assert status["status"] == "invalid" and "edited after its lock" in status["detail"]
+    with pytest.raises(IntegrityError):
+        lock_status(PROTOCOL, required=True)
