@@ -6,10 +6,9 @@ found in that file.
 
 from __future__ import annotations
 
-from pydicom.dataset import Dataset
 from pydicom.uid import UltrasoundMultiFrameImageStorage
 
-from validation.ingest.dicom import SpacingError, physical_spacing_mm
+from validation.ingest.header import Header
 from validation.vendors import manufacturer_matches
 
 ACCEPTED_SOP_CLASSES = {UltrasoundMultiFrameImageStorage: "Ultrasound Multi-frame Image"}
@@ -54,11 +53,10 @@ REASONS: dict[str, str] = {
 
 
 def check_header(
-    ds: Dataset, *, vendor: str, manufacturer_pattern: str | None = None
+    header: Header, *, vendor: str, manufacturer_pattern: str | None = None
 ) -> tuple[str, str] | None:
     """Run the header checks; return ``(reason, detail)`` for the first failure, else None."""
-    sop_class = str(ds.get("SOPClassUID", ""))
-    modality = str(ds.get("Modality", ""))
+    sop_class, modality = header.sop_class_uid, header.modality
     if sop_class not in ACCEPTED_SOP_CLASSES or modality != "US":
         expected = ", ".join(f"{uid} ({name})" for uid, name in ACCEPTED_SOP_CLASSES.items())
         return (
@@ -66,27 +64,15 @@ def check_header(
             f"SOP class {sop_class or 'missing'}, modality {modality or 'missing'}; "
             f"expected {expected} with modality US",
         )
-    manufacturer = str(ds.get("Manufacturer", ""))
-    if not manufacturer_matches(vendor, manufacturer, manufacturer_pattern):
-        return "wrong_vendor", f"Manufacturer {manufacturer!r} is not vendor {vendor!r}"
-    try:
-        physical_spacing_mm(ds)
-    except SpacingError as exc:
-        return "no_spacing", str(exc)
-    identifying = [name for name in IDENTIFYING_ATTRIBUTES if _has_value(ds, name)]
-    removed = str(ds.get("PatientIdentityRemoved", "")).upper()
-    if identifying or removed != "YES":
-        found = ", ".join(identifying) if identifying else "none of the listed attributes"
+    if not manufacturer_matches(vendor, header.manufacturer, manufacturer_pattern):
+        return "wrong_vendor", f"Manufacturer {header.manufacturer!r} is not vendor {vendor!r}"
+    if header.spacing_mm is None:
+        return "no_spacing", header.spacing_problem
+    if header.identifying or header.identity_removed != "YES":
+        found = ", ".join(header.identifying) or "none of the listed attributes"
         return (
             "identifying_headers",
-            f"PatientIdentityRemoved is {removed or 'absent'} (must be YES); "
+            f"PatientIdentityRemoved is {header.identity_removed or 'absent'} (must be YES); "
             f"identifying attributes with a value: {found}",
         )
     return None
-
-
-def _has_value(ds: Dataset, name: str) -> bool:
-    if name not in ds:
-        return False
-    value = ds[name].value
-    return value not in (None, "", b"") and not (hasattr(value, "__len__") and len(value) == 0)

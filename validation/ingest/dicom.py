@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -11,28 +12,40 @@ from pydicom.dataset import Dataset
 #: PhysicalUnits code for centimetres (DICOM PS3.3 C.8.5.5.1.15).
 _CM = 3
 
+#: The attributes of one ultrasound region that the spacing depends on.
+REGION_KEYWORDS = (
+    "RegionSpatialFormat",
+    "RegionLocationMinX0",
+    "RegionLocationMinY0",
+    "RegionLocationMaxX1",
+    "RegionLocationMaxY1",
+    "PhysicalUnitsXDirection",
+    "PhysicalUnitsYDirection",
+    "PhysicalDeltaX",
+    "PhysicalDeltaY",
+)
+
 
 class SpacingError(ValueError):
     """The object carries no usable physical pixel spacing."""
 
 
-def physical_spacing_mm(ds: Dataset) -> tuple[float, float]:
-    """(row, column) pixel spacing in mm from the largest 2D tissue region.
+def spacing_from_regions(
+    regions: Iterable[Mapping[str, float | int | None]],
+) -> tuple[float, float]:
+    """(row, column) pixel spacing in mm from the largest 2D region with deltas in cm.
 
-    Reads ``SequenceOfUltrasoundRegions`` (DICOM PS3.3 C.8.5.5): PhysicalDeltaY/X in cm when
-    PhysicalUnitsY/XDirection is 3.
+    ``regions`` are the items of ``SequenceOfUltrasoundRegions`` (DICOM PS3.3 C.8.5.5) as
+    mappings from the keywords of :data:`REGION_KEYWORDS` to values (None when absent).
 
     Raises
     ------
     SpacingError
         When no 2D region gives a positive spacing in cm.
     """
-    regions = ds.get("SequenceOfUltrasoundRegions")
-    if not regions:
-        raise SpacingError("no SequenceOfUltrasoundRegions")
     best: tuple[int, tuple[float, float]] | None = None
     for region in regions:
-        if int(region.get("RegionSpatialFormat", 0)) != 1:
+        if int(region.get("RegionSpatialFormat") or 0) != 1:
             continue
         units = (region.get("PhysicalUnitsYDirection"), region.get("PhysicalUnitsXDirection"))
         deltas = (region.get("PhysicalDeltaY"), region.get("PhysicalDeltaX"))
@@ -41,14 +54,33 @@ def physical_spacing_mm(ds: Dataset) -> tuple[float, float]:
         dy, dx = (abs(float(d)) * 10.0 for d in deltas)
         if not (dy > 0 and dx > 0):
             continue
-        area = (
-            int(region.get("RegionLocationMaxX1", 0)) - int(region.get("RegionLocationMinX0", 0))
-        ) * (int(region.get("RegionLocationMaxY1", 0)) - int(region.get("RegionLocationMinY0", 0)))
-        if best is None or area > best[0]:
-            best = (area, (dy, dx))
+        width = int(region.get("RegionLocationMaxX1") or 0) - int(
+            region.get("RegionLocationMinX0") or 0
+        )
+        height = int(region.get("RegionLocationMaxY1") or 0) - int(
+            region.get("RegionLocationMinY0") or 0
+        )
+        if best is None or width * height > best[0]:
+            best = (width * height, (dy, dx))
     if best is None:
         raise SpacingError("no 2D region with PhysicalDeltaX/Y in cm")
     return best[1]
+
+
+def physical_spacing_mm(ds: Dataset) -> tuple[float, float]:
+    """(row, column) pixel spacing in mm from a dataset's ``SequenceOfUltrasoundRegions``.
+
+    Raises
+    ------
+    SpacingError
+        When the sequence is absent or no 2D region gives a positive spacing in cm.
+    """
+    regions = ds.get("SequenceOfUltrasoundRegions")
+    if not regions:
+        raise SpacingError("no SequenceOfUltrasoundRegions")
+    return spacing_from_regions(
+        {keyword: region.get(keyword) for keyword in REGION_KEYWORDS} for region in regions
+    )
 
 
 def read_frames(path: str | Path) -> tuple[np.ndarray, tuple[float, float]]:

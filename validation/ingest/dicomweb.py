@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import requests
 from dicomweb_client.api import DICOMwebClient
@@ -99,6 +100,7 @@ def fetch_partition(
     *,
     session: requests.Session | None = None,
     timeout: float = 60.0,
+    retries: int = 4,
     refetch: bool = False,
 ) -> FetchSummary:
     """Cache every instance of the studies a DICOMweb server lists for ``study_filter``.
@@ -118,6 +120,10 @@ def fetch_partition(
         HTTP session to use (credentials, headers, certificates); a new one by default.
     timeout : float, default 60.0
         Seconds to wait for the server to connect and to answer each request.
+    retries : int, default 4
+        Further attempts of a request that could not connect or that got HTTP 408, 429, 503 or
+        504, with exponential back-off (2, 4, 8, 16 s: about 30 s in all with 4); 0 fails at
+        once.
     refetch : bool, default False
         Retrieve instances that are already cached. Files are written to a temporary name and
         renamed once complete, so a cached file is always whole; with the default False an
@@ -144,7 +150,10 @@ def fetch_partition(
     partition. Files in ``cache_dir`` laid out as ``<UID>/<UID>.dcm`` whose instance the
     server no longer lists are removed, so the folder holds exactly the listed instances that
     could be retrieved; other files are left alone (and ingestion will account for them).
-    QIDO-RS results are paged with ``limit``/``offset``.
+    QIDO-RS results are paged with ``limit``/``offset``. dicomweb-client percent-encodes query
+    values; Orthanc 1.10 (Debian 12) does not decode them, so there a filter value with a
+    wildcard (``*``, ``?``) or a list (``,``) matches nothing: prefer exact values and date
+    ranges (``20260101-20261231``), which need no encoding.
 
     Examples
     --------
@@ -158,11 +167,18 @@ def fetch_partition(
     filters = {str(key): str(value) for key, value in (study_filter or {}).items()}
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    client = _client(url, session, timeout)
+    client = _client(url, session, timeout, retries)
     studies = _search(
         client.search_for_studies, url, f"{url}/studies", fatal=True, search_filters=filters
     )
     study_uids = sorted({uid for item in studies if (uid := _value(item, "study"))})
+    if not study_uids and any(quote_plus(value) != value for value in filters.values()):
+        log.warning(
+            "%s: no study matches %s; some servers (Orthanc 1.10, for one) do not decode "
+            "percent-encoded query values such as wildcards '*' (sent as %%2A)",
+            url,
+            filters,
+        )
     failures: list[dict[str, str]] = []
     listed: set[tuple[str, str]] = set()
     fetched = reused = 0
@@ -209,6 +225,7 @@ def materialize(
     *,
     session: requests.Session | None = None,
     timeout: float = 60.0,
+    retries: int = 4,
 ) -> tuple[Path, list[dict[str, str]]]:
     """The local folder holding a partition's files, fetching a DICOMweb partition first.
 
@@ -224,6 +241,8 @@ def materialize(
         HTTP session (credentials, headers) for the server.
     timeout : float, default 60.0
         Seconds to wait for each request.
+    retries : int, default 4
+        Further attempts of a failed request (see :func:`fetch_partition`).
 
     Returns
     -------
@@ -251,7 +270,12 @@ def materialize(
         )
     folder = Path(cache_root) / partition.site / partition.vendor
     summary = fetch_partition(
-        partition.source_url, partition.study_filter, folder, session=session, timeout=timeout
+        partition.source_url,
+        partition.study_filter,
+        folder,
+        session=session,
+        timeout=timeout,
+        retries=retries,
     )
     record = {"partition": partition.key, **summary.as_dict()}
     (folder.parent / f"{partition.vendor}.fetch.json").write_text(
@@ -269,11 +293,17 @@ def _check_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _client(url: str, session: requests.Session | None, timeout: float) -> DICOMwebClient:
+def _client(
+    url: str, session: requests.Session | None, timeout: float, retries: int
+) -> DICOMwebClient:
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise IngestError(f"retries must be a whole number >= 0, got {retries!r}")
     try:
-        return DICOMwebClient(url, session=session, timeout=timeout)
+        client = DICOMwebClient(url, session=session, timeout=timeout)
     except ValueError as exc:
         raise IngestError(f"DICOMweb url {url!r} cannot be used: {exc}") from None
+    client.set_http_retry_params(retry=retries > 0, max_attempts=retries + 1)
+    return client
 
 
 def _search(
@@ -293,10 +323,12 @@ def _search(
         try:
             page = method(limit=_PAGE, offset=offset, **kwargs)
         except requests.exceptions.HTTPError as exc:
-            message = f"QIDO-RS search {where} failed: {_http_status(exc)}"
             if fatal:
-                raise IngestError(f"DICOMweb server {url}: {message}") from None
-            raise _ListingError(message) from None
+                raise IngestError(
+                    f"DICOMweb server {url}: QIDO-RS search {where} failed: "
+                    f"{_http_status(exc, hint=True)}"
+                ) from None
+            raise _ListingError(f"QIDO-RS search {where} failed: {_http_status(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise _unreachable(url, exc) from None
         except ValueError as exc:  # JSON decoding: not a DICOMweb server at that URL
@@ -464,13 +496,13 @@ def _failure(path: str, sop: str, study: str, detail: str) -> dict[str, str]:
     }
 
 
-def _http_status(exc: requests.exceptions.HTTPError) -> str:
+def _http_status(exc: requests.exceptions.HTTPError, *, hint: bool = False) -> str:
     response = exc.response
     if response is None:
         return str(exc)
     text = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
-    hint = _HINTS.get(response.status_code)
-    return f"{text} ({hint})" if hint else text
+    advice = _HINTS.get(response.status_code) if hint else None
+    return f"{text} ({advice})" if advice else text
 
 
 def _unreachable(url: str, exc: requests.exceptions.RequestException) -> IngestError:

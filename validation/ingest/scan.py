@@ -8,6 +8,7 @@ the number of files received.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections import Counter
@@ -21,12 +22,13 @@ from pydicom.errors import InvalidDicomError
 
 from validation.exceptions import IngestError
 from validation.hashing import sha256_file
-from validation.ingest.checks import REASONS, check_header
-from validation.ingest.dicom import physical_spacing_mm
+from validation.ingest.checks import IDENTIFYING_ATTRIBUTES, REASONS, check_header
+from validation.ingest.header import Header, read_header
 from validation.sites import Partition
 
 _PIXEL_DATA = 0x7FE00010
 _DEFER = 4096  # bytes: larger values (pixel data) are skipped, not read
+_HEAD = 16384  # bytes read at once for the header; longer headers are read from the file
 
 
 @dataclass
@@ -59,10 +61,23 @@ ACCOUNTING_COLUMNS = [f.name for f in fields(AccountingRow)]
 
 def iter_files(folder: Path) -> Iterator[Path]:
     """Every regular file below ``folder``, in a stable (sorted) order; hidden files included."""
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(files):
-            yield Path(root) / name
+    for path, _ in _walk(folder):
+        yield path
+
+
+def _walk(folder: Path) -> Iterator[tuple[Path, int]]:
+    """(path, size in bytes) of every regular file below ``folder``, sorted by name per folder.
+
+    ``os.scandir`` gives each entry's type and size from one directory read, so the scan costs
+    no separate ``stat`` per file; symbolic links are not followed.
+    """
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path))
+        elif entry.is_file(follow_symlinks=False):
+            yield Path(entry.path), entry.stat(follow_symlinks=False).st_size
 
 
 def scan_partition(partition: Partition) -> list[AccountingRow]:
@@ -74,8 +89,8 @@ def scan_partition(partition: Partition) -> list[AccountingRow]:
         )
     rows: list[AccountingRow] = []
     seen: dict[str, str] = {}
-    for path in iter_files(folder):
-        row = _account_file(path, partition)
+    for path, size in _walk(folder):
+        row = _account_file(path, size, partition)
         if row.status == "included":
             first = seen.setdefault(row.sop_instance_uid, row.path)
             if first != row.path:
@@ -85,23 +100,25 @@ def scan_partition(partition: Partition) -> list[AccountingRow]:
     return rows
 
 
-def _account_file(path: Path, partition: Partition) -> AccountingRow:
-    row = AccountingRow(site=partition.site, vendor=partition.vendor, path=str(path))
+def _account_file(path: Path, size: int, partition: Partition) -> AccountingRow:
+    row = AccountingRow(
+        site=partition.site, vendor=partition.vendor, path=str(path), file_bytes=size
+    )
     try:
-        row.file_bytes = path.stat().st_size
-        ds = pydicom.dcmread(path, defer_size=_DEFER)
+        ds = _read_header_only(path, size)
     except InvalidDicomError:
         row.reason, row.detail = "not_dicom", "no DICM preamble and no readable DICOM elements"
         return row
     except Exception as exc:
         row.reason, row.detail = "unreadable", f"{type(exc).__name__}: {exc}"[:300]
         return row
-    _describe(row, ds)
+    header = read_header(ds, IDENTIFYING_ATTRIBUTES)
+    _describe(row, header)
     failure = check_header(
-        ds, vendor=partition.vendor, manufacturer_pattern=partition.manufacturer_pattern
+        header, vendor=partition.vendor, manufacturer_pattern=partition.manufacturer_pattern
     )
     if failure is None:
-        failure = _check_pixel_data(ds, row.file_bytes)
+        failure = _check_pixel_data(ds, header, row.file_bytes)
     if failure is not None:
         row.reason, row.detail = failure
         return row
@@ -109,40 +126,54 @@ def _account_file(path: Path, partition: Partition) -> AccountingRow:
     return row
 
 
-def _describe(row: AccountingRow, ds: Dataset) -> None:
-    """Copy the header facts the analysis needs (no pixels)."""
-    row.sop_instance_uid = str(ds.get("SOPInstanceUID", ""))
-    row.study_instance_uid = str(ds.get("StudyInstanceUID", ""))
-    row.patient_id = str(ds.get("PatientID", ""))
-    row.manufacturer = str(ds.get("Manufacturer", ""))
-    row.scanner_model = str(ds.get("ManufacturerModelName", ""))
-    software = ds.get("SoftwareVersions", "")
-    row.software_versions = (
-        "\\".join(software) if isinstance(software, list | tuple) else str(software)
-    )
-    row.study_date = str(ds.get("StudyDate", ""))
-    row.patient_age = _age_years(str(ds.get("PatientAge", "")))
-    row.patient_sex = str(ds.get("PatientSex", ""))
-    row.patient_bmi = _bmi(ds)
-    row.frames = str(ds.get("NumberOfFrames", "1"))
+def _read_header_only(path: Path, size: int) -> Dataset:
+    """Parse a file's header (pixel data deferred: its offset and length, never its bytes).
+
+    The first ``_HEAD`` bytes are read in one call and parsed from memory, which is faster than
+    pydicom's many small reads; a header that does not fit (the pixel data element not reached)
+    is parsed from the file itself.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(_HEAD)
+    if size <= _HEAD:
+        return pydicom.dcmread(io.BytesIO(head), defer_size=_DEFER)
     try:
-        dy, dx = physical_spacing_mm(ds)
-        row.spacing_mm = f"{dy:.4f}x{dx:.4f}"
-    except ValueError:
-        row.spacing_mm = ""
+        ds = pydicom.dcmread(io.BytesIO(head), defer_size=_DEFER)
+    except Exception:  # cut mid-element by the chunk: parse the whole file
+        ds = None
+    if ds is None or _PIXEL_DATA not in ds:
+        ds = pydicom.dcmread(path, defer_size=_DEFER)
+    return ds
 
 
-def _check_pixel_data(ds: Dataset, file_bytes: int) -> tuple[str, str] | None:
+def _describe(row: AccountingRow, header: Header) -> None:
+    """Copy the header facts the analysis needs (no pixels)."""
+    row.sop_instance_uid = header.sop_instance_uid
+    row.study_instance_uid = header.study_instance_uid
+    row.patient_id = header.patient_id
+    row.manufacturer = header.manufacturer
+    row.scanner_model = header.scanner_model
+    row.software_versions = header.software_versions
+    row.study_date = header.study_date
+    row.patient_age = _age_years(header.patient_age)
+    row.patient_sex = header.patient_sex
+    row.patient_bmi = _bmi(header.patient_size, header.patient_weight)
+    row.frames = str(header.frames)
+    if header.spacing_mm is not None:
+        row.spacing_mm = f"{header.spacing_mm[0]:.4f}x{header.spacing_mm[1]:.4f}"
+
+
+def _check_pixel_data(ds: Dataset, header: Header, file_bytes: int) -> tuple[str, str] | None:
     """Pixel data must be present and as long as Rows × Columns × frames × bytes says."""
     element = ds.get_item(_PIXEL_DATA, keep_deferred=True) if _PIXEL_DATA in ds else None
     if element is None:
         return "truncated", "no pixel data element"
     expected = (
-        int(ds.get("Rows", 0))
-        * int(ds.get("Columns", 0))
-        * int(ds.get("NumberOfFrames", 1) or 1)
-        * int(ds.get("SamplesPerPixel", 1))
-        * (int(ds.get("BitsAllocated", 8)) // 8)
+        header.rows
+        * header.columns
+        * header.frames
+        * header.samples_per_pixel
+        * (header.bits_allocated // 8)
     )
     length = getattr(element, "length", None)
     tell = getattr(element, "value_tell", None)
@@ -167,12 +198,13 @@ def _age_years(age: str) -> str:
     return ""
 
 
-def _bmi(ds: Dataset) -> str:
+def _bmi(size: str, weight: str) -> str:
+    """Body-mass index from PatientSize (m) and PatientWeight (kg); empty when either is absent."""
     try:
-        height, weight = float(ds.get("PatientSize") or 0), float(ds.get("PatientWeight") or 0)
-    except (TypeError, ValueError):
+        height, mass = float(size or 0), float(weight or 0)
+    except ValueError:
         return ""
-    return f"{weight / height**2:.1f}" if height > 0.5 and weight > 0 else ""
+    return f"{mass / height**2:.1f}" if height > 0.5 and mass > 0 else ""
 
 
 def write_accounting(rows: list[AccountingRow], path: str | Path) -> None:

@@ -638,6 +638,8 @@ def build_context(
             "valid": bool(lock["valid"]),
             "detail": lock["detail"],
             "locked_utc": lock.get("locked_utc"),
+            "unblinded_utc": lock.get("unblinded_utc"),
+            "file_sha256": lock.get("file_sha256"),
         },
         "software": {
             "mval": results["software"]["mval"],

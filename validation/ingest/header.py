@@ -1,0 +1,227 @@
+"""Fast header facts for ingestion: raw element values, without pydicom's value conversion.
+
+Ingestion reads thousands of headers and needs about twenty values from each. pydicom parses
+the file quickly but converting an element on access costs far more than reading it, so this
+module decodes the few values it needs straight from the raw elements (text, US, and the
+``SequenceOfUltrasoundRegions`` items in little-endian encodings). Anything unusual (big-endian,
+nested sequences, an element pydicom already converted) falls back to pydicom's own conversion,
+so the result is always what pydicom would give; a test checks the two paths agree.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from functools import cache
+
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+
+from validation.ingest.dicom import (
+    REGION_KEYWORDS,
+    SpacingError,
+    physical_spacing_mm,
+    spacing_from_regions,
+)
+
+_US_VRS = {"US"}
+_REGION_TAGS = {tag_for_keyword(k): k for k in REGION_KEYWORDS}
+#: Explicit-VR value representations with a 4-byte length (DICOM PS3.5 7.1.2).
+_LONG_VRS = {
+    b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"
+}  # fmt: skip
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+
+
+class _Unusual(Exception):
+    """An encoding the fast path does not handle: use pydicom's conversion instead."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """What ingestion needs from one object's header."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    patient_id: str
+    modality: str
+    manufacturer: str
+    scanner_model: str
+    software_versions: str
+    study_date: str
+    patient_age: str
+    patient_sex: str
+    patient_size: str
+    patient_weight: str
+    identity_removed: str
+    frames: int
+    rows: int
+    columns: int
+    samples_per_pixel: int
+    bits_allocated: int
+    spacing_mm: tuple[float, float] | None
+    spacing_problem: str
+    identifying: tuple[str, ...]
+
+
+def read_header(ds: Dataset, identifying_keywords: tuple[str, ...]) -> Header:
+    """Collect the header facts of ``ds`` (read with deferred pixel data).
+
+    ``identifying_keywords`` are the attributes that must hold no value in a de-identified
+    object; those that do are listed in ``Header.identifying``.
+    """
+    read = _Reader(ds)
+    try:
+        spacing, problem = _spacing(ds, read.raw("SequenceOfUltrasoundRegions")), ""
+    except SpacingError as exc:
+        spacing, problem = None, str(exc)
+    return Header(
+        sop_class_uid=read.text("SOPClassUID"),
+        sop_instance_uid=read.text("SOPInstanceUID"),
+        study_instance_uid=read.text("StudyInstanceUID"),
+        patient_id=read.text("PatientID"),
+        modality=read.text("Modality"),
+        manufacturer=read.text("Manufacturer"),
+        scanner_model=read.text("ManufacturerModelName"),
+        software_versions=read.text("SoftwareVersions"),
+        study_date=read.text("StudyDate"),
+        patient_age=read.text("PatientAge"),
+        patient_sex=read.text("PatientSex"),
+        patient_size=read.text("PatientSize"),
+        patient_weight=read.text("PatientWeight"),
+        identity_removed=read.text("PatientIdentityRemoved").upper(),
+        frames=read.integer("NumberOfFrames", 1),
+        rows=read.integer("Rows", 0),
+        columns=read.integer("Columns", 0),
+        samples_per_pixel=read.integer("SamplesPerPixel", 1),
+        bits_allocated=read.integer("BitsAllocated", 8),
+        spacing_mm=spacing,
+        spacing_problem=problem,
+        identifying=tuple(k for k in identifying_keywords if read.has_value(k)),
+    )
+
+
+_tag_of = cache(tag_for_keyword)
+
+
+class _Reader:
+    """Element values of one dataset: decoded from the raw bytes where that is exact."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+        self.elements = dict(ds.items())  # tag -> element as stored (raw or converted)
+
+    def raw(self, keyword: str):
+        """The element as stored (deferred values left unread), or None when absent."""
+        return self.elements.get(_tag_of(keyword))
+
+    def text(self, keyword: str) -> str:
+        """The element's text, several values joined by a backslash as stored; '' if absent."""
+        element = self.raw(keyword)
+        if element is None:
+            return ""
+        if isinstance(element, RawDataElement) and element.value is not None:
+            if element.VR not in _US_VRS:
+                return element.value.decode("latin-1").strip(" \x00")
+        value = self.ds[keyword].value  # converted by pydicom
+        if value is None:
+            return ""
+        if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+            return "\\".join(str(v) for v in value)
+        return str(value).strip()
+
+    def integer(self, keyword: str, default: int) -> int:
+        element = self.raw(keyword)
+        if element is None:
+            return default
+        if isinstance(element, RawDataElement) and element.value is not None:
+            if element.VR == "US" and len(element.value) == 2:
+                return struct.unpack("<H" if element.is_little_endian else ">H", element.value)[0]
+            if element.VR == "IS":
+                text = element.value.decode("latin-1").strip(" \x00")
+                return int(text) if text else default
+        value = self.ds[keyword].value
+        return default if value in (None, "") else int(value)
+
+    def has_value(self, keyword: str) -> bool:
+        element = self.raw(keyword)
+        if element is None:
+            return False
+        if isinstance(element, RawDataElement):
+            if element.value is None:  # deferred: long enough to hold something
+                return element.length > 0
+            return element.value.strip(b" \x00") != b""
+        value = element.value
+        return value not in (None, "", b"") and not (hasattr(value, "__len__") and len(value) == 0)
+
+
+def _spacing(ds: Dataset, element) -> tuple[float, float]:
+    if element is None:
+        raise SpacingError("no SequenceOfUltrasoundRegions")
+    if (
+        isinstance(element, RawDataElement)
+        and element.value is not None
+        and element.is_little_endian
+    ):
+        try:
+            regions = list(_regions(element.value, implicit=element.is_implicit_VR))
+        except (_Unusual, struct.error):
+            regions = None
+        if regions is not None:
+            if not regions:
+                raise SpacingError("no SequenceOfUltrasoundRegions")
+            return spacing_from_regions(regions)
+    return physical_spacing_mm(ds)
+
+
+def _regions(data: bytes, *, implicit: bool):
+    """Yield each item of a raw little-endian sequence value as {keyword: value}."""
+    pos, end = 0, len(data)
+    while pos + 8 <= end:
+        tag, length = _tag(data, pos), struct.unpack_from("<I", data, pos + 4)[0]
+        pos += 8
+        if tag == _SEQ_END:
+            return
+        if tag != _ITEM:
+            raise _Unusual
+        item_end = end if length == 0xFFFFFFFF else pos + length
+        region: dict[str, float | int | None] = dict.fromkeys(REGION_KEYWORDS)
+        while pos < item_end:
+            tag = _tag(data, pos)
+            if tag == _ITEM_END:
+                pos += 8
+                break
+            if implicit:
+                vr, size, pos = None, struct.unpack_from("<I", data, pos + 4)[0], pos + 8
+            else:
+                vr = data[pos + 4 : pos + 6]
+                if vr in _LONG_VRS:
+                    size, pos = struct.unpack_from("<I", data, pos + 8)[0], pos + 12
+                else:
+                    size, pos = struct.unpack_from("<H", data, pos + 6)[0], pos + 8
+            if size == 0xFFFFFFFF or vr == b"SQ":
+                raise _Unusual  # a nested sequence: let pydicom do it
+            keyword = _REGION_TAGS.get(tag)
+            if keyword is not None:
+                region[keyword] = _number(data[pos : pos + size], keyword)
+            pos += size
+        yield region
+
+
+def _tag(data: bytes, pos: int) -> int:
+    group, element = struct.unpack_from("<HH", data, pos)
+    return (group << 16) | element
+
+
+def _number(value: bytes, keyword: str) -> float | int:
+    if keyword.startswith("PhysicalDelta"):
+        if len(value) != 8:
+            raise _Unusual
+        return struct.unpack("<d", value)[0]
+    if len(value) == 2:
+        return struct.unpack("<H", value)[0]
+    if len(value) == 4:
+        return struct.unpack("<I", value)[0]
+    raise _Unusual
