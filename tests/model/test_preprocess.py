@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from validation.model.preprocess import Preprocessing, preprocess_frames
+from validation.model.preprocess import Preprocessing, preprocess_batch, preprocess_frames
 
 
 def _band(spacing_mm: float, thickness_mm: float, rows: int = 200, cols: int = 60) -> np.ndarray:
@@ -41,3 +42,18 @@ def test_short_loop_is_repeated_and_values_scaled():
 def test_bad_input_is_refused(frames, spacing):
     with pytest.raises(ValueError):
         preprocess_frames(frames, spacing, Preprocessing())
+
+
+def test_batch_equals_one_by_one():
+
+    rng = np.random.default_rng(0)
+    settings = Preprocessing()
+    loops = [
+        (rng.integers(0, 255, (8, 152, 152), dtype=np.uint8), (0.42, 0.42)),
+        (rng.integers(0, 255, (8, 176, 176), dtype=np.uint8), (0.36, 0.36)),
+        (rng.integers(0, 255, (8, 152, 152), dtype=np.uint8), (0.42, 0.42)),
+        (rng.integers(0, 255, (5, 152, 152), dtype=np.uint8), (0.42, 0.42)),
+    ]
+    batch = preprocess_batch(loops, settings)
+    for i, (frames, spacing) in enumerate(loops):
+        assert torch.equal(batch[i], preprocess_frames(frames, spacing, settings))

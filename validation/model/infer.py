@@ -1,23 +1,28 @@
-"""Batched, deterministic inference of a locked model over one partition's included files."""
+"""Batched, deterministic inference of a locked model over one partition's included files.
+
+A loader thread reads, hashes, decodes and resamples the next batch while the model runs on the
+current one (torch releases the GIL inside its kernels), so the forward pass is rarely left
+waiting for I/O; rows are written as each batch finishes, so memory holds one or two batches,
+whatever the size of the partition.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
-import pydicom
 import torch
 
 from validation.exceptions import IngestError
 from validation.hashing import sha256_bytes
-from validation.ingest.dicom import physical_spacing_mm
-from validation.model.preprocess import preprocess_frames
+from validation.ingest.pixels import decode_cine
+from validation.model.preprocess import Preprocessing, preprocess_batch
 from validation.model.registry import LockedModel
 
 log = logging.getLogger(__name__)
@@ -36,23 +41,48 @@ PREDICTION_COLUMNS = [
     "model_version",
     "model_sha256",
 ]
-
-
-def _load(path: str) -> tuple[np.ndarray, tuple[float, float], str]:
-    """Read a file once: hash its bytes and decode the frames from the same bytes."""
-    data = Path(path).read_bytes()
-    ds = pydicom.dcmread(io.BytesIO(data))
-    frames = ds.pixel_array
-    return (
-        (frames if frames.ndim == 3 else frames[None]),
-        physical_spacing_mm(ds),
-        sha256_bytes(data),
-    )
+_PROGRESS_SECONDS = 10.0
+_PREFETCH = 2  # batches loaded ahead of the forward pass
 
 
 def _batches(rows: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
     for start in range(0, len(rows), size):
         yield rows.iloc[start : start + size]
+
+
+def _prepare(
+    batch: pd.DataFrame, prep: Preprocessing, model: LockedModel
+) -> tuple[torch.Tensor | None, list[dict[str, Any]]]:
+    """Load one batch: each file read once, hashed, decoded and resampled from those bytes.
+
+    A file that cannot be decoded here is recorded as ``quality_rejected`` with its reason,
+    never dropped.
+    """
+    loops, records = [], []
+    for row in batch.itertuples(index=False):
+        record: dict[str, Any] = {
+            "site": row.site,
+            "vendor": row.vendor,
+            "sop_instance_uid": row.sop_instance_uid,
+            "study_instance_uid": row.study_instance_uid,
+            "model_name": model.name,
+            "model_version": model.version,
+            "model_sha256": model.sha256,
+        }
+        try:
+            data = Path(row.path).read_bytes()
+            loops.append(decode_cine(data))
+            record.update(file_sha256=sha256_bytes(data), status="predicted", detail="")
+        except Exception as exc:  # recorded as this study's rejection
+            record.update(
+                file_sha256="",
+                status="quality_rejected",
+                detail=f"{type(exc).__name__}: {exc}"[:300],
+                ivsd_mm="",
+                lvh_probability="",
+            )
+        records.append(record)
+    return (preprocess_batch(loops, prep) if loops else None), records
 
 
 def run_inference(
@@ -62,12 +92,34 @@ def run_inference(
     *,
     batch_size: int = 16,
     threads: int | None = None,
+    loaders: int = 2,
 ) -> dict[str, int]:
     """Predict every included study of a partition, streaming batch by batch to ``out_csv``.
 
-    A file that fails to decode at this stage (e.g. compressed pixel data the machine cannot
-    decode) is written with status ``quality_rejected`` and its reason, never dropped.
+    Parameters
+    ----------
+    model : LockedModel
+        A model whose weights were verified (:func:`~validation.model.registry.load_locked_model`).
+    accounting_csv : path
+        The partition's ``accounting.csv``; its ``included`` rows are predicted, in order.
+    out_csv : path
+        The predictions table (:data:`PREDICTION_COLUMNS`), the model sha256 on every row.
+    batch_size : int
+        Studies per forward pass.
+    threads : int, optional
+        torch intra-op threads (the workflow passes the rule's ``threads``).
+    loaders : int
+        Threads that read, hash, decode and resample batches ahead of the forward pass.
+
+    Returns
+    -------
+    dict
+        Counts of ``predicted`` and ``quality_rejected`` studies.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    if loaders < 1:
+        raise ValueError(f"loaders must be a positive integer, got {loaders}")
     if threads:
         torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
@@ -82,38 +134,22 @@ def run_inference(
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     counts = {"predicted": 0, "quality_rejected": 0}
-    started = time.monotonic()
-    with open(out_csv, "w", newline="", encoding="utf-8") as handle:
+    started = last_report = time.monotonic()
+    batches = list(_batches(included, batch_size))
+    with (
+        open(out_csv, "w", newline="", encoding="utf-8") as handle,
+        ThreadPoolExecutor(max_workers=loaders, thread_name_prefix="mval-loader") as loader,
+    ):
         writer = csv.DictWriter(handle, fieldnames=PREDICTION_COLUMNS)
         writer.writeheader()
-        for batch in _batches(included, batch_size):
-            tensors, records = [], []
-            for row in batch.itertuples(index=False):
-                record = {
-                    "site": row.site,
-                    "vendor": row.vendor,
-                    "sop_instance_uid": row.sop_instance_uid,
-                    "study_instance_uid": row.study_instance_uid,
-                    "model_name": model.name,
-                    "model_version": model.version,
-                    "model_sha256": model.sha256,
-                }
-                try:
-                    frames, spacing, digest = _load(row.path)
-                    tensors.append(preprocess_frames(frames, spacing, prep))
-                    record.update(file_sha256=digest, status="predicted", detail="")
-                except Exception as exc:
-                    record.update(
-                        file_sha256="",
-                        status="quality_rejected",
-                        detail=f"{type(exc).__name__}: {exc}"[:300],
-                        ivsd_mm="",
-                        lvh_probability="",
-                    )
-                records.append(record)
-            if tensors:
+        ahead = [loader.submit(_prepare, b, prep, model) for b in batches[:_PREFETCH]]
+        for index in range(len(batches)):
+            tensors, records = ahead.pop(0).result()
+            if index + _PREFETCH < len(batches):
+                ahead.append(loader.submit(_prepare, batches[index + _PREFETCH], prep, model))
+            if tensors is not None:
                 with torch.inference_mode():
-                    ivsd, probability = model.module(torch.stack(tensors))
+                    ivsd, probability = model.module(tensors)
                 values = iter(zip(ivsd.tolist(), probability.tolist(), strict=True))
                 for record in records:
                     if record["status"] == "predicted":
@@ -122,13 +158,15 @@ def run_inference(
             for record in records:
                 counts[record["status"]] += 1
                 writer.writerow(record)
-            done = counts["predicted"] + counts["quality_rejected"]
-            log.info(
-                "%s/%s: %d/%d studies (%.1f s)",
-                batch["site"].iat[0],
-                batch["vendor"].iat[0],
-                done,
-                len(included),
-                time.monotonic() - started,
-            )
+            now = time.monotonic()
+            if now - last_report >= _PROGRESS_SECONDS or index + 1 == len(batches):
+                done = counts["predicted"] + counts["quality_rejected"]
+                log.info(
+                    "%s: %d/%d studies, %.1f studies/s",
+                    out_csv.name,
+                    done,
+                    len(included),
+                    done / max(now - started, 1e-9),
+                )
+                last_report = now
     return counts

@@ -44,21 +44,42 @@ def preprocess_frames(
     Tensor of shape (settings.frames, size, size), float32 in [0, 1]
         Frames beyond ``settings.frames`` are dropped; a shorter loop is padded by repeating it.
     """
-    if frames.ndim == 2:
-        frames = frames[None]
-    if frames.ndim != 3:
-        raise ValueError(f"frames must have shape (frames, rows, columns), got {frames.shape}")
-    dy, dx = spacing_mm
-    if not (dy > 0 and dx > 0):
-        raise ValueError(f"spacing_mm must be positive, got {spacing_mm}")
-    index = np.arange(settings.frames) % frames.shape[0]
-    x = torch.from_numpy(np.ascontiguousarray(frames[index])).to(torch.float32).div_(255.0)
-    rows = max(1, round(frames.shape[1] * dy / settings.target_spacing_mm))
-    cols = max(1, round(frames.shape[2] * dx / settings.target_spacing_mm))
-    x = F.interpolate(
-        x[:, None], size=(rows, cols), mode="bilinear", antialias=True, align_corners=False
-    )[:, 0]
-    return _crop_or_pad(x, settings.size)
+    return preprocess_batch([(frames, spacing_mm)], settings)[0]
+
+
+def preprocess_batch(
+    loops: list[tuple[np.ndarray, tuple[float, float]]], settings: Preprocessing
+) -> torch.Tensor:
+    """:func:`preprocess_frames` for several loops: (len(loops), frames, size, size).
+
+    Loops of the same shape and spacing (one vendor's scanner, as in a partition) are resampled
+    in one call, which gives the same values as one call each and costs less.
+    """
+    out = torch.empty((len(loops), settings.frames, settings.size, settings.size))
+    groups: dict[tuple, list[int]] = {}
+    loops = [(f[None] if f.ndim == 2 else f, spacing) for f, spacing in loops]
+    for i, (frames, spacing) in enumerate(loops):
+        if frames.ndim != 3:
+            raise ValueError(f"frames must have shape (frames, rows, columns), got {frames.shape}")
+        dy, dx = spacing
+        if not (dy > 0 and dx > 0):
+            raise ValueError(f"spacing_mm must be positive, got {spacing}")
+        groups.setdefault((frames.shape, float(dy), float(dx)), []).append(i)
+    for (shape, dy, dx), members in groups.items():
+        index = np.arange(settings.frames) % shape[0]
+        stack = np.stack([loops[i][0] for i in members])  # (n, frames, rows, columns)
+        if shape[0] != settings.frames:
+            stack = stack[:, index]
+        x = torch.from_numpy(stack.astype(np.float32)).reshape(-1, 1, shape[1], shape[2])
+        rows = max(1, round(shape[1] * dy / settings.target_spacing_mm))
+        cols = max(1, round(shape[2] * dx / settings.target_spacing_mm))
+        x = F.interpolate(
+            x, size=(rows, cols), mode="bilinear", antialias=True, align_corners=False
+        )
+        # scaling to [0, 1] is linear, so it is done after resampling, on the smaller crop
+        x = _crop_or_pad(x[:, 0], settings.size).div_(255.0)
+        out[members] = x.reshape(len(members), settings.frames, settings.size, settings.size)
+    return out
 
 
 def _crop_or_pad(x: torch.Tensor, size: int) -> torch.Tensor:
