@@ -29,4 +29,5 @@ rule all:
     default_target: True
     input:
         wf.report_paths(config),
+        wf.all_sr_indexes(config),
         f"{RESULTS}/analysis/results.json",

@@ -104,3 +104,24 @@ rule report:
     shell:
         "mval report --results {input} --out {output.pdf} --kind {wildcards.kind} "
         "--audit {params.audit} > {log} 2>&1"
+
+
+rule sr:
+    input:
+        predictions=f"{RESULTS}/predictions/{{site}}/{{vendor}}.csv",
+        accounting=f"{RESULTS}/ingest/{{site}}/{{vendor}}/accounting.csv",
+        protocol=config["protocol"],
+    output:
+        f"{RESULTS}/sr/{{site}}/{{vendor}}/index.csv",
+    conda:
+        "envs/mval.yaml"
+    log:
+        f"{RESULTS}/logs/sr/{{site}}/{{vendor}}.log",
+    params:
+        out=lambda wildcards, output: wf.parent(output[0]),
+        stow=lambda wildcards: wf.stow_option(config, wildcards.site, wildcards.vendor),
+        audit=wf.audit_path(config),
+    shell:
+        "mval sr --protocol {input.protocol} --predictions {input.predictions} "
+        "--accounting {input.accounting} --out {params.out} {params.stow} "
+        "--audit {params.audit} > {log} 2>&1"

@@ -72,6 +72,7 @@ class OrthancServer:
     http_port: int = 0
     process: subprocess.Popen | None = None
     uploads: dict[str, requests.Response] = field(default_factory=dict)
+    options: dict[str, object] = field(default_factory=dict)  # extra configuration entries
 
     @property
     def url(self) -> str:
@@ -107,6 +108,7 @@ class OrthancServer:
             "LuaScripts": [str(self.workdir / "filter.lua")],
             "Plugins": [plugin],
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": False},
+            **self.options,
         }
         config_path = self.workdir / "orthanc.json"
         config_path.write_text(json.dumps(config, indent=2))

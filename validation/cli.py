@@ -141,6 +141,31 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sr(args: argparse.Namespace) -> int:
+    from validation.ingest.dicomweb import store
+    from validation.model.sr_export import export_partition_srs
+    from validation.protocol import load_protocol
+
+    protocol = load_protocol(args.protocol)
+    counts = export_partition_srs(
+        args.predictions,
+        args.accounting,
+        args.out,
+        threshold=float(protocol.data["outputs"]["threshold"]),
+        expected_sha256=protocol.model_sha256,
+    )
+    log.info("%s: %s", args.out, counts)
+    index = Path(args.out) / "index.csv"
+    if args.stow:
+        import pandas as pd
+
+        paths = pd.read_csv(index, dtype=str, keep_default_na=False)["path"].tolist()
+        counts["stored"] = store(args.stow, paths)
+        log.info("stored %d SR(s) at %s with STOW-RS", counts["stored"], args.stow)
+    _audit(args, "sr", [args.predictions, args.accounting], [index], counts)
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from validation.report import render_report
 
@@ -256,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     _draft_option(ana)
     ana.set_defaults(func=_cmd_analyze)
 
+    srp = sub.add_parser("sr", help="write each predicted study's result as a DICOM SR (TID 1500)")
+    srp.add_argument("--protocol", required=True)
+    srp.add_argument("--predictions", required=True, help="the partition's predictions CSV")
+    srp.add_argument("--accounting", required=True, help="the partition's accounting.csv")
+    srp.add_argument("--out", required=True, help="folder for the SRs and their index.csv")
+    srp.add_argument("--stow", metavar="URL", help="also store the SRs at this DICOMweb URL")
+    srp.set_defaults(func=_cmd_sr)
+
     rep = sub.add_parser("report", help="render the evidence report (PDF and HTML)")
     rep.add_argument("--results", required=True, help="results.json of the analysis")
     rep.add_argument("--out", required=True, help="PDF to write; the HTML goes beside it")
@@ -279,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("log", help="e.g. results/demo/audit.jsonl")
     au.set_defaults(func=_cmd_audit)
 
-    for stage in (ing, inf, ana, rep, lk):
+    for stage in (ing, inf, ana, srp, rep, lk):
         stage.add_argument("--audit", help="append this stage to this audit trail (JSON lines)")
     return parser
 

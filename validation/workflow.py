@@ -78,6 +78,19 @@ def all_predictions(config: dict[str, Any]) -> list[str]:
     return [predictions_path(config, s, v) for s, v in partitions(config)]
 
 
+def all_sr_indexes(config: dict[str, Any]) -> list[str]:
+    """One DICOM SR folder per partition (its ``index.csv`` marks it complete)."""
+    return [f"{results_dir(config)}/sr/{s}/{v}/index.csv" for s, v in partitions(config)]
+
+
+def stow_option(config: dict[str, Any], site: str, vendor: str) -> str:
+    """``--stow URL`` for a DICOMweb partition when ``dicomweb.return_results`` is on."""
+    if not config.get("dicomweb", {}).get("return_results", False):
+        return ""
+    partition = next(s for s in sites(config) if s.id == site).partition(vendor)
+    return f"--stow {partition.source_url}" if partition.source_kind == "dicomweb" else ""
+
+
 def parent(path: str) -> str:
     """The folder of an output path (stages take folders, Snakemake declares files)."""
     return str(Path(path).parent)

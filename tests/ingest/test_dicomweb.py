@@ -14,13 +14,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pydicom
 import pytest
 import requests
 from dicomweb_client.api import DICOMwebClient
 
-from tests.orthanc import LOCKED_UID_PREFIX, OrthancServer, free_port
+from tests.orthanc import LOCKED_UID_PREFIX, OrthancServer, free_port, require
 from validation.exceptions import ConfigError, IngestError
 from validation.ingest.dicomweb import fetch_partition, materialize
 from validation.ingest.scan import AccountingRow, scan_partition
@@ -225,3 +226,96 @@ def test_site_file_dicomweb_source_is_validated(tmp_path, url, extra, message):
     path.write_text(SITE_YAML.format(url=url, extra=extra))
     with pytest.raises(ConfigError, match=message):
         load_site(path)
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("1", pytest.fail.Exception), ("", pytest.skip.Exception)]
+)
+def test_missing_server_fails_under_ci_and_skips_otherwise(monkeypatch, tmp_path, ci, outcome):
+    if ci:
+        monkeypatch.setenv("CI", ci)
+    else:
+        monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(outcome, match="Orthanc server binary not found"):
+        require(str(tmp_path / "no-such-Orthanc"), "Orthanc server binary")
+
+
+class _FakeServer(requests.adapters.BaseAdapter):
+    """Answers requests from a table of URL paths (for malformed-server cases only)."""
+
+    def __init__(self, routes: dict[str, tuple[int, object]]) -> None:
+        super().__init__()
+        self.routes = routes
+
+    def send(self, request, **kwargs):
+        path = urlsplit(request.url).path
+        status, body = self.routes.get(path, (404, []))
+        response = requests.Response()
+        response.status_code, response.url, response.request = status, request.url, request
+        response.reason = "Internal Server Error" if status == 500 else "OK"
+        if isinstance(body, bytes):
+            response._content, response.headers["Content-Type"] = body, "text/html"
+        else:
+            response._content = json.dumps(body).encode()
+            response.headers["Content-Type"] = "application/dicom+json"
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def _fake_session(routes: dict[str, tuple[int, object]]) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://pacs.test/", _FakeServer(routes))
+    return session
+
+
+def _uid_item(tag: str, uid: str) -> dict:
+    return {tag: {"vr": "UI", "Value": [uid]}}
+
+
+FAKE = "http://pacs.test/dicom-web"
+
+
+def test_malformed_uids_and_listing_errors_become_failures_not_files(tmp_path):
+    root = "/dicom-web/studies"
+    routes = {
+        root: (200, [_uid_item("0020000D", "1.2.3"), _uid_item("0020000D", "1.2.4")]),
+        f"{root}/1.2.3/series": (200, [_uid_item("0020000E", "../../evil")]),
+        f"{root}/1.2.4/series": (200, [_uid_item("0020000E", "1.2.4.1")]),
+        f"{root}/1.2.4/series/1.2.4.1/instances": (200, [_uid_item("00080018", "../x")]),
+    }
+    cache = tmp_path / "cache"
+    summary = fetch_partition(FAKE, {}, cache, session=_fake_session(routes), retries=0)
+    details = [f["detail"] for f in summary.failures]
+    assert "invalid series UID '../../evil'" in details[0]
+    assert "invalid SOP Instance UID '../x'; not retrieved" in details[1]
+    assert summary.cached == 0 and not list(tmp_path.rglob("*.dcm"))
+    del routes[f"{root}/1.2.4/series"]  # now 404 on the series listing of one study
+    routes[f"{root}/1.2.3/series"] = (500, [])
+    summary = fetch_partition(FAKE, {}, cache, session=_fake_session(routes), retries=0)
+    assert [f["study_instance_uid"] for f in summary.failures] == ["1.2.3", "1.2.4"]
+    assert "HTTP 500 Internal Server Error" in summary.failures[0]["detail"]
+    assert all(f["reason"] == "unreadable" and not f["sop_instance_uid"] for f in summary.failures)
+
+
+def test_server_ignoring_offset_is_an_ingest_error(tmp_path):
+    page = [_uid_item("0020000D", f"1.2.{k}") for k in range(500)]
+    routes = {"/dicom-web/studies": (200, page)}
+    with pytest.raises(IngestError, match=r"same results again at offset 500.*ignores 'offset'"):
+        fetch_partition(FAKE, {}, tmp_path, session=_fake_session(routes), retries=0)
+
+
+def test_server_ignoring_paging_with_all_results_in_one_answer(tmp_path):
+    routes = {
+        "/dicom-web/studies": (200, [_uid_item("0020000D", "1.2.3")]),
+        "/dicom-web/studies/1.2.3/series": (200, []),
+    }
+    summary = fetch_partition(FAKE, {}, tmp_path, session=_fake_session(routes), retries=0)
+    assert (summary.studies, summary.listed, summary.failures) == (1, 0, ())
+
+
+def test_html_instead_of_dicom_json_is_an_ingest_error(tmp_path):
+    routes = {"/dicom-web/studies": (200, b"<html>login</html>")}
+    with pytest.raises(IngestError, match=f"{FAKE}.*did not return DICOM JSON"):
+        fetch_partition(FAKE, {}, tmp_path, session=_fake_session(routes), retries=0)

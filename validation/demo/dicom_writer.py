@@ -65,7 +65,7 @@ def build_dataset(record: StudyRecord, frames: np.ndarray) -> Dataset:
     ds = Dataset()
     ds.file_meta = meta
     ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "CARDIAC", "0001"]
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "TRANSTHORACIC", "0001"]
     ds.SOPClassUID = UltrasoundMultiFrameImageStorage
     ds.SOPInstanceUID = record.sop_uid
     date = record.study_date.strftime("%Y%m%d")
@@ -78,6 +78,8 @@ def build_dataset(record: StudyRecord, frames: np.ndarray) -> Dataset:
     ds.ReferringPhysicianName = ""
     ds.StudyDescription = "Echocardiogram, transthoracic"
     ds.SeriesDescription = "PLAX 2D"
+    ds.BodyPartExamined = "HEART"
+    ds.PatientOrientation = ""  # type 2C: unknown for a sector scan
     ds.ManufacturerModelName = record.scanner_model
     ds.SoftwareVersions = record.software_version
     ds.DeviceSerialNumber = record.device_serial

@@ -131,12 +131,18 @@ def generate_test_cohort(sites: list[Site], *, n_studies: int, seed: int, out: P
     Partition folders and reference files are taken from the site files, so the demo writes
     exactly where the workflow will read. Existing partition folders are replaced.
     """
-    if n_studies < 4 * sum(len(s.partitions) for s in sites):
+    # the demo writes folder partitions; a DICOMweb partition's data live on its server
+    partitions = [
+        (i, site, p)
+        for i, site in enumerate(sites)
+        for p in site.partitions
+        if p.source_kind == "folder"
+    ]
+    if n_studies < 4 * len(partitions):
         raise ConfigError(
-            f"demo n_studies must be at least 4 per partition "
-            f"({4 * sum(len(s.partitions) for s in sites)} here), got {n_studies}"
+            f"demo n_studies must be at least 4 per folder partition "
+            f"({4 * len(partitions)} here), got {n_studies}"
         )
-    partitions = [(i, site, p) for i, site in enumerate(sites) for p in site.partitions]
     counts = studies_per_partition(n_studies, len(partitions))
     summary: dict = {"seed": seed, "n_studies": n_studies, "sites": {}, "planted": PLANTED_EFFECTS}
     for partition_dir in {p.source_path for _, _, p in partitions}:
@@ -187,7 +193,9 @@ def _write_reference(path: Path, rows: list[dict]) -> None:
 def _plant_bad_files(site: Site, site_index: int, seed: int) -> dict:
     """Drop the seven kinds of bad file into the site's partitions (round robin)."""
     planted: dict[str, str] = {}
-    parts = site.partitions
+    parts = [p for p in site.partitions if p.source_kind == "folder"]
+    if not parts:
+        return {"bad_files": planted}
     other_vendor = {p.vendor: next(v for v in VENDORS if v != p.vendor) for p in parts}
 
     def extra(vendor: str, index: int) -> SyntheticStudy:

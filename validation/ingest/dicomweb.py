@@ -20,12 +20,13 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+import pydicom
 import requests
 from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
@@ -88,6 +89,8 @@ class FetchSummary:
 
 @dataclass(frozen=True)
 class _Instance:
+    """A listed instance; its three UIDs are valid (so safe as file names)."""
+
     study: str
     series: str
     sop: str
@@ -157,6 +160,7 @@ def fetch_partition(
 
     Examples
     --------
+    >>> from validation.ingest.dicomweb import fetch_partition
     >>> summary = fetch_partition(  # doctest: +SKIP
     ...     "http://127.0.0.1:8042/dicom-web", {"ModalitiesInStudy": "US"}, "cache/s01/GE"
     ... )
@@ -184,6 +188,8 @@ def fetch_partition(
     fetched = reused = 0
     for study in study_uids:
         for instance in _list_study(client, url, study, failures):
+            if (instance.study, instance.sop) in listed:
+                continue  # listed in two series of the study: fetched once
             listed.add((instance.study, instance.sop))
             target = cache_dir / instance.study / f"{instance.sop}.dcm"
             if target.is_file() and not refetch:
@@ -192,7 +198,8 @@ def fetch_partition(
             failure = _retrieve(client, url, instance, target)
             if failure is None:
                 fetched += 1
-            else:
+            else:  # never both a failure row and a (stale) cached file
+                target.unlink(missing_ok=True)
                 failures.append(failure)
     removed = _prune(cache_dir, listed)
     summary = FetchSummary(
@@ -314,8 +321,8 @@ def _search(
     fatal: bool,
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
-    """All QIDO-RS results, page by page; HTTP errors raise IngestError or, if not fatal,
-    _ListingError."""
+    """All QIDO-RS results, page by page until an empty page (a server may cap ``limit`` below
+    the one asked for). HTTP errors raise IngestError or, if not fatal, _ListingError."""
     results: list[dict[str, Any]] = []
     seen: set[str] = set()
     offset = 0
@@ -329,23 +336,30 @@ def _search(
                     f"{_http_status(exc, hint=True)}"
                 ) from None
             raise _ListingError(f"QIDO-RS search {where} failed: {_http_status(exc)}") from None
-        except requests.exceptions.RequestException as exc:
-            raise _unreachable(url, exc) from None
-        except ValueError as exc:  # JSON decoding: not a DICOMweb server at that URL
-            raise IngestError(
+        except (requests.exceptions.JSONDecodeError, json.JSONDecodeError) as exc:
+            raise IngestError(  # e.g. a login page: not a DICOMweb server at that URL
                 f"DICOMweb server {url}: QIDO-RS search {where} did not return DICOM JSON "
                 f"({exc}); is the URL the DICOMweb service root?"
             ) from None
+        except requests.exceptions.RequestException as exc:
+            raise _unreachable(url, exc) from None
+        except ValueError as exc:
+            raise IngestError(
+                f"DICOMweb server {url}: QIDO-RS search {where} failed: {exc}"
+            ) from None
+        if not page:
+            return results
         keys = {json.dumps(item, sort_keys=True) for item in page}
-        if page and keys <= seen:
+        if keys <= seen:
+            if len(page) < _PAGE:  # offset ignored, but the first answer held every result
+                return results
             raise IngestError(
                 f"DICOMweb server {url}: QIDO-RS search {where} returned the same results "
-                f"again at offset {offset}; the server ignores 'offset' paging"
+                f"again at offset {offset}; the server ignores 'offset' paging, so results "
+                f"beyond the first {len(page)} cannot be listed"
             )
         seen |= keys
         results.extend(page)
-        if len(page) < _PAGE:
-            return results
         offset += len(page)
 
 
@@ -371,6 +385,10 @@ def _list_study(
     instances: list[_Instance] = []
     for series in sorted({uid for item in series_items if (uid := _value(item, "series"))}):
         where = f"{url}/studies/{study}/series/{series}/instances"
+        if not _is_uid(series):
+            detail = f"QIDO-RS listed an invalid series UID {series!r}; its instances not listed"
+            failures.append(_failure(where, "", study, detail))
+            continue
         try:
             items = _search(
                 client.search_for_instances,
@@ -384,8 +402,12 @@ def _list_study(
             detail = f"instances of series {series} not listed: {exc}"
             failures.append(_failure(where, "", study, detail))
             continue
-        sops = sorted({uid for item in items if (uid := _value(item, "sop"))})
-        instances.extend(_Instance(study, series, sop) for sop in sops)
+        for sop in sorted({uid for item in items if (uid := _value(item, "sop"))}):
+            if _is_uid(sop):
+                instances.append(_Instance(study, series, sop))
+            else:  # never a file name: a UID could hold "/" or ".."
+                detail = f"QIDO-RS listed an invalid SOP Instance UID {sop!r}; not retrieved"
+                failures.append(_failure(where, sop[:64], study, detail))
     return instances
 
 
@@ -394,14 +416,6 @@ def _retrieve(
 ) -> dict[str, str] | None:
     """Retrieve one instance into ``target``; return a failure row, or None when cached."""
     where = f"{url}/studies/{instance.study}/series/{instance.series}/instances/{instance.sop}"
-    if not (_is_uid(instance.series) and _is_uid(instance.sop)):
-        return _failure(
-            where,
-            instance.sop,
-            instance.study,
-            f"QIDO-RS listed an invalid UID (series {instance.series!r}, SOP instance "
-            f"{instance.sop!r}); not retrieved",
-        )
     try:
         dataset = client.retrieve_instance(instance.study, instance.series, instance.sop)
     except requests.exceptions.HTTPError as exc:
@@ -508,3 +522,38 @@ def _http_status(exc: requests.exceptions.HTTPError, *, hint: bool = False) -> s
 def _unreachable(url: str, exc: requests.exceptions.RequestException) -> IngestError:
     kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "cannot be reached"
     return IngestError(f"DICOMweb server {url} {kind}: {type(exc).__name__}: {exc}"[:500])
+
+
+def store(
+    url: str,
+    paths: Sequence[str | Path],
+    *,
+    session: requests.Session | None = None,
+    timeout: float = 60.0,
+    batch: int = 32,
+) -> int:
+    """Send DICOM files to a DICOMweb server with STOW-RS, ``batch`` files per request.
+
+    Used to return the model's SR results to the PACS the partition came from. Returns the
+    number of instances stored.
+
+    Raises
+    ------
+    IngestError
+        When the server cannot be reached or refuses an instance (naming the URL).
+    """
+    client = _client(_check_url(url), session, timeout, retries=2)
+    stored = 0
+    for start in range(0, len(paths), batch):
+        datasets = [pydicom.dcmread(p) for p in paths[start : start + batch]]
+        try:
+            response = client.store_instances(datasets)
+        except requests.exceptions.HTTPError as exc:
+            raise IngestError(f"STOW-RS to {url} refused: {_http_status(exc)}") from None
+        except requests.exceptions.RequestException as exc:
+            raise _unreachable(url, exc) from None
+        failed = response.get("00081198") if response else None  # FailedSOPSequence
+        if failed and failed.get("Value"):
+            raise IngestError(f"STOW-RS to {url}: {len(failed['Value'])} instance(s) refused")
+        stored += len(datasets)
+    return stored

@@ -13,7 +13,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import pydicom
@@ -23,6 +23,7 @@ from pydicom.errors import InvalidDicomError
 from validation.exceptions import IngestError
 from validation.hashing import sha256_file
 from validation.ingest.checks import IDENTIFYING_ATTRIBUTES, REASONS, check_header
+from validation.ingest.dicomweb import materialize
 from validation.ingest.header import Header, read_header
 from validation.sites import Partition
 
@@ -227,7 +228,7 @@ def partition_summary(
     summary = {
         "site": partition.site,
         "vendor": partition.vendor,
-        "source": str(partition.source_path),
+        "source": partition.source,
         "received": len(rows),
         "included": included,
         "excluded": len(rows) - included,
@@ -240,9 +241,16 @@ def partition_summary(
 
 
 def ingest_partition(partition: Partition, out_dir: str | Path) -> dict:
-    """Scan a partition, write its ``accounting.csv`` and ``manifest.json``; return the summary."""
+    """Scan a partition, write its ``accounting.csv`` and ``manifest.json``; return the summary.
+
+    A DICOMweb partition is first fetched (QIDO-RS, then WADO-RS one instance at a time) into
+    ``<out_dir>/dicomweb/``; instances the server lists but does not deliver are excluded rows
+    with their HTTP status, so that they are accounted for like any other file.
+    """
     out_dir = Path(out_dir)
-    rows = scan_partition(partition)
+    folder, failures = materialize(partition, out_dir / "dicomweb")
+    rows = scan_partition(replace(partition, source_kind="folder", source_path=folder))
+    rows += [AccountingRow(site=partition.site, vendor=partition.vendor, **f) for f in failures]
     accounting = out_dir / "accounting.csv"
     write_accounting(rows, accounting)
     summary = partition_summary(rows, partition, accounting)
