@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from validation.demo.generate import generate_test_cohort
@@ -30,3 +32,14 @@ def parser(description: str, default_studies: int) -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (the best is kept)")
     p.add_argument("--scratch", type=Path, help="reuse this scratch folder (kept)")
     return p
+
+
+def best_of(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Best wall time of each run over ``repeats`` rounds, the runs alternating in each round."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best

@@ -11,12 +11,11 @@ threads and batch size, alternately; the best of ``--repeats`` is kept.
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-from benchmarks._common import ROOT, demo_partitions, parser
+from benchmarks._common import ROOT, best_of, demo_partitions, parser
 from validation.ingest.dicom import read_frames
 from validation.ingest.scan import ingest_partition
 from validation.model.infer import run_inference
@@ -65,12 +64,7 @@ def main() -> None:
                 model, table, work / "pred.csv", batch_size=args.batch_size, threads=args.threads
             )
 
-    best = {"bare": float("inf"), "infer": float("inf")}
-    for _ in range(args.repeats):
-        for name, run in (("bare", bare), ("infer", end_to_end)):
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
+    best = best_of({"bare": bare, "infer": end_to_end}, args.repeats)
     n = len(paths)
     ratio = best["bare"] / best["infer"]
     print(f"studies: {n}, batch size {args.batch_size}, torch threads {args.threads}")

@@ -9,11 +9,9 @@ the same process, alternately, and the best of ``--repeats`` runs is kept (machi
 
 from __future__ import annotations
 
-import time
-
 import pydicom
 
-from benchmarks._common import demo_partitions, parser
+from benchmarks._common import best_of, demo_partitions, parser
 from validation.ingest.scan import iter_files, scan_partition
 
 
@@ -34,12 +32,7 @@ def main() -> None:
         for partition in partitions:
             scan_partition(partition)
 
-    best = {"bare": float("inf"), "ingest": float("inf")}
-    for _ in range(args.repeats):
-        for name, run in (("bare", bare), ("ingest", toolkit)):
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
+    best = best_of({"bare": bare, "ingest": toolkit}, args.repeats)
     ratio = best["bare"] / best["ingest"]
     print(f"files: {len(files)}")
     print(f"bare dcmread(stop_before_pixels): {len(files) / best['bare']:.0f} files/s")

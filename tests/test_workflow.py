@@ -115,10 +115,6 @@ def test_workflow_end_to_end(project):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-def _logs(project: Path) -> str:
-    return "\n".join(p.read_text() for p in (project / "results" / "demo" / "logs").rglob("*.log"))
-
-
 @pytest.mark.e2e
 def test_audit_trail_of_the_run_verifies(project):
     audit = project / "results" / "demo" / "audit.jsonl"
