@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,12 @@ def main() -> None:
         )
         print(f"generate: {args.studies} studies in {seconds:.0f} s (peak RSS {rss:.0f} MiB)")
     out = scratch / "results"
+    # the workflow runs every stage from the project root: give the scratch project the
+    # protocol (with its lock) and the model, so paths resolve as they do there
+    if not (scratch / "protocols").exists():
+        shutil.copytree(ROOT / "protocols", scratch / "protocols")
+    if not (scratch / "models").exists():
+        (scratch / "models").symlink_to(ROOT / "models", target_is_directory=True)
     seconds, rss = _run(
         [
             mval,
@@ -96,7 +103,7 @@ def main() -> None:
             "-q",
             "infer",
             "--protocol",
-            str(ROOT / "protocols" / "demo.yaml"),
+            "protocols/demo.yaml",
             "--accounting",
             str(out / "ingest" / "accounting.csv"),
             "--out",
@@ -104,7 +111,7 @@ def main() -> None:
             "--threads",
             str(args.threads),
         ],
-        ROOT,
+        scratch,
     )
     print(
         f"infer:    {args.studies / seconds:.0f} studies/s, {seconds:.1f} s, peak RSS {rss:.0f} MiB"

@@ -9,8 +9,10 @@ whatever the size of the partition.
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -71,6 +73,14 @@ def _prepare(
         }
         try:
             data = Path(row.path).read_bytes()
+        except FileNotFoundError:
+            # not the device's doing: the partition changed after ingestion, or the paths in
+            # accounting.csv (relative to where ingestion ran) do not resolve from here
+            raise IngestError(
+                f"{row.path} is listed as included in the accounting but is not found from "
+                f"{Path.cwd()}; run inference from the folder ingestion ran in, or re-ingest"
+            ) from None
+        try:
             loops.append(decode_cine(data))
             record.update(file_sha256=sha256_bytes(data), status="predicted", detail="")
         except Exception as exc:  # recorded as this study's rejection
@@ -135,18 +145,22 @@ def run_inference(
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     counts = {"predicted": 0, "quality_rejected": 0}
     started = last_report = time.monotonic()
-    batches = list(_batches(included, batch_size))
+    batches = _batches(included, batch_size)  # sliced lazily, as the loader needs them
     with (
         open(out_csv, "w", newline="", encoding="utf-8") as handle,
         ThreadPoolExecutor(max_workers=loaders, thread_name_prefix="mval-loader") as loader,
     ):
         writer = csv.DictWriter(handle, fieldnames=PREDICTION_COLUMNS)
         writer.writeheader()
-        ahead = [loader.submit(_prepare, b, prep, model) for b in batches[:_PREFETCH]]
-        for index in range(len(batches)):
-            tensors, records = ahead.pop(0).result()
-            if index + _PREFETCH < len(batches):
-                ahead.append(loader.submit(_prepare, batches[index + _PREFETCH], prep, model))
+        ahead = deque(
+            loader.submit(_prepare, batch, prep, model)
+            for batch in itertools.islice(batches, _PREFETCH)
+        )
+        while ahead:
+            tensors, records = ahead.popleft().result()
+            following = next(batches, None)
+            if following is not None:
+                ahead.append(loader.submit(_prepare, following, prep, model))
             if tensors is not None:
                 with torch.inference_mode():
                     ivsd, probability = model.module(tensors)
@@ -159,7 +173,7 @@ def run_inference(
                 counts[record["status"]] += 1
                 writer.writerow(record)
             now = time.monotonic()
-            if now - last_report >= _PROGRESS_SECONDS or index + 1 == len(batches):
+            if now - last_report >= _PROGRESS_SECONDS or not ahead:
                 done = counts["predicted"] + counts["quality_rejected"]
                 log.info(
                     "%s: %d/%d studies, %.1f studies/s",
