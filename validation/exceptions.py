@@ -55,6 +55,10 @@ class LockError(ValidationToolkitError):
     exit_code = 8
 
 
+class LockMissingError(LockError):
+    """The protocol has no lock record at all."""
+
+
 class AuditError(ValidationToolkitError):
     """The audit trail is broken: an entry was edited, removed or reordered."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from validation import __version__
-from validation.exceptions import IntegrityError, LockError, ModelIntegrityError
+from validation.exceptions import IntegrityError, LockError, LockMissingError, ModelIntegrityError
 from validation.hashing import sha256_file
 from validation.model.registry import read_verified_weights
 from validation.protocol import load_protocol
@@ -110,7 +110,7 @@ def read_lock(protocol_path: str | Path) -> LockRecord:
     """Read the lock record of a protocol, without checking it against the files."""
     path = lock_path(protocol_path)
     if not path.is_file():
-        raise LockError(
+        raise LockMissingError(
             f"{protocol_path} has no lock record ({path} is missing): run "
             f"`mval lock {protocol_path}` before inference"
         )
@@ -179,7 +179,7 @@ def lock_status(protocol_path: str | Path, *, required: bool) -> dict[str, Any]:
     except (LockError, ModelIntegrityError) as exc:
         if required:
             raise
-        status = "absent" if isinstance(exc, LockError) and "missing" in str(exc) else "invalid"
+        status = "absent" if isinstance(exc, LockMissingError) else "invalid"
         return {"status": status, "valid": False, "detail": str(exc)}
     return {
         "status": "valid",
