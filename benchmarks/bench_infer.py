@@ -5,7 +5,7 @@ write the predictions table) runs at >= 80% of the rate of a bare batched forwar
 locked model over the same, already preprocessed tensors. Both run in this process with the same
 threads and batch size, alternately; the best of ``--repeats`` is kept.
 
-    .venv/bin/python benchmarks/bench_infer.py --studies 600 --threads 1
+    .venv/bin/python -m benchmarks.bench_infer --studies 600 --threads 1
 """
 
 from __future__ import annotations

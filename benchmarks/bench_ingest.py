@@ -4,7 +4,7 @@ Target (issue 3): the ingest scan runs at >= 80% of the rate of a bare
 ``pydicom.dcmread(path, stop_before_pixels=True)`` loop over the same files. Both are timed in
 the same process, alternately, and the best of ``--repeats`` runs is kept (machines are noisy).
 
-    .venv/bin/python benchmarks/bench_ingest.py --studies 1200
+    .venv/bin/python -m benchmarks.bench_ingest --studies 1200
 """
 
 from __future__ import annotations

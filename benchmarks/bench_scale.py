@@ -7,7 +7,7 @@ disk, about 190 kB each: 50,000 need about 10 GB and 20 minutes to make), then r
 their wall time, rate and peak resident memory. Peak memory that stays flat as N grows is the
 evidence that nothing holds the whole partition.
 
-    .venv/bin/python benchmarks/bench_scale.py --studies 50000 --scratch /tmp/mval-50k
+    .venv/bin/python -m benchmarks.bench_scale --studies 50000 --scratch /tmp/mval-50k
 """
 
 from __future__ import annotations
