@@ -9,7 +9,7 @@ from validation.cli import main
 
 def test_protocol_check_ok(repo_root, capsys):
     assert main(["protocol", "check", str(repo_root / "protocols" / "demo.yaml")]) == 0
-    assert "valid; 5 endpoints" in capsys.readouterr().out
+    assert "valid; 7 endpoints (5 primary)" in capsys.readouterr().out
 
 
 def test_malformed_protocol_exit_code_3(tmp_path, capsys):

@@ -53,7 +53,11 @@ def _cmd_protocol_check(args: argparse.Namespace) -> int:
     from validation.protocol import load_protocol
 
     protocol = load_protocol(args.protocol)
-    print(f"{protocol.path}: valid; {len(protocol.endpoints)} endpoints; sha256 {protocol.sha256}")
+    primary = sum(e.primary for e in protocol.endpoints)
+    print(
+        f"{protocol.path}: valid; {len(protocol.endpoints)} endpoints ({primary} primary); "
+        f"sha256 {protocol.sha256}"
+    )
     return 0
 
 
@@ -211,6 +215,200 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+_PLAN_REFERENCES = {
+    "buderer": "Buderer NMF. Acad Emerg Med 1996;3(9):895-900",
+    "exact": "Flahault A et al. J Clin Epidemiol 2005;58(8):859-862; Chu H, Cole SR. J Clin "
+    "Epidemiol 2007;60(11):1201-1202",
+    "normal": "Obuchowski NA. Stat Methods Med Res 1998;7(4):371-392; Li J, Fine J. Stat Med "
+    "2004;23(16):2537-2550",
+    "lu": "Lu MJ et al. Int J Biostat 2016;12(2):20150039",
+}
+
+
+def _plan_option_names(message: str, metric: str | None = None) -> str:
+    """Name the command-line options, not the Python arguments, in an error message."""
+    import re
+
+    names = {
+        "lower_bound": "--goal",
+        "half_width": "--half-width",
+        "mean_diff": "--mean-diff",
+        "sd_diff": "--sd-diff",
+        "loa_multiplier": "--loa-multiplier",
+        "delta": "--delta",
+        "power": "--power",
+        "confidence": "--confidence",
+        "prevalence": "--prevalence",
+    }
+    message = re.sub(
+        r"\b(" + "|".join(names) + r")\b", lambda match: names[match.group(1)], message
+    )
+    if metric is None:
+        return message
+    return re.sub(r"\bexpected(?= must|=| \(the goal)", f"--{metric}", message)
+
+
+def _plan_table(title: str, rows: list[tuple[str, str]], notes: list[str]) -> str:
+    """A plain two-column table (an empty label is a blank line), then wrapped notes."""
+    import textwrap
+
+    width = max(len(label) for label, _ in rows)
+    lines = [title, ""]
+    lines += [f"  {label.ljust(width)}  {value}" if label else "" for label, value in rows]
+    if notes:
+        lines.append("")
+        for note in notes:
+            lines += textwrap.wrap(
+                note, 96, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
+            )
+    return "\n".join(lines)
+
+
+def _cmd_plan_accuracy(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from validation.exceptions import ConfigError
+    from validation.stats.sample_size import sample_size_proportion
+
+    metric = "sensitivity" if args.sensitivity is not None else "specificity"
+    expected = args.sensitivity if args.sensitivity is not None else args.specificity
+    design = "goal" if args.goal is not None else "precision"
+    if design == "precision" and args.power is not None:
+        raise ConfigError(
+            "--power applies only with --goal (a performance goal to clear); a precision "
+            "design (--half-width) has no power."
+        )
+    # without --prevalence the sample is of cases only (sensitivity) or non-cases only
+    prevalence = args.prevalence
+    if prevalence is None:
+        prevalence = 1.0 if metric == "sensitivity" else 0.0
+    common = {"confidence": args.confidence, "prevalence": prevalence, "metric": metric}
+    try:
+        if design == "goal":
+            power = 0.8 if args.power is None else args.power
+            results = [
+                sample_size_proportion(
+                    expected, lower_bound=args.goal, power=power, method=method, **common
+                )
+                for method in ("exact", "normal")
+            ]
+        else:
+            results = [sample_size_proportion(expected, half_width=args.half_width, **common)]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(_plan_option_names(str(exc), metric)) from exc
+    if args.json:
+        payload = [
+            {**dataclasses.asdict(res), "reference": _PLAN_REFERENCES[ref]}
+            for res, ref in zip(
+                results, ("exact", "normal") if design == "goal" else ("buderer",), strict=True
+            )
+        ]
+        print(json.dumps({"plan": "accuracy", "results": payload}, indent=2))
+        return 0
+    first = results[0]
+    group = "with the condition" if metric == "sensitivity" else "without the condition"
+    if args.prevalence is None:
+        prevalence_text = f"not given: a sample of subjects {group} only"
+    else:
+        prevalence_text = f"{args.prevalence:g}"
+    level = f"two-sided {first.confidence * 100:g}% confidence interval"
+    rows = [(f"assumed {metric}", f"{expected:g}")]
+    if design == "precision":
+        rows += [
+            ("half-width", f"±{first.half_width:g} ({level})"),
+            ("prevalence", prevalence_text),
+            ("", ""),
+            (
+                f"cases ({group})",
+                f"{first.n_cases}  (z² p(1 - p) / d² = {first.n_cases_unrounded:.2f})",
+            ),
+            ("total to enrol", f"{first.n_total}"),
+            ("formula", _PLAN_REFERENCES["buderer"]),
+        ]
+        print(_plan_table(f"Sample size: {metric} to a precision", rows, []))
+        return 0
+    exact, normal = results
+    rows += [
+        (
+            "performance goal",
+            f"{first.lower_bound:g} (the lower limit of the {level} must clear it)",
+        ),
+        ("one-sided alpha", f"{first.alpha:.4g}"),
+        ("power", f"{first.power:g}"),
+        ("prevalence", prevalence_text),
+        ("", ""),
+        ("method", "cases   total   power"),
+        (
+            "exact binomial",
+            f"{exact.n_cases:>5}   {exact.n_total:>5}   {exact.achieved_power:.3f}",
+        ),
+        (
+            "normal approximation",
+            f"{normal.n_cases:>5}   {normal.n_total:>5}   {normal.achieved_power:.3f}",
+        ),
+    ]
+    notes = [f"cases: subjects {group}; total: subjects to enrol at the prevalence."]
+    if exact.n_cases_first < exact.n_cases:
+        notes.append(
+            f"exact: {exact.n_cases_first} cases already reach the power, but some counts "
+            f"below {exact.n_cases} do not (exact power is saw-toothed in n); from "
+            f"{exact.n_cases} on, every count does."
+        )
+    notes += [
+        f"exact: {_PLAN_REFERENCES['exact']}",
+        f"normal: {_PLAN_REFERENCES['normal']}",
+    ]
+    print(_plan_table(f"Sample size: {metric} against a performance goal", rows, notes))
+    return 0
+
+
+def _cmd_plan_agreement(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from validation.exceptions import ConfigError
+    from validation.stats.sample_size import sample_size_bland_altman
+
+    try:
+        res = sample_size_bland_altman(
+            args.mean_diff,
+            args.sd_diff,
+            args.delta,
+            confidence=args.confidence,
+            power=args.power,
+            loa_multiplier=args.loa_multiplier,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(_plan_option_names(str(exc))) from exc
+    if args.json:
+        payload = {
+            **dataclasses.asdict(res),
+            "method": "lu-2016",
+            "reference": _PLAN_REFERENCES["lu"],
+        }
+        print(json.dumps({"plan": "agreement", "results": [payload]}, indent=2))
+        return 0
+    low = res.mean_diff - res.loa_multiplier * res.sd_diff
+    high = res.mean_diff + res.loa_multiplier * res.sd_diff
+    rows = [
+        ("assumed mean difference", f"{res.mean_diff:g}"),
+        ("assumed SD of differences", f"{res.sd_diff:g}"),
+        (
+            "expected limits of agreement",
+            f"{low:.4g} to {high:.4g} (mean ± {res.loa_multiplier:g} SD)",
+        ),
+        (
+            "clinical margin",
+            f"±{res.delta:g} (both limits' {res.confidence * 100:g}% CIs must lie within)",
+        ),
+        ("power", f"{res.power:g}"),
+        ("", ""),
+        ("pairs needed", f"{res.n}  (power {res.achieved_power:.3f})"),
+        ("formula", f"{_PLAN_REFERENCES['lu']}, equation 5"),
+    ]
+    print(_plan_table("Sample size: Bland-Altman agreement", rows, []))
+    return 0
+
+
 def _audit(args: argparse.Namespace, stage: str, inputs, outputs, details=None) -> None:
     """Append this stage to the audit trail when ``--audit`` names one."""
     if getattr(args, "audit", None):
@@ -311,6 +509,52 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("action", choices=["verify"])
     au.add_argument("log", help="e.g. results/demo/audit.jsonl")
     au.set_defaults(func=_cmd_audit)
+
+    pl = sub.add_parser(
+        "plan",
+        help="sample size for a validation study (diagnostic accuracy or agreement)",
+        description="Sample size before the study: cases and total for a sensitivity or "
+        "specificity, or pairs for Bland-Altman agreement. Bad values exit with code 2.",
+    )
+    pl_sub = pl.add_subparsers(dest="plan_command", required=True, metavar="DESIGN")
+    acc = pl_sub.add_parser(
+        "accuracy",
+        help="sensitivity or specificity: against a goal (--goal) or to a precision (--half-width)",
+        description="With --goal: cases so that the lower limit of the two-sided confidence "
+        "interval clears the goal with the given power (exact binomial and normal "
+        "approximation). With --half-width: cases so that the interval is at most that wide on "
+        "either side (Buderer 1996). The total divides by the prevalence (sensitivity) or by "
+        "1 - prevalence (specificity).",
+    )
+    which = acc.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sensitivity", type=float, metavar="P", help="expected sensitivity")
+    which.add_argument("--specificity", type=float, metavar="P", help="expected specificity")
+    aim = acc.add_mutually_exclusive_group(required=True)
+    aim.add_argument("--goal", type=float, metavar="P", help="performance goal to clear")
+    aim.add_argument("--half-width", type=float, metavar="D", help="CI half-width, e.g. 0.05")
+    acc.add_argument(
+        "--prevalence",
+        type=float,
+        help="expected prevalence of the condition (default: a sample of cases only)",
+    )
+    acc.add_argument("--power", type=float, help="with --goal (default: 0.8)")
+    acc.add_argument("--confidence", type=float, default=0.95, help="two-sided (default: 0.95)")
+    acc.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    acc.set_defaults(func=_cmd_plan_accuracy)
+    agr = pl_sub.add_parser(
+        "agreement",
+        help="Bland-Altman: pairs so that both limits of agreement are shown within ±delta",
+        description="Pairs so that the confidence intervals of both limits of agreement fall "
+        "within ±delta with the given power (Lu et al. 2016, approximate intervals).",
+    )
+    agr.add_argument("--mean-diff", type=float, default=0.0, help="expected bias (default: 0)")
+    agr.add_argument("--sd-diff", type=float, required=True, help="expected SD of differences")
+    agr.add_argument("--delta", type=float, required=True, help="clinical agreement margin")
+    agr.add_argument("--power", type=float, default=0.8, help="(default: 0.8)")
+    agr.add_argument("--confidence", type=float, default=0.95, help="two-sided (default: 0.95)")
+    agr.add_argument("--loa-multiplier", type=float, default=1.96, help="(default: 1.96)")
+    agr.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    agr.set_defaults(func=_cmd_plan_agreement)
 
     for stage in (ing, inf, ana, srp, rep, lk):
         stage.add_argument("--audit", help="append this stage to this audit trail (JSON lines)")

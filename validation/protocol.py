@@ -10,8 +10,8 @@ from validation.exceptions import ProtocolError
 from validation.hashing import sha256_file
 from validation.schema import load_yaml, validate
 
-MEASUREMENT_METRICS = ("bias", "loa_low", "loa_high", "mae")
-CLASSIFICATION_METRICS = ("sensitivity", "specificity")
+MEASUREMENT_METRICS = ("bias", "loa_low", "loa_high", "mae", "rmse")
+CLASSIFICATION_METRICS = ("sensitivity", "specificity", "auc")
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,15 @@ class Protocol:
     def model_sha256(self) -> str:
         return self.data["model"]["sha256"]
 
+    @property
+    def multiplicity(self) -> dict[str, Any]:
+        """The multiplicity plan with its defaults filled in (see the protocol schema)."""
+        plan = dict(self.data.get("multiplicity") or {"procedure": "intersection-union"})
+        plan.setdefault("secondary", "holm")
+        plan.setdefault("alpha", round(1.0 - self.confidence, 12))
+        plan.setdefault("order", [e.id for e in self.endpoints])
+        return plan
+
     def judged_goals(self, dimension: str) -> dict[str, Goal]:
         """Metric -> goal of the endpoints judged in every stratum of ``dimension``."""
         ids = set(self.analysis.get("acceptance_by", {}).get(dimension, []))
@@ -134,6 +143,12 @@ def load_protocol(path: str | Path) -> Protocol:
                 f"{path}: analysis.acceptance_by names {dimension!r}, which is not in "
                 f"analysis.strata {data['analysis']['strata']}"
             )
+    order = (data.get("multiplicity") or {}).get("order", [])
+    unknown = sorted(set(order) - set(ids))
+    if unknown:
+        raise ProtocolError(
+            f"{path}: multiplicity.order names unknown endpoint(s) {unknown}; endpoints are {ids}"
+        )
     endpoints = tuple(
         Endpoint(
             id=e["id"],

@@ -37,6 +37,8 @@ def _studies(n=400, seed=0, canon_bias=1.5):
             "reference_ivsd_mm": reference,
             "lvh_ref": (reference >= 11).astype(int),
             "lvh_pred": (model >= 11).astype(int),
+            "lvh_probability": 1.0 / (1.0 + np.exp(-(model - 11.0) * 2.0)),
+            "patient_id": [f"P{i:04d}" for i in range(n)],
         }
     )
 
@@ -70,6 +72,8 @@ def test_small_strata_are_flagged_and_kept(protocol):
         "loa_low",
         "loa_high",
         "mae",
+        "rmse",
+        "auc",
         "sensitivity",
         "specificity",
     }

@@ -498,6 +498,13 @@ def make_study(folder: Path, *, lock_valid: bool = False, seed: int = 7) -> Path
         "flow_by_site": flow_by_site,
         "endpoints": endpoints,
         "overall_verdict": overall,
+        "multiplicity": {
+            "procedure": "intersection-union",
+            "secondary": "holm",
+            "alpha": 0.05,
+            "statement": "Family-wise error rate 0.05 (two-sided; each goal bound one-sided at "
+            "0.025). Primary endpoints: every endpoint must succeed (intersection-union test).",
+        },
         "agreement": agreement,
         "classification": classification,
         "strata": strata,

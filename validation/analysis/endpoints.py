@@ -13,13 +13,16 @@ from validation.stats import (
     BlandAltman,
     DiagnosticAccuracy,
     Estimate,
+    RocAuc,
     bland_altman,
     diagnostic_accuracy,
     mean_absolute_error,
+    roc_auc,
 )
+from validation.stats.location import root_mean_square_error
 
-_MEASUREMENT = ("bias", "loa_low", "loa_high", "mae")
-_CLASSIFICATION = ("sensitivity", "specificity")
+_MEASUREMENT = ("bias", "loa_low", "loa_high", "mae", "rmse")
+_CLASSIFICATION = ("sensitivity", "specificity", "auc")
 STRATUM_METRICS = (*_MEASUREMENT, *_CLASSIFICATION)
 
 
@@ -38,22 +41,25 @@ class MetricValue:
 class Assessment:
     """The statistics of one set of studies (the pooled set or one stratum), computed once.
 
-    ``agreement`` and ``mae`` are None below 3 studies, ``accuracy`` None with no study: the
-    metrics are then NaN, reported and never dropped.
+    ``agreement``, ``mae`` and ``rmse`` are None below 3 studies, ``accuracy`` None with no
+    study, ``auc`` None unless both classes are present: the metrics are then NaN, reported
+    and never dropped.
     """
 
     n: int
     agreement: BlandAltman | None
     mae: Estimate | None
     accuracy: DiagnosticAccuracy | None
+    rmse: Estimate | None = None
+    auc: RocAuc | None = None
 
     def metrics(self) -> dict[str, MetricValue]:
         """The endpoint metrics of :data:`STRATUM_METRICS`, each with its interval."""
         return {**self._measurement(), **self._classification()}
 
     def _measurement(self) -> dict[str, MetricValue]:
-        ba, mae = self.agreement, self.mae
-        if ba is None or mae is None:
+        ba, mae, rmse = self.agreement, self.mae, self.rmse
+        if ba is None or mae is None or rmse is None:
             return {m: _nan(self.n, "undefined (n < 3)") for m in _MEASUREMENT}
         loa = _LOA_METHOD[ba.ci_method]
         return {
@@ -63,14 +69,21 @@ class Assessment:
                 self.n, ba.loa_high, ba.loa_high_ci.low, ba.loa_high_ci.high, loa
             ),
             "mae": MetricValue(self.n, mae.estimate, mae.ci.low, mae.ci.high, "t interval"),
+            "rmse": MetricValue(self.n, rmse.estimate, rmse.ci.low, rmse.ci.high, rmse.ci.method),
         }
 
     def _classification(self) -> dict[str, MetricValue]:
         acc = self.accuracy
         if acc is None:
             return {m: _nan(0, "undefined (n = 0)") for m in _CLASSIFICATION}
-        sens, spec = acc.sensitivity, acc.specificity
+        sens, spec, auc = acc.sensitivity, acc.specificity, self.auc
+        auc_value = (
+            MetricValue(acc.n, auc.auc, auc.ci.low, auc.ci.high, "DeLong")
+            if auc is not None
+            else _nan(acc.n, "undefined (one class)")
+        )
         return {
+            "auc": auc_value,
             "sensitivity": MetricValue(
                 acc.tp + acc.fn, sens.estimate, sens.ci.low, sens.ci.high, acc.method
             ),
@@ -87,42 +100,69 @@ def _nan(n: int, method: str) -> MetricValue:
     return MetricValue(n, math.nan, math.nan, math.nan, method)
 
 
-def assess(studies: pd.DataFrame, protocol: Protocol) -> Assessment:
-    """Bland-Altman agreement, MAE and diagnostic accuracy of the model, as the protocol says.
+def assess(
+    studies: pd.DataFrame,
+    protocol: Protocol,
+    *,
+    confidence: float | None = None,
+    groups: tuple[str, ...] = ("measurement", "classification"),
+) -> Assessment:
+    """Bland-Altman agreement, MAE, RMSE, accuracy and AUC of the model, as the protocol says.
 
-    Undefined metrics (a stratum with one class, fewer than 3 studies) are NaN: their warnings
-    are silenced here because the NaN itself is reported.
+    ``confidence`` defaults to the protocol's; ``groups`` limits the work to the measurement
+    or the classification metrics. Undefined metrics (a stratum with one class, fewer than 3
+    studies) are NaN: their warnings are silenced here because the NaN itself is reported.
     """
     n = len(studies)
+    level = protocol.confidence if confidence is None else confidence
     model = studies["ivsd_mm"].to_numpy()
     reference = studies["reference_ivsd_mm"].to_numpy()
+    labels = studies["lvh_ref"].to_numpy()
     analysis = protocol.analysis
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        agreement = mae = accuracy = None
-        if n >= 3:
+        agreement = mae = rmse = accuracy = auc = None
+        if n >= 3 and "measurement" in groups:
             agreement = bland_altman(
                 model,
                 reference,
-                confidence=protocol.confidence,
+                confidence=level,
                 loa_multiplier=float(analysis.get("loa_multiplier", 1.96)),
                 ci_method=analysis["loa_ci"],
             )
-            mae = mean_absolute_error(model, reference, confidence=protocol.confidence)
-        if n >= 1:
+            mae = mean_absolute_error(model, reference, confidence=level)
+            rmse = root_mean_square_error(model, reference, confidence=level)
+        if n >= 1 and "classification" in groups:
             accuracy = diagnostic_accuracy(
-                studies["lvh_ref"].to_numpy(),
+                labels,
                 studies["lvh_pred"].to_numpy(),
-                confidence=protocol.confidence,
+                confidence=level,
                 method=analysis["proportion_ci"],
             )
-    return Assessment(n=n, agreement=agreement, mae=mae, accuracy=accuracy)
+            if 0 < labels.sum() < n:
+                auc = roc_auc(labels, studies["lvh_probability"].to_numpy(), confidence=level)
+    return Assessment(n=n, agreement=agreement, mae=mae, rmse=rmse, accuracy=accuracy, auc=auc)
+
+
+def assess_metric(
+    studies: pd.DataFrame, protocol: Protocol, metric: str, confidence: float
+) -> MetricValue:
+    """One metric with its interval at ``confidence`` (computing only what it needs)."""
+    group = "measurement" if metric in _MEASUREMENT else "classification"
+    return assess(studies, protocol, confidence=confidence, groups=(group,)).metrics()[metric]
 
 
 def verdict(endpoint: Endpoint, value: MetricValue) -> str:
     """PASS or FAIL on the confidence bound; NOT EVALUABLE when the interval is undefined."""
     met = endpoint.goal.met(value.ci_low, value.ci_high)
     return "NOT EVALUABLE" if met is None else ("PASS" if met else "FAIL")
+
+
+def _unit(endpoint: Endpoint, protocol: Protocol) -> str:
+    """The measurement unit, "" for a proportion, "index" for the AUC."""
+    if endpoint.kind == "measurement":
+        return str(protocol.data["outputs"].get("unit", "mm"))
+    return "index" if endpoint.metric == "auc" else ""
 
 
 def endpoint_rows(pooled: Assessment, protocol: Protocol) -> list[dict]:
@@ -137,9 +177,7 @@ def endpoint_rows(pooled: Assessment, protocol: Protocol) -> list[dict]:
                 "label": endpoint.label,
                 "metric": endpoint.metric,
                 "kind": endpoint.kind,
-                "unit": protocol.data["outputs"].get("unit", "mm")
-                if endpoint.kind == "measurement"
-                else "",
+                "unit": _unit(endpoint, protocol),
                 "primary": endpoint.primary,
                 "n": value.n,
                 "estimate": value.estimate,

@@ -14,7 +14,10 @@ from typing import Any
 import pandas as pd
 
 from validation import __version__
+from validation.analysis.acceptance import apply_multiplicity
 from validation.analysis.endpoints import Assessment, assess, endpoint_rows, strata_rows
+from validation.analysis.heterogeneity import site_heterogeneity
+from validation.analysis.method_comparison import method_comparison, reference_quality
 from validation.analysis.unblind import unblind
 from validation.exceptions import LockError
 from validation.hashing import sha256_file, sha256_json
@@ -55,8 +58,8 @@ def software_record() -> dict[str, Any]:
 
 
 def _agreement(pooled: Assessment) -> dict[str, Any]:
-    ba, mae = pooled.agreement, pooled.mae
-    if ba is None or mae is None:
+    ba, mae, rmse = pooled.agreement, pooled.mae, pooled.rmse
+    if ba is None or mae is None or rmse is None:
         return {"n": pooled.n}
     return {
         "n": ba.n,
@@ -72,6 +75,8 @@ def _agreement(pooled: Assessment) -> dict[str, Any]:
         "proportional_p": ba.proportional_p,
         "mae": mae.estimate,
         "mae_ci": [mae.ci.low, mae.ci.high],
+        "rmse": rmse.estimate,
+        "rmse_ci": [rmse.ci.low, rmse.ci.high],
         "loa_multiplier": ba.loa_multiplier,
         "method": "Carkeet exact" if ba.ci_method == "exact" else "Bland-Altman 1986 approximate",
     }
@@ -89,6 +94,14 @@ def _classification(pooled: Assessment) -> dict[str, Any]:
         "tn": acc.tn,
         "method": acc.method,
     }
+    if pooled.auc is not None:
+        result["auc"] = {
+            "estimate": pooled.auc.auc,
+            "ci_low": pooled.auc.ci.low,
+            "ci_high": pooled.auc.ci.high,
+            "se": pooled.auc.se,
+            "method": "DeLong (Sun & Xu fast algorithm)",
+        }
     for name in (
         "sensitivity",
         "specificity",
@@ -147,18 +160,20 @@ def _partitions(accounting_paths: list[Path], prediction_paths: list[Path]) -> l
     return rows
 
 
-def _acceptance(endpoints: list[dict], strata: list[dict], protocol: Protocol) -> dict[str, Any]:
-    """The study's verdict: every primary endpoint passes pooled and in every judged stratum.
+def _failing_strata(strata: list[dict]) -> list[dict]:
+    """Judged strata whose goal is not met; an undefined interval counts as not met."""
+    return [
+        {"dimension": r["dimension"], "stratum": r["stratum"], "metric": r["metric"]}
+        for r in strata
+        if r["judged"] and r["goal_met"] is not True
+    ]
 
-    A judged stratum whose interval is undefined counts as not met (conservative).
-    """
+
+def _acceptance(endpoints: list[dict], strata: list[dict], protocol: Protocol) -> dict[str, Any]:
+    """The study's verdict: every primary endpoint passes pooled and in every judged stratum."""
     pooled = all(e["verdict"] == "PASS" for e in endpoints if e["primary"])
     judged = [r for r in strata if r["judged"]]
-    failing = [
-        {"dimension": r["dimension"], "stratum": r["stratum"], "metric": r["metric"]}
-        for r in judged
-        if r["goal_met"] is not True
-    ]
+    failing = _failing_strata(strata)
     by = protocol.analysis.get("acceptance_by", {})
     per_stratum = "; ".join(f"{', '.join(ids)} in every {dim} stratum" for dim, ids in by.items())
     return {
@@ -220,6 +235,9 @@ def analyse(
     pooled = assess(studies, protocol)
     endpoints = endpoint_rows(pooled, protocol)
     strata = strata_rows(studies, protocol)
+    multiplicity = apply_multiplicity(
+        endpoints, studies, protocol, strata_met=not _failing_strata(strata)
+    )
     results = {
         "schema_version": SCHEMA_VERSION,
         "report_id": "",
@@ -235,7 +253,7 @@ def analyse(
             "sha256": protocol.sha256,
             "device": protocol.data["device"],
             "reference_standard": protocol.data["reference_standard"],
-            "multiplicity": protocol.data.get("multiplicity", ""),
+            "multiplicity": multiplicity["statement"] + " " + multiplicity["rationale"],
             "sample_size": protocol.data.get("sample_size", ""),
         },
         "model": {
@@ -258,8 +276,12 @@ def analyse(
         "flow_by_site": unblinded.flow_by_site,
         "endpoints": endpoints,
         "acceptance": _acceptance(endpoints, strata, protocol),
+        "multiplicity": multiplicity,
         "agreement": _agreement(pooled),
         "classification": _classification(pooled),
+        "method_comparison": method_comparison(studies, protocol),
+        "reference_standard_quality": reference_quality(studies, protocol),
+        "heterogeneity": site_heterogeneity(studies, protocol),
         "strata": strata,
         "study_table": "analysed.csv",
     }

@@ -135,6 +135,7 @@ REQUIRED_FIELDS: tuple[str, ...] = (
     "endpoints[].goal_text",
     "endpoints[].verdict",
     "overall_verdict",
+    "multiplicity.statement",
     "agreement.n",
     "agreement.bias",
     "agreement.sd",
@@ -181,7 +182,12 @@ REQUIRED_FIELDS: tuple[str, ...] = (
 #: Columns of analysed.csv the report reads.
 REQUIRED_COLUMNS: tuple[str, ...] = ("site", "vendor", "ivsd_mm", "reference_ivsd_mm", "difference")
 
-VERDICT_CLASSES = {"PASS": "pass", "FAIL": "fail", "NOT EVALUABLE": "not-evaluable"}
+VERDICT_CLASSES = {
+    "PASS": "pass",
+    "FAIL": "fail",
+    "NOT EVALUABLE": "not-evaluable",
+    "NOT TESTED": "not-tested",
+}
 
 #: Subgroup dimensions in the order the report shows them, with their headings.
 DIMENSIONS: dict[str, str] = {
@@ -414,7 +420,7 @@ def _endpoints(endpoints: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for ep in endpoints:
         row = dict(ep)
         row["verdict"] = _verdict(ep["verdict"])
-        row["unit_label"] = "mm" if ep["unit"] == "mm" else "%"
+        row["unit_label"] = {"mm": "mm", "index": ""}.get(ep["unit"], "%")
         row["rationale"] = ep.get("rationale")
         rows.append(row)
     return rows
@@ -658,6 +664,7 @@ def build_context(
         "sections": [{"appendix": False, **s} for s in SECTIONS],
         "endpoints": _endpoints(results["endpoints"]),
         "overall_verdict": _verdict(results["overall_verdict"]),
+        "multiplicity_statement": results["multiplicity"]["statement"],
         "flow": flow,
         "agreement": _agreement(results),
         "acceptance": _acceptance(results),

@@ -100,13 +100,14 @@ def _formatter(unit: str) -> Callable[[Any], str]:
         return mm
     if unit in ("", "proportion", "%"):
         return pct
-    if unit == "slope":
+    if unit in ("slope", "index"):
         return lambda x: _fixed(x, 3)
     return num
 
 
 def value(x: Any, unit: str) -> str:
-    """An estimate in its unit: "mm" in millimetres, "" (a proportion) as %, "slope" 3 decimals.
+    """An estimate in its unit: "mm" in millimetres, "" (a proportion) as %, "slope" and
+    "index" (an AUC) with 3 decimals.
 
     Examples
     --------

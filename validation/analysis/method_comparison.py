@@ -1,0 +1,134 @@
+"""Method comparison beyond Bland-Altman, and the quality of the reference standard.
+
+All numbers come from :mod:`validation.stats`; this module only chooses the columns and shapes
+the ``results.json`` records.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from typing import Any
+
+import pandas as pd
+
+from validation.protocol import Protocol
+from validation.stats import bland_altman
+from validation.stats.regression import MethodComparisonFit, deming, passing_bablok
+from validation.stats.reliability import cohen_kappa, icc, lin_ccc
+
+_ICC_FORMS = ("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)")
+
+
+def _fit(fit: MethodComparisonFit) -> dict[str, Any]:
+    return {
+        "intercept": fit.intercept,
+        "intercept_ci": [fit.intercept_ci.low, fit.intercept_ci.high],
+        "slope": fit.slope,
+        "slope_ci": [fit.slope_ci.low, fit.slope_ci.high],
+        "ci_method": fit.ci_method,
+        "n": fit.n,
+    }
+
+
+def _icc_table(ratings: pd.DataFrame, level: float) -> list[dict[str, Any]]:
+    table = icc(ratings, confidence=level)
+    return [
+        {
+            "form": form,
+            "description": table.loc[form, "description"],
+            "estimate": float(table.loc[form, "estimate"]),
+            "ci_low": float(table.loc[form, "ci_low"]),
+            "ci_high": float(table.loc[form, "ci_high"]),
+            "F": float(table.loc[form, "F"]),
+            "p_value": float(table.loc[form, "p_value"]),
+        }
+        for form in _ICC_FORMS
+    ]
+
+
+def method_comparison(studies: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
+    """Deming and Passing-Bablok regression, Lin's CCC, ICC and Cohen's kappa, model vs reference.
+
+    Deming's ``error_ratio`` (reference error variance over model error variance, as R mcr)
+    is the protocol's ``analysis.deming_error_ratio`` (default 1). Below 3 studies the
+    record holds only ``n``.
+    """
+    n = len(studies)
+    if n < 3:
+        return {"n": n}
+    level = protocol.confidence
+    x = studies["reference_ivsd_mm"].to_numpy(dtype=float)
+    y = studies["ivsd_mm"].to_numpy(dtype=float)
+    ratio = float(protocol.analysis.get("deming_error_ratio", 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ccc = lin_ccc(x, y, confidence=level)
+        kappa = cohen_kappa(
+            studies["lvh_ref"].to_numpy(), studies["lvh_pred"].to_numpy(), confidence=level
+        )
+        pair = pd.DataFrame({"reference": x, "model": y})
+        fit = deming(x, y, error_ratio=ratio, confidence=level)
+        return {
+            "n": n,
+            "deming": {**_fit(fit), "error_ratio": ratio},
+            "passing_bablok": _fit(passing_bablok(x, y, confidence=level)),
+            "ccc": {
+                "estimate": ccc.ccc,
+                "ci_low": ccc.ci.low,
+                "ci_high": ccc.ci.high,
+                "precision": ccc.precision,
+                "accuracy": ccc.accuracy,
+            },
+            "icc": _icc_table(pair, level),
+            "kappa": {
+                "estimate": kappa.kappa,
+                "ci_low": kappa.ci.low,
+                "ci_high": kappa.ci.high,
+                "observed_agreement": kappa.observed_agreement,
+                "expected_agreement": kappa.expected_agreement,
+            },
+        }
+
+
+def reference_quality(studies: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
+    """Inter-reader ICC and pairwise limits of agreement of the reference-standard readers.
+
+    Empty (``{"readers": []}``) when the protocol names fewer than two readers.
+    """
+    readers = list(protocol.data["reference_standard"].get("readers", []))
+    present = [r for r in readers if r in studies.columns]
+    if len(present) < 2:
+        return {"readers": present}
+    ratings = studies[present].apply(pd.to_numeric, errors="coerce").dropna()
+    level = protocol.confidence
+    out: dict[str, Any] = {"readers": present, "n": len(ratings)}
+    if len(ratings) < 3:
+        return out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out["icc"] = _icc_table(ratings, level)
+        pairs = []
+        for a, b in itertools.combinations(present, 2):
+            ba = bland_altman(
+                ratings[a].to_numpy(),
+                ratings[b].to_numpy(),
+                confidence=level,
+                ci_method=protocol.analysis["loa_ci"],
+            )
+            pairs.append(
+                {
+                    "readers": [a, b],
+                    "bias": ba.bias,
+                    "sd": ba.sd,
+                    "loa_low": ba.loa_low,
+                    "loa_high": ba.loa_high,
+                    "loa_low_ci": [ba.loa_low_ci.low, ba.loa_low_ci.high],
+                    "loa_high_ci": [ba.loa_high_ci.low, ba.loa_high_ci.high],
+                }
+            )
+    out["pairs"] = pairs
+    # SD of a single reader's error, from the pairwise differences: var(a - b) = 2 s^2
+    out["reader_sd"] = math.sqrt(sum(p["sd"] ** 2 for p in pairs) / (2 * len(pairs)))
+    return out
