@@ -57,6 +57,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from validation.stats import DelongTest, Interval, RocAuc, delong_test, roc_auc
+from validation.stats.roc import weighted_auc
 
 # ------------------------------------------------------------------------------- aSAH (pROC)
 
@@ -456,3 +457,33 @@ def test_delong_test_names_the_offending_score():
         delong_test([0, 1], [0.1, 0.2], [0.3, 0.4], confidence=1.5)
     with pytest.raises(TypeError):
         delong_test([0, 1], [0.1, 0.2], [0.3, 0.4], 0.95)  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- weighted AUC
+
+
+@pytest.mark.parametrize("marker", ["wfns", "s100b", "ndka"])
+def test_weighted_auc_with_unit_weights_is_the_proc_auc(marker):
+    """pROC's auc() on aSAH, as in test_auc_matches_proc_test_auc, through the weighted path."""
+    ones = np.ones(POOR.size)
+    assert float(weighted_auc(POOR, MARKERS[marker], weights=ones)) == pytest.approx(
+        roc_auc(POOR, MARKERS[marker]).auc, abs=1e-12
+    )
+
+
+def test_integer_weights_equal_repeating_the_studies():
+    rng = np.random.default_rng(0)
+    w = rng.integers(0, 4, size=(5, POOR.size))
+    got = weighted_auc(POOR, S100B, weights=w)
+    for row, value in zip(w, got, strict=True):
+        expanded = np.repeat(np.arange(POOR.size), row)
+        assert value == pytest.approx(roc_auc_score(POOR[expanded], S100B[expanded]), abs=1e-12)
+
+
+def test_weighted_auc_without_one_class_is_nan_and_bad_weights_are_refused():
+    w = np.where(POOR, 0.0, 1.0)
+    assert math.isnan(float(weighted_auc(POOR, S100B, weights=w)))
+    with pytest.raises(ValueError, match="non-negative"):
+        weighted_auc(POOR, S100B, weights=-np.ones(POOR.size))
+    with pytest.raises(ValueError, match="shape"):
+        weighted_auc(POOR, S100B, weights=np.ones(3))

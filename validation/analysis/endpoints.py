@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
+from validation.analysis.clustered import ClusteredValue, cluster_ids, clustered_values
 from validation.protocol import Endpoint, Protocol
 from validation.stats import (
     BlandAltman,
@@ -52,10 +54,21 @@ class Assessment:
     accuracy: DiagnosticAccuracy | None
     rmse: Estimate | None = None
     auc: RocAuc | None = None
+    patients: int | None = None
+    clustered: dict[str, ClusteredValue] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, MetricValue]:
-        """The endpoint metrics of :data:`STRATUM_METRICS`, each with its interval."""
-        return {**self._measurement(), **self._classification()}
+        """The endpoint metrics of :data:`STRATUM_METRICS`, each with its interval.
+
+        When patients contribute several studies (``clustered``), the patient-level
+        estimates and intervals replace the study-level ones.
+        """
+        values = {**self._measurement(), **self._classification()}
+        for metric, c in self.clustered.items():
+            values[metric] = MetricValue(
+                values[metric].n, c.estimate, c.ci_low, c.ci_high, c.method
+            )
+        return values
 
     def _measurement(self) -> dict[str, MetricValue]:
         ba, mae, rmse = self.agreement, self.mae, self.rmse
@@ -141,7 +154,22 @@ def assess(
             )
             if 0 < labels.sum() < n:
                 auc = roc_auc(labels, studies["lvh_probability"].to_numpy(), confidence=level)
-    return Assessment(n=n, agreement=agreement, mae=mae, rmse=rmse, accuracy=accuracy, auc=auc)
+        clusters = cluster_ids(studies, protocol) if n >= 3 else None
+        clustered = (
+            clustered_values(studies, protocol, clusters, confidence=level, groups=groups)
+            if clusters is not None
+            else {}
+        )
+    return Assessment(
+        n=n,
+        agreement=agreement,
+        mae=mae,
+        rmse=rmse,
+        accuracy=accuracy,
+        auc=auc,
+        patients=None if clusters is None else int(np.unique(clusters).shape[0]),
+        clustered=clustered,
+    )
 
 
 def assess_metric(

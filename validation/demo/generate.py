@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +51,11 @@ PLANTED_EFFECTS = {
         "duplicate_sop_instance",
     ],
     "missing_reference_rate": 0.03,
+    "follow_up_visits": "one study in 12 is a second visit of a patient seen earlier in the "
+    "same partition (same PatientID), so studies are clustered within patients",
 }
 MISSING_REFERENCE_RATE = 0.03
+REVISIT_EVERY = 12
 TEST_PERIOD = (dt.date(2026, 1, 5), dt.date(2026, 6, 26))
 REFERENCE_COLUMNS = (
     "study_instance_uid",
@@ -79,13 +82,32 @@ class SyntheticStudy:
 
 
 def synthesize_study(
-    seed: int, cohort: str, site_index: int, site_id: str, institution: str, vendor: str, index: int
+    seed: int,
+    cohort: str,
+    site_index: int,
+    site_id: str,
+    institution: str,
+    vendor: str,
+    index: int,
+    *,
+    revisit_of: int | None = None,
 ) -> SyntheticStudy:
-    """Make one study of ``vendor`` at a site, deterministic from its key."""
+    """Make one study of ``vendor`` at a site, deterministic from its key.
+
+    With ``revisit_of`` the study is a second visit of the patient first seen in study
+    ``revisit_of`` of the same partition: same patient and septum, a new acquisition (its own
+    image quality, speckle and caliper readings).
+    """
     profile = VENDORS[vendor]
     vendor_index = sorted(VENDORS).index(vendor)
     rng = np.random.default_rng([seed, _COHORTS[cohort], site_index, vendor_index, index])
-    patient = sample_patient(rng, age_shift=(site_index % 3 - 1) * 3.0)
+    age_shift = (site_index % 3 - 1) * 3.0
+    patient = sample_patient(rng, age_shift=age_shift)
+    if revisit_of is not None:
+        first = np.random.default_rng(
+            [seed, _COHORTS[cohort], site_index, vendor_index, revisit_of]
+        )
+        patient = replace(sample_patient(first, age_shift=age_shift), quality=patient.quality)
     anatomy = sample_anatomy(
         patient.ivsd_mm, profile.n_frames, patient.quality, rng, age=patient.age
     )
@@ -94,7 +116,8 @@ def synthesize_study(
         (dt.date(2023, 3, 1), dt.date(2025, 6, 30)) if cohort == "development" else TEST_PERIOD
     )
     study_date = start + dt.timedelta(days=int(rng.integers(0, (end - start).days + 1)))
-    patient_id = f"{site_id.upper()}-{vendor[:2].upper()}{index:05d}"
+    patient_number = index if revisit_of is None else revisit_of
+    patient_id = f"{site_id.upper()}-{vendor[:2].upper()}{patient_number:05d}"
     key = (seed, cohort, site_id, vendor, index)
     record = StudyRecord(
         patient_id=patient_id,
@@ -152,7 +175,14 @@ def generate_test_cohort(sites: list[Site], *, n_studies: int, seed: int, out: P
     for (site_index, site, partition), count in zip(partitions, counts, strict=True):
         for index in range(count):
             study = synthesize_study(
-                seed, "test", site_index, site.id, site.name, partition.vendor, index
+                seed,
+                "test",
+                site_index,
+                site.id,
+                site.name,
+                partition.vendor,
+                index,
+                revisit_of=revisit_of(index),
             )
             write_dataset(
                 build_dataset(study.record, study.frames), _study_path(partition.source_path, study)
@@ -177,8 +207,20 @@ def generate_test_cohort(sites: list[Site], *, n_studies: int, seed: int, out: P
     return summary
 
 
+def revisit_of(index: int) -> int | None:
+    """The first study of the patient whom study ``index`` revisits, or None (a new patient).
+
+    One study in twelve (about 8%) is a follow-up of a patient seen earlier in the same
+    partition, so the analysis must treat studies as clustered within patients.
+    """
+    return index - 6 if index % REVISIT_EVERY == REVISIT_EVERY - 1 else None
+
+
 def _study_path(partition_dir: Path, study: SyntheticStudy) -> Path:
-    return partition_dir / study.record.patient_id / "IM_0001.dcm"
+    folder = partition_dir / study.record.patient_id
+    if folder.exists():  # a follow-up visit of a patient already written
+        folder = folder / f"visit-{study.record.study_uid[-6:]}"
+    return folder / "IM_0001.dcm"
 
 
 def _write_reference(path: Path, rows: list[dict]) -> None:
