@@ -253,7 +253,7 @@ def analyse(
             "sha256": protocol.sha256,
             "device": protocol.data["device"],
             "reference_standard": protocol.data["reference_standard"],
-            "multiplicity": multiplicity["statement"] + " " + multiplicity["rationale"],
+            "multiplicity": multiplicity["rationale"] or multiplicity["statement"],
             "sample_size": protocol.data.get("sample_size", ""),
         },
         "model": {
