@@ -132,7 +132,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             *args.predictions,
             *(r["path"] for r in results["data"]["reference_files"]),
         ],
-        [out / "results.json", out / "analysed.csv", *filter(None, [args.accounting_out])],
+        [
+            out / "results.json",
+            out / "analysed.csv",
+            out / "manifest.json",
+            *filter(None, [args.accounting_out]),
+        ],
         {"overall_verdict": results["overall_verdict"], "lock": results["lock"]["status"]},
     )
     for endpoint in results["endpoints"]:

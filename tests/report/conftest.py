@@ -19,6 +19,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from validation.analysis.heterogeneity import site_heterogeneity
+from validation.analysis.method_comparison import method_comparison, reference_quality
+from validation.analysis.results import _clean
+from validation.protocol import load_protocol
+
 SITES = (
     ("s01", "Riverside University Hospital"),
     ("s02", "St. Brendan Heart Institute"),
@@ -204,6 +209,11 @@ def make_study(folder: Path, *, lock_valid: bool = False, seed: int = 7) -> Path
                         "lvh_probability": prob,
                         "lvh_pred": int(prob >= 0.5),
                         "lvh_ref": int(ref >= LVH_MM),
+                        "patient_id": f"{site.upper()}-{len(rows):05d}",
+                        **{
+                            f"reader_{i}_ivsd_mm": round(ref + rng.normal(0, 1.1), 1)
+                            for i in (1, 2, 3)
+                        },
                     }
                 )
             partitions.append(
@@ -510,10 +520,40 @@ def make_study(folder: Path, *, lock_valid: bool = False, seed: int = 7) -> Path
         "strata": strata,
         "study_table": "analysed.csv",
     }
+    results.update(_analysis_blocks(df))
+    manifest = {
+        "version": 1,
+        "partitions": [
+            {
+                **{k: p[k] for k in ("site", "vendor", "received", "included")},
+                "files_sha256": _sha(f"files-{p['site']}-{p['vendor']}"),
+                "accounting_sha256": p["accounting_sha256"],
+                "predictions_sha256": p["predictions_sha256"],
+            }
+            for p in partitions
+        ],
+        "files": [],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    results["data"]["manifest"] = {
+        "path": "manifest.json",
+        "sha256": _sha(json.dumps(manifest)),
+        "partitions": manifest["partitions"],
+    }
     path = folder / "results.json"
-    text = json.dumps(results, indent=1, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(_clean(results), indent=1, ensure_ascii=False, allow_nan=False)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _analysis_blocks(df: pd.DataFrame) -> dict[str, Any]:
+    """The blocks the real analysis stage adds, computed by its own functions on the table."""
+    protocol = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "demo.yaml")
+    return {
+        "method_comparison": method_comparison(df, protocol),
+        "reference_standard_quality": reference_quality(df, protocol),
+        "heterogeneity": site_heterogeneity(df, protocol),
+    }
 
 
 @pytest.fixture(scope="session")

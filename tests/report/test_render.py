@@ -16,12 +16,23 @@ SECTION_TITLES = (
     "Document control",
     "Signatures",
     "Executive summary",
+    "Device and model description",
+    "Study design",
+    "Data independence",
     "Subject accountability",
-    "Measurement agreement",
-    "Classification performance",
-    "Subgroup analyses",
-    "Traceability",
+    "Baseline characteristics",
+    "Reference-standard quality",
+    "Measurement results",
+    "Classification results",
+    "Subgroups and heterogeneity across sites",
+    "Quality-gate analysis",
+    "Benefit-risk",
+    "Limitations",
     "Model card",
+    "Summary text for the submission",
+    "STARD 2015 and CLAIM checklist",
+    "Dataset manifest and traceability",
+    "Environment record",
 )
 
 
@@ -227,3 +238,75 @@ def test_acceptance_rule_and_rationale_shown_when_present(draft_results: Path) -
     assert "in every stratum of vendor" in html
     assert "Ultrasound vendor Canon (bias)" in html
     assert "Within inter-reader variability." in html
+
+
+# --------------------------------------------------------------------------- archival PDF
+
+
+def test_pdf_declares_pdf_a_3b(draft_pdf: dict[str, Path]) -> None:
+    reader = pypdf.PdfReader(str(draft_pdf["pdf"]))
+    xmp = reader.xmp_metadata.stream.get_data().decode()
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    assert "/OutputIntents" in reader.trailer["/Root"]  # the colour profile PDF/A requires
+
+
+def test_results_and_manifest_are_embedded(draft_pdf: dict[str, Path], draft_results: Path) -> None:
+    reader = pypdf.PdfReader(str(draft_pdf["pdf"]))
+    attached = {name: data[0] for name, data in reader.attachments.items()}
+    assert attached["results.json"] == draft_results.read_bytes()
+    assert attached["manifest.json"] == (draft_results.parent / "manifest.json").read_bytes()
+    # PDF/A-3 associated files, declared on the document
+    associated = {ref.idnum for ref in reader.trailer["/Root"]["/AF"]}
+    assert len(associated) == 2
+
+
+def test_outline_lists_every_section(draft_pdf: dict[str, Path]) -> None:
+    reader = pypdf.PdfReader(str(draft_pdf["pdf"]))
+
+    def titles(items: list) -> list[str]:
+        out = []
+        for item in items:
+            out.extend(titles(item) if isinstance(item, list) else [item.title])
+        return out
+
+    bookmarks = titles(reader.outline)
+    for title in SECTION_TITLES:
+        assert any(title in b for b in bookmarks), title
+
+
+def test_endpoint_table_numbers_are_the_results(draft_text: str, results: dict) -> None:
+    from validation.report.filters import ci, value
+
+    flat = _squash(draft_text)
+    for ep in results["endpoints"]:
+        unit = ep["unit"]
+        assert _squash(value(ep["estimate"], unit)) in flat, ep["id"]
+        assert _squash(ci(ep["ci_low"], ep["ci_high"], unit)) in flat, ep["id"]
+
+
+def test_same_results_give_the_same_pdf(draft_results: Path, tmp_path: Path) -> None:
+    first = render_report(draft_results, tmp_path / "a.pdf")["pdf"].read_bytes()
+    second = render_report(draft_results, tmp_path / "b.pdf")["pdf"].read_bytes()
+    assert first == second
+
+
+def test_de_novo_report_has_risks_and_510k_does_not(
+    draft_text: str, draft_results: Path, tmp_path: Path
+) -> None:
+    de_novo = _pdf_text(
+        render_report(draft_results, tmp_path / "de-novo.pdf", kind="de-novo")["pdf"]
+    )
+    title = "Risks to health, mitigations and special controls"
+    assert title in de_novo
+    assert title not in draft_text
+    for section in SECTION_TITLES:
+        assert section in de_novo, section
+
+
+def test_missing_manifest_is_a_report_error(draft_results: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "analysis"
+    folder.mkdir()
+    for name in ("results.json", "analysed.csv"):
+        (folder / name).write_bytes((draft_results.parent / name).read_bytes())
+    with pytest.raises(ReportError, match="manifest"):
+        render_report(folder / "results.json", tmp_path / "x.pdf")

@@ -17,6 +17,7 @@ from validation import __version__
 from validation.analysis.acceptance import apply_multiplicity
 from validation.analysis.endpoints import Assessment, assess, endpoint_rows, strata_rows
 from validation.analysis.heterogeneity import site_heterogeneity
+from validation.analysis.manifest import build_manifest
 from validation.analysis.method_comparison import method_comparison, reference_quality
 from validation.analysis.unblind import unblind
 from validation.exceptions import LockError
@@ -231,6 +232,9 @@ def analyse(
         Path(accounting_out).parent.mkdir(parents=True, exist_ok=True)
         unblinded.accounting.to_csv(accounting_out, index=False)
 
+    manifest = build_manifest(unblinded.accounting, accounting_paths, prediction_paths)
+    manifest_path = out_dir / "manifest.json"
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     card = read_card(protocol.model_path)
     pooled = assess(studies, protocol)
     endpoints = endpoint_rows(pooled, protocol)
@@ -271,6 +275,11 @@ def analyse(
             "sites": [{"id": s.id, "name": s.name} for s in sites],
             "partitions": _partitions(accounting_paths, prediction_paths),
             "reference_files": unblinded.reference_files,
+            "manifest": {
+                "path": "manifest.json",
+                "sha256": sha256_file(manifest_path),
+                "partitions": manifest["partitions"],
+            },
         },
         "flow": unblinded.flow,
         "flow_by_site": unblinded.flow_by_site,

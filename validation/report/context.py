@@ -19,6 +19,9 @@ import pandas as pd
 
 from validation.exceptions import ReportError
 from validation.report import figures
+from validation.report.performance import performance_context
+from validation.report.regulatory import regulatory_context
+from validation.report.study import study_context
 
 SCHEMA_VERSION = 1
 
@@ -177,6 +180,8 @@ REQUIRED_FIELDS: tuple[str, ...] = (
     "strata[].small",
     "strata[].goal_met",
     "study_table",
+    "data.manifest.path",
+    "data.manifest.sha256",
 )
 
 #: Columns of analysed.csv the report reads.
@@ -217,31 +222,87 @@ CLASSIFICATION_METRICS: tuple[tuple[str, str, str], ...] = (
 SECTIONS: tuple[dict[str, Any], ...] = (
     {"id": "control", "title": "Document control", "template": "partials/control.html"},
     {"id": "summary", "title": "Executive summary", "template": "partials/summary.html"},
+    {"id": "device", "title": "Device and model description", "template": "partials/device.html"},
+    {"id": "design", "title": "Study design", "template": "partials/design.html"},
+    {"id": "independence", "title": "Data independence", "template": "partials/independence.html"},
     {
         "id": "accountability",
         "title": "Subject accountability",
         "template": "partials/accountability.html",
     },
-    {"id": "agreement", "title": "Measurement agreement", "template": "partials/agreement.html"},
+    {
+        "id": "baseline",
+        "title": "Baseline characteristics",
+        "template": "partials/baseline.html",
+    },
+    {
+        "id": "reference-quality",
+        "title": "Reference-standard quality",
+        "template": "partials/reference_quality.html",
+    },
+    {"id": "agreement", "title": "Measurement results", "template": "partials/agreement.html"},
     {
         "id": "classification",
-        "title": "Classification performance",
+        "title": "Classification results",
         "template": "partials/classification.html",
     },
-    {"id": "subgroups", "title": "Subgroup analyses", "template": "partials/subgroups.html"},
     {
-        "id": "traceability",
-        "title": "Traceability",
-        "template": "partials/traceability.html",
-        "appendix": True,
+        "id": "subgroups",
+        "title": "Subgroups and heterogeneity across sites",
+        "template": "partials/subgroups.html",
     },
+    {
+        "id": "quality-gate",
+        "title": "Quality-gate analysis",
+        "template": "partials/quality_gate.html",
+    },
+    {"id": "benefit-risk", "title": "Benefit-risk", "template": "partials/benefit_risk.html"},
+    {
+        "id": "risks",
+        "title": "Risks to health, mitigations and special controls",
+        "template": "partials/risks.html",
+        "kinds": ("de-novo",),
+    },
+    {"id": "limitations", "title": "Limitations", "template": "partials/limitations.html"},
     {
         "id": "model-card",
         "title": "Model card",
         "template": "partials/model_card.html",
         "appendix": True,
     },
+    {
+        "id": "submission-summary",
+        "title": "Summary text for the submission",
+        "template": "partials/submission_summary.html",
+        "appendix": True,
+    },
+    {
+        "id": "checklist",
+        "title": "STARD 2015 and CLAIM checklist",
+        "template": "partials/checklist.html",
+        "appendix": True,
+    },
+    {
+        "id": "traceability",
+        "title": "Dataset manifest and traceability",
+        "template": "partials/traceability.html",
+        "appendix": True,
+    },
+    {
+        "id": "environment",
+        "title": "Environment record",
+        "template": "partials/environment.html",
+        "appendix": True,
+    },
 )
+
+
+def sections_for(kind: str) -> list[dict[str, Any]]:
+    """The sections of a report of ``kind``, in order (some exist only in one kind)."""
+    return [
+        {"appendix": False, **s} for s in SECTIONS if kind in s.get("kinds", (kind,))
+    ]
+
 
 SIGNATORIES: tuple[dict[str, str], ...] = (
     {
@@ -661,7 +722,7 @@ def build_context(
         "analysis": analysis,
         "confidence": analysis["confidence"],
         "signatories": [dict(s) for s in SIGNATORIES],
-        "sections": [{"appendix": False, **s} for s in SECTIONS],
+        "sections": sections_for(kind),
         "endpoints": _endpoints(results["endpoints"]),
         "overall_verdict": _verdict(results["overall_verdict"]),
         "multiplicity_statement": results["multiplicity"]["statement"],
@@ -680,9 +741,13 @@ def build_context(
             )
             for p in results["data"]["partitions"]
         ],
+        "manifest": results["data"]["manifest"],
         "reference_files": [
             dict(r, site_name=names.get(str(r["site"]), str(r["site"])))
             for r in results["data"]["reference_files"]
         ],
         "figures": figs,
+        **study_context(results, table),
+        **performance_context(results, table),
+        **regulatory_context(results, table, kind=kind),
     }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,17 @@ def make_environment(folder: str | Path | None = None) -> jinja2.Environment:
     return env
 
 
+def stylesheet(folder: str | Path | None = None) -> str:
+    """``report.css`` followed by the section stylesheets ``css/*.css`` (in name order)."""
+    root = templates_dir(folder)
+    parts = [root / STYLESHEET, *sorted((root / "css").glob("*.css"))]
+    return "\n".join(p.read_text(encoding="utf-8") for p in parts)
+
+
 def render_html(context: Mapping[str, Any], *, folder: str | Path | None = None) -> str:
     """Render the report's HTML (stylesheet embedded, so the file stands alone) from a context."""
     env = make_environment(folder)
-    css = (templates_dir(folder) / STYLESHEET).read_text(encoding="utf-8")
+    css = stylesheet(folder)
     try:
         # The stylesheet is the project's own file, not data: embedded unescaped.
         return env.get_template(ENTRY_TEMPLATE).render(**context, stylesheet=Markup(css))
@@ -58,14 +66,41 @@ def render_html(context: Mapping[str, Any], *, folder: str | Path | None = None)
         raise ReportError(f"report template error: {exc}") from exc
 
 
-def write_pdf(html: str, out_pdf: str | Path, *, base_url: str | Path | None = None) -> Path:
-    """Lay out ``html`` as a PDF with WeasyPrint: the only call to WeasyPrint in the toolkit."""
+#: PDF/A part and conformance level of every report: archival, with embedded files allowed.
+PDF_VARIANT = "pdf/a-3b"
+
+
+def write_pdf(
+    html: str,
+    out_pdf: str | Path,
+    *,
+    base_url: str | Path | None = None,
+    attachments: Sequence[tuple[Path, str]] = (),
+    identifier: str = "",
+) -> Path:
+    """Lay out ``html`` as a PDF/A-3b with WeasyPrint: the only call to WeasyPrint in the toolkit.
+
+    ``attachments`` are ``(file, description)`` pairs embedded as associated files (PDF/A-3
+    relationship "Data"). ``identifier`` (any text; hashed) fixes the PDF's file identifier, so
+    the same report content gives the same PDF bytes apart from its creation time; the
+    document's dates come from the ``dcterms.created`` / ``dcterms.modified`` meta elements.
+    """
     import weasyprint  # imported here: slow to import, and only this function needs it
 
     out = Path(out_pdf)
     out.parent.mkdir(parents=True, exist_ok=True)
+    files = [
+        weasyprint.Attachment(
+            filename=str(path), name=path.name, description=description, relationship="Data"
+        )
+        for path, description in attachments
+    ]
+    options: dict[str, Any] = {"pdf_variant": PDF_VARIANT, "attachments": files}
+    if identifier:
+        options["pdf_identifier"] = hashlib.sha256(identifier.encode()).hexdigest()[:32].encode()
     try:
-        weasyprint.HTML(string=html, base_url=str(base_url or templates_dir())).write_pdf(str(out))
+        document = weasyprint.HTML(string=html, base_url=str(base_url or templates_dir()))
+        document.write_pdf(str(out), **options)
     except Exception as exc:  # WeasyPrint raises many types; report them as one
         raise ReportError(f"could not write PDF {out}: {type(exc).__name__}: {exc}") from exc
     return out
@@ -101,11 +136,22 @@ def render_report(
     if kind not in KINDS:
         raise ReportError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     results, table = load_results(results_path)
+    manifest = Path(results_path).parent / str(results["data"]["manifest"]["path"])
+    if not manifest.is_file():
+        raise ReportError(f"dataset manifest {manifest} not found (written by `mval analyze`)")
     context = build_context(results, table, kind=kind)
     html = render_html(context)
     out = Path(out_pdf)
     html_path = out.with_suffix(".html")
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(html, encoding="utf-8")
-    pdf_path = write_pdf(html, out)
+    pdf_path = write_pdf(
+        html,
+        out,
+        attachments=[
+            (Path(results_path), "Machine-readable results of the analysis (results.json)"),
+            (manifest, "Dataset manifest: every received file with its sha256"),
+        ],
+        identifier=f"{results['report_id']}/{kind}",
+    )
     return {"pdf": pdf_path, "html": html_path}
