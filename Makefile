@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 	@echo
-	@echo "Evidence report: results/demo/report/510k.pdf"
+	@echo "Evidence reports: results/demo/report/510k.pdf, results/demo/report/de-novo.pdf"
 	@echo "Results:         results/demo/analysis/results.json"
 	@echo "Accounting:      results/demo/ingest/accounting.csv"
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pypdf
 import pytest
 
 from validation.hashing import sha256_file
@@ -112,9 +113,29 @@ def test_workflow_end_to_end(project):
     assert bias["Canon"] > 1.0
     assert all(abs(v) < 0.6 for k, v in bias.items() if k != "Canon")
 
-    pdf = results_dir / "report" / "510k.pdf"
-    assert pdf.stat().st_size > 10_000 and pdf.read_bytes()[:5] == b"%PDF-"
-    assert (results_dir / "report" / "510k.html").exists()
+    # both evidence reports, archival, with the results and the manifest inside
+    for kind in ("510k", "de-novo"):
+        pdf = results_dir / "report" / f"{kind}.pdf"
+        assert (results_dir / "report" / f"{kind}.html").exists()
+        reader = pypdf.PdfReader(str(pdf))
+        assert 'pdfaid:part="3"' in reader.xmp_metadata.stream.get_data().decode()
+        attached = reader.attachments
+        assert (
+            attached["results.json"][0] == (results_dir / "analysis" / "results.json").read_bytes()
+        )
+        assert (
+            attached["manifest.json"][0]
+            == (results_dir / "analysis" / "manifest.json").read_bytes()
+        )
+        text = "".join(page.extract_text() or "" for page in reader.pages)
+        for section in (
+            "Executive summary",
+            "Data independence",
+            "Quality-gate analysis",
+            "STARD 2015 and CLAIM checklist",
+            "Environment record",
+        ):
+            assert section in text, (kind, section)
 
     assert results["lock"]["valid"] is True
     assert results["lock"]["locked_utc"] < results["lock"]["unblinded_utc"]

@@ -19,8 +19,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from validation.analysis.baseline import baseline_characteristics, study_period
+from validation.analysis.benefit_risk import benefit_risk
 from validation.analysis.heterogeneity import site_heterogeneity
+from validation.analysis.independence import data_independence
 from validation.analysis.method_comparison import method_comparison, reference_quality
+from validation.analysis.quality_gate import quality_gate
 from validation.analysis.results import _clean
 from validation.protocol import load_protocol
 
@@ -210,6 +214,7 @@ def make_study(folder: Path, *, lock_valid: bool = False, seed: int = 7) -> Path
                         "lvh_pred": int(prob >= 0.5),
                         "lvh_ref": int(ref >= LVH_MM),
                         "patient_id": f"{site.upper()}-{len(rows):05d}",
+                        "study_date": f"2026{rng.integers(1, 7):02d}{rng.integers(1, 29):02d}",
                         **{
                             f"reader_{i}_ivsd_mm": round(ref + rng.normal(0, 1.1), 1)
                             for i in (1, 2, 3)
@@ -520,7 +525,8 @@ def make_study(folder: Path, *, lock_valid: bool = False, seed: int = 7) -> Path
         "strata": strata,
         "study_table": "analysed.csv",
     }
-    results.update(_analysis_blocks(df))
+    results.update(_analysis_blocks(df, results["model"]["card"]))
+    results["benefit_risk"] = benefit_risk(results["classification"], results["agreement"])
     manifest = {
         "version": 1,
         "partitions": [
@@ -546,13 +552,17 @@ def make_study(folder: Path, *, lock_valid: bool = False, seed: int = 7) -> Path
     return path
 
 
-def _analysis_blocks(df: pd.DataFrame) -> dict[str, Any]:
+def _analysis_blocks(df: pd.DataFrame, card: dict[str, Any]) -> dict[str, Any]:
     """The blocks the real analysis stage adds, computed by its own functions on the table."""
     protocol = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "demo.yaml")
     return {
         "method_comparison": method_comparison(df, protocol),
         "reference_standard_quality": reference_quality(df, protocol),
         "heterogeneity": site_heterogeneity(df, protocol),
+        "baseline": baseline_characteristics(df, confidence=protocol.confidence),
+        "study_period": study_period(df),
+        "independence": data_independence(df, card, [site for site, _ in SITES]),
+        "quality_gate": quality_gate(df.assign(status="predicted", detail=""), protocol),
     }
 
 

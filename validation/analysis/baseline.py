@@ -86,8 +86,10 @@ def _group_row(
     known_sex = ~sex.isin(UNKNOWN)
     n_known_sex = int(known_sex.sum())
     n_female = int((sex == FEMALE).sum())
-    age, bmi, ref = _summary(group["age"]), _summary(group["bmi"]), _summary(
-        group["reference_ivsd_mm"]
+    age, bmi, ref = (
+        _summary(group["age"]),
+        _summary(group["bmi"]),
+        _summary(group["reference_ivsd_mm"]),
     )
     label = pd.to_numeric(group["lvh_ref"], errors="coerce").dropna()
     n_label, n_lvh = int(label.size), int((label == 1).sum())

@@ -60,8 +60,9 @@ def data_independence(
     -------
     dict
         ``development`` (``cohort, sites, vendors, studies_fit, studies_holdout,
-        declaration`` from the card), ``test`` (``sites``, ``sites_analysed``, ``sites_not_declared``
-        (analysed sites missing from ``sites``), ``vendors``, ``n_studies``, ``n_patients``), ``site_overlap`` (list; must be empty),
+        declaration`` from the card), ``test`` (``sites``, ``sites_analysed``,
+        ``sites_not_declared`` (analysed sites missing from ``sites``), ``vendors``,
+        ``n_studies``, ``n_patients``), ``site_overlap`` (list; must be empty),
         ``vendors_not_in_development`` (list), ``patients`` (``n_checked``, ``n_missing_id``,
         ``prefixes``, ``n_with_development_prefix``, ``examples``, ``n_with_own_site_prefix``,
         ``n_at_several_sites``), ``checks`` (a list of ``{"check", "result", "passed",
@@ -113,9 +114,7 @@ def data_independence(
         raise ValueError("sites must name at least one test site; got an empty list.")
     training = card.get("training_data") or {}
     if not isinstance(training, Mapping):
-        raise TypeError(
-            f"card['training_data'] must be a mapping; got {type(training).__name__}."
-        )
+        raise TypeError(f"card['training_data'] must be a mapping; got {type(training).__name__}.")
     dev_sites = _ids(training.get("sites"), "card['training_data']['sites']")
     dev_vendors = _ids(training.get("vendors"), "card['training_data']['vendors']")
 
@@ -295,7 +294,10 @@ def _statement(
                 "followed throughout and the patient check is weak."
             )
     if n_missing:
-        verified += f" {n_missing} analysed studies have no patient identifier and were not checked."
+        verified += (
+            f" {n_missing} analysed {'study has' if n_missing == 1 else 'studies have'} no "
+            "patient identifier and could not be checked."
+        )
     declared = (
         f"Relies on the model card's declaration: \u201c{declaration}\u201d. The development "
         "cohort's patient list is not part of this study's data, so patient disjointness "

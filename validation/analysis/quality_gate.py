@@ -54,6 +54,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 )
 STATUSES = ("predicted", "quality_rejected")
 _WORST_METRICS = ("sensitivity", "specificity")
+#: Banded dimensions and the numeric column their bands cut.
+_BAND_SOURCES = {"age_band": "age", "bmi_band": "bmi"}
 
 
 def _check_gated(gated: Any) -> pd.DataFrame:
@@ -123,7 +125,14 @@ def _subgroups(
     rows = []
     for dimension in dimensions:
         labels = frame[dimension].astype(str).where(frame[dimension].notna(), "unknown")
-        for stratum, mask in labels.groupby(labels, sort=True).groups.items():
+        groups = labels.groupby(labels, sort=True).groups
+        order = list(groups)
+        source = _BAND_SOURCES.get(dimension)
+        if source is not None:  # bands in numeric order, "unknown" last
+            lowest = pd.to_numeric(frame[source], errors="coerce").groupby(labels).min()
+            order = list(lowest.sort_values(na_position="last", kind="stable").index)
+        for stratum in order:
+            mask = groups[stratum]
             n = len(mask)
             k = int(rejected.loc[mask].sum())
             rows.append(

@@ -16,9 +16,13 @@ import pandas as pd
 from validation import __version__
 from validation.analysis.acceptance import apply_multiplicity
 from validation.analysis.endpoints import Assessment, assess, endpoint_rows, strata_rows
+from validation.analysis.baseline import baseline_characteristics, study_period
+from validation.analysis.benefit_risk import benefit_risk
 from validation.analysis.heterogeneity import site_heterogeneity
+from validation.analysis.independence import data_independence
 from validation.analysis.manifest import build_manifest
 from validation.analysis.method_comparison import method_comparison, reference_quality
+from validation.analysis.quality_gate import quality_gate
 from validation.analysis.unblind import unblind
 from validation.exceptions import LockError
 from validation.hashing import sha256_file, sha256_json
@@ -291,10 +295,15 @@ def analyse(
         "method_comparison": method_comparison(studies, protocol),
         "reference_standard_quality": reference_quality(studies, protocol),
         "heterogeneity": site_heterogeneity(studies, protocol),
+        "baseline": baseline_characteristics(studies, confidence=protocol.confidence),
+        "study_period": study_period(studies),
+        "independence": data_independence(studies, card.fields, [s.id for s in sites]),
+        "quality_gate": quality_gate(unblinded.gated, protocol),
         "strata": strata,
         "study_table": "analysed.csv",
     }
     results["overall_verdict"] = results["acceptance"]["verdict"]
+    results["benefit_risk"] = benefit_risk(results["classification"], results["agreement"])
     results = _clean(results)
     content = {k: v for k, v in results.items() if k not in ("created_utc", "software")}
     results["report_id"] = f"MVAL-{protocol.stem}-{sha256_json(content)[:8]}"

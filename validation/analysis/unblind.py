@@ -224,6 +224,7 @@ def _study_table(analysed: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
             ),
             "patient_id": analysed["patient_id"],
             "study_instance_uid": analysed["study_instance_uid"],
+            "study_date": analysed["study_date"],
             "ivsd_mm": pd.to_numeric(analysed["ivsd_mm"]),
             "reference_ivsd_mm": pd.to_numeric(analysed[ref["measurement"]]),
             "lvh_probability": pd.to_numeric(analysed["lvh_probability"]),

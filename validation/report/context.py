@@ -687,7 +687,6 @@ def build_context(
     figure_list = [
         figures.flow_diagram(flow),
         figures.bland_altman(table, agreement, confidence=analysis["confidence"]),
-        figures.scatter(table),
     ]
     figs = {f["id"]: f for f in figure_list}
 

@@ -1,13 +1,785 @@
-"""Report context of the performance sections (being written)."""
+"""Report context of the performance sections: measurement, classification and subgroups.
+
+Sections 9 to 11 of the evidence report (DESIGN.md, "What the evidence report holds"):
+
+* measurement results: Bland-Altman agreement with both its study-level interval and the
+  endpoint's patient-level interval, proportional bias, MAE, RMSE, Deming and Passing-Bablok
+  regression, ICC and Lin's CCC, with per-vendor Bland-Altman plots and a scatter plot;
+* classification results: accuracy measures with their intervals, the AUC (DeLong) and Cohen's
+  kappa, with the ROC curve and a calibration plot;
+* subgroups: forest plots and tables of every stratum dimension, small and failing strata
+  flagged, and the cross-site heterogeneity block (random-effects pooling, leave-one-site-out).
+
+Every number comes from ``results.json``: this module only looks values up, reshapes them and
+says which figures to draw. The ROC curve and the calibration groups are drawn from the per-study
+scores of ``analysed.csv``; they are plots, not reported statistics. Values stay raw floats; the
+Jinja filters round them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from validation.report import figures
+
+#: Subgroup dimensions in the order the report shows them, with their headings.
+DIMENSION_TITLES: dict[str, str] = {
+    "site": "Site",
+    "vendor": "Ultrasound vendor",
+    "scanner_model": "Scanner model",
+    "sex": "Sex",
+    "age_band": "Age band (years)",
+    "bmi_band": "Body-mass index band (kg/m\u00b2)",
+    "image_quality": "Image quality",
+}
+
+#: Stratum metrics shown in the subgroup tables, with their labels and units (filter names).
+TABLE_METRICS: dict[str, tuple[str, str]] = {
+    "bias": ("bias", "mm"),
+    "loa_low": ("lower limit of agreement", "mm"),
+    "loa_high": ("upper limit of agreement", "mm"),
+    "mae": ("mean absolute error", "mm"),
+    "rmse": ("root-mean-square error", "mm"),
+    "sensitivity": ("sensitivity", ""),
+    "specificity": ("specificity", ""),
+    "auc": ("AUC", "index"),
+}
+
+#: Metrics pooled across sites by the analysis, with their labels and units.
+POOLED_METRICS: dict[str, tuple[str, str]] = {
+    "bias": ("Bias, model \u2212 reference", "mm"),
+    "sensitivity": ("Sensitivity", ""),
+    "specificity": ("Specificity", ""),
+}
+
+#: Accuracy measures of ``results.classification``: key, label, unit (filter name).
+ACCURACY_MEASURES: tuple[tuple[str, str, str], ...] = (
+    ("sensitivity", "Sensitivity", ""),
+    ("specificity", "Specificity", ""),
+    ("ppv", "Positive predictive value (PPV)", ""),
+    ("npv", "Negative predictive value (NPV)", ""),
+    ("prevalence", "Prevalence of LVH (reference standard)", ""),
+    ("lr_positive", "Positive likelihood ratio (LR+)", "ratio"),
+    ("lr_negative", "Negative likelihood ratio (LR\u2212)", "ratio"),
+)
+
+VERDICT_CSS = {
+    "PASS": "pass",
+    "FAIL": "fail",
+    "NOT EVALUABLE": "not-evaluable",
+    "NOT TESTED": "not-tested",
+}
+
+REGRESSIONS: tuple[tuple[str, str], ...] = (
+    ("deming", "Deming regression"),
+    ("passing_bablok", "Passing-Bablok regression"),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    """A float (infinities kept: the filters show them), or None for missing / NaN / text."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+def _pair(value: Any) -> list[float | None] | None:
+    """A ``[low, high]`` interval, or None when absent or wholly undefined."""
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        return None
+    low, high = _number(value[0]), _number(value[1])
+    return None if low is None and high is None else [low, high]
+
+
+def _covers(interval: list[float | None] | None, point: float) -> bool | None:
+    """Whether ``interval`` contains ``point`` (None when the interval is undefined)."""
+    if interval is None or interval[0] is None or interval[1] is None:
+        return None
+    return bool(interval[0] <= point <= interval[1])
+
+
+def _above(value: Any, bound: Any) -> bool | None:
+    """Whether ``value > bound`` (None when either is undefined)."""
+    a, b = _number(value), _number(bound)
+    return None if a is None or b is None else a > b
+
+
+def _block(results: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = results.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _verdict(text: Any) -> dict[str, str]:
+    verdict = str(text).upper() if text is not None else "NOT EVALUABLE"
+    return {"text": verdict, "css": VERDICT_CSS.get(verdict, "not-evaluable")}
+
+
+def _endpoint_view(ep: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of an endpoint row the performance tables show."""
+    return {
+        "id": ep.get("id"),
+        "label": ep.get("label"),
+        "n": ep.get("n"),
+        "estimate": _number(ep.get("estimate")),
+        "ci": [_number(ep.get("ci_low")), _number(ep.get("ci_high"))],
+        "method": ep.get("method") or "",
+        "goal_text": ep.get("goal_text") or "",
+        "primary": bool(ep.get("primary")),
+        "verdict": _verdict(ep.get("verdict")),
+    }
+
+
+def endpoints_by_metric(endpoints: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The first pre-specified endpoint of each metric, keyed by metric."""
+    out: dict[str, dict[str, Any]] = {}
+    for ep in endpoints:
+        out.setdefault(str(ep.get("metric")), _endpoint_view(ep) | {"goal": ep.get("goal")})
+    return out
+
+
+def _site_names(results: Mapping[str, Any]) -> dict[str, str]:
+    sites = _block(results, "data").get("sites") or []
+    return {str(s["id"]): str(s.get("name", s["id"])) for s in sites if "id" in s}
+
+
+# ---------------------------------------------------------------------------------------------
+# Section 9: measurement results
+# ---------------------------------------------------------------------------------------------
+
+
+#: How the regression intervals were computed, as the analysis records them, in words.
+CI_METHODS = {
+    "jackknife": "jackknife",
+    "paper": "Passing and Bablok (1983) rank limits",
+    "mcr": "analytical, as R mcr",
+}
+
+
+def _regression(name: str, label: str, fit: Mapping[str, Any]) -> dict[str, Any]:
+    intercept_ci, slope_ci = _pair(fit.get("intercept_ci")), _pair(fit.get("slope_ci"))
+    method = str(fit.get("ci_method") or "n/a")
+    detail = f"CI: {CI_METHODS.get(method, method)}"
+    if name == "deming" and _number(fit.get("error_ratio")) is not None:
+        detail += f"; error-variance ratio {float(fit['error_ratio']):g}"
+    return {
+        "key": name,
+        "label": label,
+        "intercept": _number(fit.get("intercept")),
+        "intercept_ci": intercept_ci,
+        "slope": _number(fit.get("slope")),
+        "slope_ci": slope_ci,
+        "detail": detail,
+        "intercept_covers_zero": _covers(intercept_ci, 0.0),
+        "slope_covers_one": _covers(slope_ci, 1.0),
+    }
+
+
+def _method_comparison(results: Mapping[str, Any]) -> dict[str, Any]:
+    mc = _block(results, "method_comparison")
+    regressions = [
+        _regression(key, label, mc[key])
+        for key, label in REGRESSIONS
+        if isinstance(mc.get(key), Mapping)
+    ]
+    ccc = mc.get("ccc") if isinstance(mc.get("ccc"), Mapping) else None
+    icc = [
+        {
+            "form": row.get("form"),
+            "description": row.get("description") or "",
+            "estimate": _number(row.get("estimate")),
+            "ci": [_number(row.get("ci_low")), _number(row.get("ci_high"))],
+        }
+        for row in mc.get("icc") or []
+        if isinstance(row, Mapping)
+    ]
+    return {
+        "available": bool(regressions or ccc or icc),
+        "n": mc.get("n"),
+        "regressions": regressions,
+        "ccc": (
+            {
+                "estimate": _number(ccc.get("estimate")),
+                "ci": [_number(ccc.get("ci_low")), _number(ccc.get("ci_high"))],
+                "precision": _number(ccc.get("precision")),
+                "accuracy": _number(ccc.get("accuracy")),
+            }
+            if ccc
+            else None
+        ),
+        "icc": icc,
+    }
+
+
+def _loa_goals(
+    strata: Sequence[Mapping[str, Any]], endpoints: Mapping[str, Mapping[str, Any]]
+) -> list[float]:
+    """Goal bounds of the limits of agreement, when the vendor strata are judged on them."""
+    judged = {
+        str(r["metric"])
+        for r in strata
+        if r.get("dimension") == "vendor"
+        and _judged(r)
+        and r.get("metric") in ("loa_low", "loa_high")
+    }
+    bounds = []
+    for metric in sorted(judged):
+        goal = (endpoints.get(metric) or {}).get("goal") or {}
+        bounds += [float(goal[k]) for k in ("lower", "upper") if _number(goal.get(k)) is not None]
+    return bounds
+
+
+def measurement_context(
+    results: Mapping[str, Any],
+    table: pd.DataFrame,
+    endpoints: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Context of section 9: endpoint intervals, RMSE, method comparison and the figures."""
+    agreement = _block(results, "agreement")
+    strata = [r for r in results.get("strata") or [] if isinstance(r, Mapping)]
+    confidence = float(results["analysis"]["confidence"])
+    mc = _method_comparison(results)
+    deming = _block(results, "method_comparison").get("deming")
+    has_vendors = any(r.get("dimension") == "vendor" for r in strata)
+    figs = {
+        "vendor": (
+            figures.bland_altman_by_vendor(
+                table,
+                strata,
+                pooled_bias=_number(agreement.get("bias")),
+                loa_goals=_loa_goals(strata, endpoints),
+                confidence=confidence,
+            )
+            if has_vendors
+            else None
+        ),
+        "scatter": figures.scatter(table, deming=deming if isinstance(deming, Mapping) else None),
+    }
+    return {
+        "estimable": _number(agreement.get("bias")) is not None,
+        "endpoints": {m: endpoints.get(m) for m in ("bias", "loa_low", "loa_high", "mae", "rmse")},
+        "rmse": _number(agreement.get("rmse")),
+        "rmse_ci": _pair(agreement.get("rmse_ci")),
+        "loa_multiplier": _number(agreement.get("loa_multiplier"))
+        or _number(results["analysis"].get("loa_multiplier")),
+        "slope_covers_zero": _covers(_pair(agreement.get("proportional_slope_ci")), 0.0),
+        "method_comparison": mc,
+        "figures": figs,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Section 10: classification results
+# ---------------------------------------------------------------------------------------------
+
+
+def diagnostic_context(
+    results: Mapping[str, Any],
+    table: pd.DataFrame,
+    endpoints: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Context of section 10: accuracy measures with both intervals, AUC, kappa, figures."""
+    cls = _block(results, "classification")
+    confidence = float(results["analysis"]["confidence"])
+    method = cls.get("method") or results["analysis"].get("proportion_ci") or ""
+    measures = []
+    for key, label, unit in ACCURACY_MEASURES:
+        value = cls.get(key) if isinstance(cls.get(key), Mapping) else {}
+        measures.append(
+            {
+                "key": key,
+                "label": label,
+                "unit": unit,
+                "estimate": _number(value.get("estimate")),
+                "ci": [_number(value.get("ci_low")), _number(value.get("ci_high"))],
+                "method": method if unit == "" else "",
+                "endpoint": endpoints.get(key),
+            }
+        )
+    auc = cls.get("auc") if isinstance(cls.get("auc"), Mapping) else None
+    kappa = _block(results, "method_comparison").get("kappa")
+    kappa = kappa if isinstance(kappa, Mapping) else None
+    sens = cls.get("sensitivity") if isinstance(cls.get("sensitivity"), Mapping) else {}
+    spec = cls.get("specificity") if isinstance(cls.get("specificity"), Mapping) else {}
+    threshold = _number(results["analysis"].get("threshold"))
+    return {
+        "measures": measures,
+        "auc": (
+            {
+                "estimate": _number(auc.get("estimate")),
+                "ci": [_number(auc.get("ci_low")), _number(auc.get("ci_high"))],
+                "method": auc.get("method") or "DeLong",
+                "endpoint": endpoints.get("auc"),
+            }
+            if auc
+            else None
+        ),
+        "kappa": (
+            {
+                "estimate": _number(kappa.get("estimate")),
+                "ci": [_number(kappa.get("ci_low")), _number(kappa.get("ci_high"))],
+                "observed": _number(kappa.get("observed_agreement")),
+                "expected": _number(kappa.get("expected_agreement")),
+            }
+            if kappa
+            else None
+        ),
+        "figures": {
+            "roc": figures.roc_curve(
+                table,
+                auc=auc,
+                operating_point={
+                    "sensitivity": _number(sens.get("estimate")),
+                    "specificity": _number(spec.get("estimate")),
+                },
+                threshold=threshold,
+                confidence=confidence,
+            ),
+            "calibration": figures.calibration(table),
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Section 11: subgroups and heterogeneity
+# ---------------------------------------------------------------------------------------------
+
+
+def _judged(row: Mapping[str, Any]) -> bool:
+    """Whether a strata row is judged against a goal (older results lack ``judged``)."""
+    if "judged" in row:
+        return bool(row["judged"])
+    return row.get("goal_met") is not None
+
+
+def _cell(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "n": row.get("n"),
+        "studies": row.get("studies", row.get("n")),
+        "estimate": _number(row.get("estimate")),
+        "ci_low": _number(row.get("ci_low")),
+        "ci_high": _number(row.get("ci_high")),
+        "small": bool(row.get("small")),
+        "judged": _judged(row),
+        "goal_met": row.get("goal_met"),
+        "method": row.get("method") or "",
+    }
+
+
+def _dimension_order(results: Mapping[str, Any], present: Iterable[str]) -> list[str]:
+    present = list(dict.fromkeys(present))
+    planned = [str(d) for d in results["analysis"].get("strata") or []]
+    order = [d for d in planned if d in present]
+    order += [d for d in DIMENSION_TITLES if d in present and d not in order]
+    return order + [d for d in present if d not in order]
+
+
+def _band_key(label: str) -> tuple[float, str]:
+    """Order band labels such as "<25", "25–29", "≥35" by their lower bound."""
+    match = re.search(r"\d+(?:\.\d+)?", label)
+    if match is None:
+        return (math.inf, label)
+    bound = float(match.group())
+    head = label[: match.start()].strip()
+    if head.startswith(("<", "\u2264")):
+        bound -= 0.5
+    elif head.startswith(("\u2265", ">")):
+        bound += 0.5
+    return (bound, label)
+
+
+def _title(dimension: str) -> str:
+    return DIMENSION_TITLES.get(dimension, dimension.replace("_", " ").capitalize())
+
+
+def subgroup_tables(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One table per stratum dimension: a row per stratum with a cell per metric."""
+    names = _site_names(results)
+    tables: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in results.get("strata") or []:
+        dim, stratum, metric = str(row["dimension"]), str(row["stratum"]), str(row["metric"])
+        entry = tables.setdefault(dim, {}).setdefault(
+            stratum,
+            {
+                "stratum": stratum,
+                "label": f"{names[stratum]} ({stratum})"
+                if dim == "site" and stratum in names
+                else stratum,
+                "short": stratum,
+                "studies": None,
+                "small": False,
+                "cells": dict.fromkeys(TABLE_METRICS),
+            },
+        )
+        cell = _cell(row)
+        if metric in TABLE_METRICS:
+            entry["cells"][metric] = cell
+        if entry["studies"] is None or metric == "bias":
+            entry["studies"] = cell["studies"]
+        entry["small"] = entry["small"] or cell["small"]
+    out = []
+    for dim in _dimension_order(results, tables):
+        rows = list(tables[dim].values())
+        if dim.endswith("_band"):
+            rows.sort(key=lambda r: _band_key(r["stratum"]))
+        cells = [c for r in rows for c in r["cells"].values() if c is not None]
+        judged_metrics = sorted(
+            {m for r in rows for m, c in r["cells"].items() if c is not None and c["judged"]},
+            key=list(TABLE_METRICS).index,
+        )
+        out.append(
+            {
+                "dimension": dim,
+                "title": _title(dim),
+                "rows": rows,
+                "any_small": any(r["small"] for r in rows),
+                "judged": bool(judged_metrics),
+                "judged_metrics": [TABLE_METRICS[m][0] for m in judged_metrics],
+                "failing": [
+                    f"{r['label']}: {TABLE_METRICS[m][0]}"
+                    for r in rows
+                    for m, c in r["cells"].items()
+                    if c is not None and c["goal_met"] is False
+                ],
+                "has_auc": any(r["cells"]["auc"] is not None for r in rows),
+                "has_rmse": any(r["cells"]["rmse"] is not None for r in rows),
+                "undefined": any(c["estimate"] is None for c in cells),
+            }
+        )
+    return out
+
+
+def _pooled(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    if not record.get("estimable"):
+        return None
+    return {
+        "estimate": _number(record.get("estimate")),
+        "ci_low": _number(record.get("ci_low")),
+        "ci_high": _number(record.get("ci_high")),
+        "prediction_low": _number(record.get("prediction_low")),
+        "prediction_high": _number(record.get("prediction_high")),
+        "k": record.get("k"),
+        "poolable": record.get("poolable"),
+    }
+
+
+def _heterogeneity_metrics(results: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    metrics = _block(results, "heterogeneity").get("metrics")
+    return {str(k): v for k, v in (metrics or {}).items() if isinstance(v, Mapping)}
+
+
+def _forest_caption(
+    what: str,
+    n_what: str,
+    metrics: Sequence[str],
+    groups: Sequence[Mapping[str, Any]],
+    confidence: float,
+    min_n: Any,
+) -> str:
+    """The caption of a forest plot, naming only the marks that the plot shows."""
+    cells = [row["cells"].get(m) for g in groups for row in g["rows"] for m in metrics]
+    cells = [c for c in cells if c is not None]
+    pooled = [(g.get("pooled") or {}).get(m) for g in groups for m in metrics if g.get("pooled")]
+    parts = [
+        what,
+        "Each row is one stratum of a pre-specified subgroup, the point its estimate and the "
+        f"line its {100 * confidence:g}% confidence interval, as computed by the analysis; n, "
+        f"printed at the right, is the number of studies {n_what}. The dotted line is the "
+        "estimate over all studies.",
+    ]
+    if any(c["small"] for c in cells):
+        parts.append(
+            "Hollow markers tagged \u201csmall\u201d are strata with fewer than "
+            f"{min_n} studies, too few for a precise estimate."
+        )
+    if any(c["judged"] for c in cells):
+        parts.append(
+            "Where the protocol judges a dimension stratum by stratum, its goal is drawn as "
+            "dashed lines over that dimension's rows, and each judged stratum is tagged "
+            "\u201c\u2713 meets\u201d or, with an orange diamond, \u201c\u2717 fails\u201d "
+            "(judged on the confidence bound)."
+        )
+    else:
+        parts.append("The protocol judges none of these strata against a goal.")
+    if any(p is not None for p in pooled):
+        parts.append(
+            "The black diamond under the sites is their random-effects pooled estimate (its "
+            "width the confidence interval), the thin line through it the prediction interval "
+            "for a new site."
+        )
+    parts.append("Sites are shown by identifier; their names are in the tables below.")
+    return " ".join(parts)
+
+
+def _forest_figures(
+    results: Mapping[str, Any],
+    tables: Sequence[Mapping[str, Any]],
+    endpoints: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    confidence = float(results["analysis"]["confidence"])
+    min_n = results["analysis"].get("min_stratum_n")
+    het = _heterogeneity_metrics(results)
+    groups = []
+    for t in tables:
+        pooled = None
+        if t["dimension"] == "site" and het:
+            pooled = {m: _pooled(rec) for m, rec in het.items()}
+        groups.append(
+            {
+                "title": t["title"],
+                "rows": [{"label": r["short"], "cells": r["cells"]} for r in t["rows"]],
+                "pooled": pooled,
+            }
+        )
+    agreement = _block(results, "agreement")
+    cls = _block(results, "classification")
+
+    def panel(metric: str, title: str, xlabel: str, scale: str, reference: Any) -> dict[str, Any]:
+        return {
+            "metric": metric,
+            "title": title,
+            "xlabel": xlabel,
+            "scale": scale,
+            "goal": (endpoints.get(metric) or {}).get("goal"),
+            "reference": _number(reference),
+        }
+
+    if not groups:
+        return {"bias": None, "accuracy": None}
+    bias = figures.forest(
+        groups,
+        [
+            panel(
+                "bias",
+                "Bias, model \u2212 reference (mm)",
+                "Bias (mm); positive: the device overestimates",
+                "mm",
+                agreement.get("bias"),
+            )
+        ],
+        fig_id="forest-bias",
+        alt="Forest plot of the IVSd bias by subgroup",
+        caption=_forest_caption(
+            "IVSd bias by subgroup.", "in the stratum", ("bias",), groups, confidence, min_n
+        ),
+        confidence=confidence,
+        min_n=min_n,
+    )
+    accuracy = figures.forest(
+        groups,
+        [
+            panel(
+                "sensitivity",
+                "Sensitivity",
+                "Sensitivity (%)",
+                "proportion",
+                (cls.get("sensitivity") or {}).get("estimate")
+                if isinstance(cls.get("sensitivity"), Mapping)
+                else None,
+            ),
+            panel(
+                "specificity",
+                "Specificity",
+                "Specificity (%)",
+                "proportion",
+                (cls.get("specificity") or {}).get("estimate")
+                if isinstance(cls.get("specificity"), Mapping)
+                else None,
+            ),
+        ],
+        fig_id="forest-accuracy",
+        alt="Forest plot of LVH sensitivity and specificity by subgroup",
+        caption=_forest_caption(
+            "LVH sensitivity and specificity by subgroup.",
+            "with LVH (sensitivity) or without LVH (specificity) by the reference standard",
+            ("sensitivity", "specificity"),
+            groups,
+            confidence,
+            min_n,
+        ),
+        confidence=confidence,
+        min_n=min_n,
+    )
+    return {"bias": bias, "accuracy": accuracy}
+
+
+def _vendor_mix(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """For each site, the vendors it contributed analysed studies from and those it lacks."""
+    parts = [p for p in _block(results, "data").get("partitions") or [] if isinstance(p, Mapping)]
+    by_site: dict[str, set[str]] = {}
+    for p in parts:
+        vendors = by_site.setdefault(str(p.get("site")), set())
+        if (_number(p.get("included")) or 0) > 0:
+            vendors.add(str(p.get("vendor")))
+    every = set().union(*by_site.values()) if by_site else set()
+    names = _site_names(results)
+    return [
+        {
+            "site": site,
+            "name": names.get(site, site),
+            "vendors": sorted(vendors),
+            "missing": sorted(every - vendors),
+        }
+        for site, vendors in sorted(by_site.items())
+    ]
+
+
+def heterogeneity_context(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The cross-site heterogeneity block, with the facts that explain "not poolable"."""
+    het = _block(results, "heterogeneity")
+    records = _heterogeneity_metrics(results)
+    names = _site_names(results)
+    threshold = _number(het.get("i2_threshold"))
+    metrics, loo_sites, drivers = [], {}, []
+    for key, (label, unit) in POOLED_METRICS.items():
+        rec = records.get(key)
+        if rec is None:
+            continue
+        scale = (het.get("scale") or {}).get(key, unit or "proportion")
+        estimable = bool(rec.get("estimable"))
+        metrics.append(
+            {
+                "key": key,
+                "label": label,
+                "unit": unit,
+                "scale": scale,
+                "estimable": estimable,
+                "k": rec.get("k", len(rec.get("sites") or [])),
+                "estimate": _number(rec.get("estimate")),
+                "ci": [_number(rec.get("ci_low")), _number(rec.get("ci_high"))],
+                "prediction": [
+                    _number(rec.get("prediction_low")),
+                    _number(rec.get("prediction_high")),
+                ],
+                "tau2": _number(rec.get("tau2")),
+                "i2": _number(rec.get("i2")),
+                "i2_ci": _pair(rec.get("i2_ci")),
+                "q": _number(rec.get("q")),
+                "q_df": rec.get("q_df"),
+                "q_p": _number(rec.get("q_p")),
+                "poolable": rec.get("poolable") if estimable else None,
+                "q_flag": _above(het.get("q_alpha"), rec.get("q_p")),
+                "i2_flag": _above(rec.get("i2"), threshold),
+                "reason": rec.get("poolability_reason") or "",
+            }
+        )
+        i2_all = _number(rec.get("i2"))
+        for loo in rec.get("leave_one_out") or []:
+            site = str(loo.get("omitted"))
+            loo_sites.setdefault(site, {})[key] = {
+                "estimate": _number(loo.get("estimate")),
+                "ci": [_number(loo.get("ci_low")), _number(loo.get("ci_high"))],
+                "i2": _number(loo.get("i2")),
+            }
+            i2_without = _number(loo.get("i2"))
+            if (
+                rec.get("poolable") is False
+                and threshold is not None
+                and i2_all is not None
+                and i2_without is not None
+                and i2_all > threshold >= i2_without
+            ):
+                drivers.append(
+                    {
+                        "key": key,
+                        "metric": label.split(",")[0].lower(),
+                        "site": site,
+                        "name": names.get(site, site),
+                        "i2_all": i2_all,
+                        "i2_without": i2_without,
+                    }
+                )
+    leave_one_out = [
+        {
+            "site": site,
+            "name": names.get(site, site),
+            "cells": {m["key"]: cells.get(m["key"]) for m in metrics},
+        }
+        for site, cells in sorted(loo_sites.items())
+    ]
+    mix = _vendor_mix(results)
+    uneven = any(m["missing"] for m in mix)
+    failing_vendors = sorted(
+        {
+            str(r["stratum"])
+            for r in results.get("strata") or []
+            if r.get("dimension") == "vendor" and r.get("goal_met") is False
+        }
+    )
+    return {
+        "available": bool(metrics),
+        "method": het.get("method") or "",
+        "q_alpha": _number(het.get("q_alpha")),
+        "i2_threshold": threshold,
+        "metrics": metrics,
+        "leave_one_out": leave_one_out,
+        "not_poolable": [
+            m["label"].split(",")[0].lower() for m in metrics if m["poolable"] is False
+        ],
+        "drivers": drivers,
+        "vendor_mix": mix if uneven else [],
+        "sites_lacking": [
+            {
+                "vendor": v,
+                "sites": [m["site"] for m in mix if v in m["missing"]],
+            }
+            for v in failing_vendors
+            if any(v in m["missing"] for m in mix)
+        ],
+    }
+
+
+def subgroup_context(
+    results: Mapping[str, Any], endpoints: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Context of section 11: tables, forest plots and the heterogeneity block."""
+    tables = subgroup_tables(results)
+    failing = [{"dimension": t["title"], "what": f} for t in tables for f in t["failing"]]
+    return {
+        "min_n": results["analysis"].get("min_stratum_n"),
+        "tables": tables,
+        "any_small": any(t["any_small"] for t in tables),
+        "failing": failing,
+        "figures": _forest_figures(results, tables, endpoints),
+        "heterogeneity": heterogeneity_context(results),
+    }
+
 
 def performance_context(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
-    """Context for the performance sections."""
-    return {}
+    """Context of the performance sections (9 measurement, 10 classification, 11 subgroups).
+
+    Parameters
+    ----------
+    results : mapping
+        The parsed, checked ``results.json``. The blocks ``method_comparison``,
+        ``heterogeneity`` and ``classification.auc`` are optional: when absent, the sections
+        say so instead of failing.
+    table : DataFrame
+        ``analysed.csv``: the per-study points of the figures.
+
+    Returns
+    -------
+    dict
+        ``{"measurement": ..., "diagnostic": ..., "subgroup": ...}``: raw values (unrounded),
+        intervals as ``[low, high]`` lists, and the figures as ``{"id", "src", "alt",
+        "caption"}`` dicts.
+    """
+    endpoints = endpoints_by_metric(results.get("endpoints") or [])
+    return {
+        "measurement": measurement_context(results, table, endpoints),
+        "diagnostic": diagnostic_context(results, table, endpoints),
+        "subgroup": subgroup_context(results, endpoints),
+    }
