@@ -92,9 +92,9 @@ rule analyze:
 
 rule report:
     input:
-        f"{RESULTS}/analysis/results.json",
-        f"{RESULTS}/analysis/analysed.csv",
-        f"{RESULTS}/analysis/manifest.json",
+        results=f"{RESULTS}/analysis/results.json",
+        studies=f"{RESULTS}/analysis/analysed.csv",
+        manifest=f"{RESULTS}/analysis/manifest.json",
     output:
         pdf=f"{RESULTS}/report/{{kind}}.pdf",
         html=f"{RESULTS}/report/{{kind}}.html",
@@ -105,7 +105,7 @@ rule report:
     params:
         audit=wf.audit_path(config),
     shell:
-        "mval report --results {input[0]} --out {output.pdf} --kind {wildcards.kind} "
+        "mval report --results {input.results} --out {output.pdf} --kind {wildcards.kind} "
         "--audit {params.audit} > {log} 2>&1"
 
 

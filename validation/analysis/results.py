@@ -15,9 +15,9 @@ import pandas as pd
 
 from validation import __version__
 from validation.analysis.acceptance import apply_multiplicity
-from validation.analysis.endpoints import Assessment, assess, endpoint_rows, strata_rows
 from validation.analysis.baseline import baseline_characteristics, study_period
 from validation.analysis.benefit_risk import benefit_risk
+from validation.analysis.endpoints import Assessment, assess, endpoint_rows, strata_rows
 from validation.analysis.heterogeneity import site_heterogeneity
 from validation.analysis.independence import data_independence
 from validation.analysis.manifest import build_manifest

@@ -125,26 +125,32 @@ def _gated_table(joined: pd.DataFrame, reference: pd.DataFrame, protocol: Protoc
     """Every included study, predicted or rejected by the device, with its reference if any."""
     ref = protocol.data["reference_standard"]
     merged = joined.merge(reference, on=["site", "study_instance_uid"], how="left")
-    return pd.DataFrame(
-        {
-            "site": merged["site"],
-            "vendor": merged["vendor"],
-            "scanner_model": merged["scanner_model"],
-            "status": merged["status"],
-            "detail": merged["detail"],
-            "ivsd_mm": pd.to_numeric(merged["ivsd_mm"], errors="coerce"),
-            "lvh_probability": pd.to_numeric(merged["lvh_probability"], errors="coerce"),
-            "reference_ivsd_mm": pd.to_numeric(merged[ref["measurement"]], errors="coerce"),
-            "lvh_ref": pd.to_numeric(merged[ref["label"]], errors="coerce"),
-            "image_quality": merged.get("image_quality", pd.Series("unknown", index=merged.index))
-            .fillna("unknown")
-            .astype(str),
-            "sex": merged["patient_sex"].replace("", "unknown"),
-            "age": pd.to_numeric(merged["patient_age"], errors="coerce"),
-            "bmi": pd.to_numeric(merged["patient_bmi"], errors="coerce"),
-            "patient_id": merged["patient_id"],
-        }
-    ).sort_values(["site", "vendor", "status"], kind="stable").reset_index(drop=True)
+    return (
+        pd.DataFrame(
+            {
+                "site": merged["site"],
+                "vendor": merged["vendor"],
+                "scanner_model": merged["scanner_model"],
+                "status": merged["status"],
+                "detail": merged["detail"],
+                "ivsd_mm": pd.to_numeric(merged["ivsd_mm"], errors="coerce"),
+                "lvh_probability": pd.to_numeric(merged["lvh_probability"], errors="coerce"),
+                "reference_ivsd_mm": pd.to_numeric(merged[ref["measurement"]], errors="coerce"),
+                "lvh_ref": pd.to_numeric(merged[ref["label"]], errors="coerce"),
+                "image_quality": merged.get(
+                    "image_quality", pd.Series("unknown", index=merged.index)
+                )
+                .fillna("unknown")
+                .astype(str),
+                "sex": merged["patient_sex"].replace("", "unknown"),
+                "age": pd.to_numeric(merged["patient_age"], errors="coerce"),
+                "bmi": pd.to_numeric(merged["patient_bmi"], errors="coerce"),
+                "patient_id": merged["patient_id"],
+            }
+        )
+        .sort_values(["site", "vendor", "status"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def _exclude_cross_partition_duplicates(accounting: pd.DataFrame) -> pd.DataFrame:

@@ -299,9 +299,7 @@ SECTIONS: tuple[dict[str, Any], ...] = (
 
 def sections_for(kind: str) -> list[dict[str, Any]]:
     """The sections of a report of ``kind``, in order (some exist only in one kind)."""
-    return [
-        {"appendix": False, **s} for s in SECTIONS if kind in s.get("kinds", (kind,))
-    ]
+    return [{"appendix": False, **s} for s in SECTIONS if kind in s.get("kinds", (kind,))]
 
 
 SIGNATORIES: tuple[dict[str, str], ...] = (
