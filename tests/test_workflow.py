@@ -55,7 +55,8 @@ def test_dry_run_has_one_ingest_and_one_infer_job_per_partition(project):
     n_partitions = 12  # sites/*.yaml: 4 sites x 3 vendors
     assert int(counts["ingest"]) == n_partitions
     assert int(counts["infer"]) == n_partitions
-    assert int(counts["demo"]) == 1 and int(counts["analyze"]) == 1 and int(counts["report"]) == 1
+    assert int(counts["demo"]) == 1 and int(counts["analyze"]) == 1
+    assert int(counts["report"]) == 2  # 510(k) and De Novo
 
 
 def test_lint_is_clean(project):
