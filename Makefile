@@ -11,7 +11,7 @@ TORCH_PIP_ARGS ?=
 CORES ?= 8
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint setup clean
+.PHONY: run test lint setup clean surveillance
 
 setup: $(STAMP)
 
@@ -28,6 +28,12 @@ run: $(STAMP)
 	@echo "Evidence reports: results/demo/report/510k.pdf, results/demo/report/de-novo.pdf"
 	@echo "Results:         results/demo/analysis/results.json"
 	@echo "Accounting:      results/demo/ingest/accounting.csv"
+
+surveillance: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) surveillance
+	@echo
+	@echo "Alerts:               results/demo/surveillance/alerts.json"
+	@echo "Surveillance report:  results/demo/surveillance/surveillance-report.pdf"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -23,6 +23,8 @@ wildcard_constraints:
 
 include: "rules/demo.smk"
 include: "rules/validation.smk"
+include: "rules/postmarket.smk"
+include: "rules/surveillance.smk"
 
 
 rule all:

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 unexpected error; 2 configuration; 3 protocol; 4 ingest;
 5 integrity (a file differs from its recorded sha256); 6 analysis; 7 report; 8 lock;
-9 audit trail (see :mod:`validation.exceptions`).
+9 audit trail (see :mod:`validation.exceptions`); 10 a surveillance alarm (`mval monitor run`,
+unless --alarm-exit-code says otherwise).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 from validation import __version__
-from validation.exceptions import ValidationToolkitError
+from validation.exceptions import ALARM_EXIT, ValidationToolkitError
 
 log = logging.getLogger("mval")
 
@@ -34,6 +35,44 @@ def _cmd_demo_generate(args: argparse.Namespace) -> int:
         args.seed,
     )
     print(json.dumps({k: summary[k] for k in ("seed", "n_studies")}))
+    return 0
+
+
+def _cmd_demo_postmarket(args: argparse.Namespace) -> int:
+    from validation.demo.postmarket import (
+        DEFAULT_SHIFT,
+        PostmarketSettings,
+        generate_postmarket,
+        parse_shift,
+    )
+    from validation.sites import load_sites, site_files
+
+    shift = (
+        None
+        if args.no_shift
+        else (DEFAULT_SHIFT if args.shift is None else parse_shift(args.shift))
+    )
+    settings = PostmarketSettings(
+        months=args.months,
+        studies_per_month=args.studies_per_month,
+        audit_fraction=args.audit_fraction,
+        seed=args.seed,
+        shift=shift,
+    )
+    scenario = generate_postmarket(load_sites(site_files(args.sites)), Path(args.out), settings)
+    log.info(
+        "post-market demo written to %s: %d months, %d studies, %d labels arrived (seed %d)",
+        args.out,
+        len(scenario["months"]),
+        scenario["totals"]["studies"],
+        scenario["totals"]["labels_arrived"],
+        args.seed,
+    )
+    print(
+        json.dumps(
+            {"months": scenario["months"], "totals": scenario["totals"], "shift": scenario["shift"]}
+        )
+    )
     return 0
 
 
@@ -210,6 +249,88 @@ def _cmd_lock(args: argparse.Namespace) -> int:
         {"status": status["status"]},
     )
     return 0
+
+
+def _cmd_monitor_batch(args: argparse.Namespace) -> int:
+    from validation.lock import lock_status
+    from validation.model.registry import load_locked_model
+    from validation.protocol import load_protocol
+    from validation.sites import load_sites, site_files
+    from validation.surveillance.batch import check_month, process_month
+
+    check_month(args.month, "--month")
+    protocol = load_protocol(args.protocol)
+    lock = lock_status(protocol.path, required=not args.allow_unlocked)
+    if not lock["valid"]:
+        log.warning("running WITHOUT a valid lock (results are a DRAFT): %s", lock["detail"])
+    model = load_locked_model(protocol.model_path, expected_sha256=protocol.model_sha256)
+    summary = process_month(
+        args.month,
+        source=args.source,
+        sites=load_sites(site_files(args.sites)),
+        model=model,
+        out=args.out,
+        batch_size=args.batch_size,
+        threads=args.threads,
+    )
+    out = Path(args.out)
+    counts = {
+        "received": sum(p.get("received", 0) for p in summary["partitions"]),
+        "predicted": sum(p.get("predicted", 0) for p in summary["partitions"]),
+        "missing_partitions": sum(p["missing"] for p in summary["partitions"]),
+    }
+    log.info("%s: %s; %s", args.month, counts, out / "batch.csv")
+    _audit(
+        args,
+        "monitor-batch",
+        [args.protocol, model.weights_path],
+        [out / "batch.csv", out / "batch.json"],
+        {"month": args.month, **counts},
+    )
+    return 0
+
+
+def _cmd_monitor_run(args: argparse.Namespace) -> int:
+    from validation.exceptions import ConfigError
+    from validation.surveillance.batch import check_month
+    from validation.surveillance.run import run_surveillance
+    from validation.surveillance.signals import Settings
+
+    if args.as_of is not None:
+        check_month(args.as_of, "--as-of")
+    if not 0 <= args.alarm_exit_code <= 255:
+        raise ConfigError(f"--alarm-exit-code must be 0 to 255, got {args.alarm_exit_code}")
+    options = ("familywise_alpha", "arl0_months", "horizon_months", "min_shift_mm")
+    options += ("min_rate_change",)
+    try:
+        settings = Settings(**{name: getattr(args, name) for name in options})
+    except ValueError as exc:
+        message = str(exc)
+        for name in options:
+            message = message.replace(name, "--" + name.replace("_", "-"))
+        raise ConfigError(message) from None
+    result = run_surveillance(
+        args.protocol,
+        baseline_dir=args.baseline,
+        batches_dir=args.batches,
+        labels_dir=args.labels,
+        out=args.out,
+        accounting_csv=args.baseline_accounting,
+        as_of=args.as_of,
+        settings=settings,
+        report=not args.no_report,
+    )
+    out = Path(args.out)
+    summary = {
+        "status": result["status"],
+        "as_of": result["as_of"],
+        "alerts": len(result["alerts"]),
+        "surveillance": str(out / "surveillance.json"),
+    }
+    print(json.dumps(summary))
+    outputs = [out / "signals.csv", out / "alerts.json", out / "surveillance.json"]
+    _audit(args, "monitor-run", [args.protocol, out / "baseline.json"], outputs, summary)
+    return args.alarm_exit_code if result["status"] == "ALARM" else 0
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -446,6 +567,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--seed", type=int, default=20261125)
     gen.set_defaults(func=_cmd_demo_generate)
+    pm = demo_sub.add_parser(
+        "postmarket",
+        help="write the post-market demo: monthly production batches, late labels, a planted shift",
+    )
+    pm.add_argument("--sites", default="sites", help="folder of site files (default: sites)")
+    pm.add_argument(
+        "--out",
+        default="data/demo/postmarket",
+        help="folder for batches/, labels/ and scenario.json (default: data/demo/postmarket)",
+    )
+    pm.add_argument("--months", type=int, default=12, help="months from 2026-07 (default: 12)")
+    pm.add_argument(
+        "--studies-per-month",
+        type=int,
+        default=10,
+        help="studies per site x vendor partition and month (default: 10)",
+    )
+    pm.add_argument(
+        "--audit-fraction",
+        type=float,
+        default=0.25,
+        help="share of each month's studies whose reference reading arrives 1-3 months later "
+        "(default: 0.25)",
+    )
+    pm.add_argument("--seed", type=int, default=20261125)
+    planted = pm.add_mutually_exclusive_group()
+    planted.add_argument(
+        "--shift",
+        help="planted software upgrade as YAML, e.g. '{site: s02, vendor: GE, month: 7, "
+        "bias_mm: 1.5}' (the default; month is 1-based, missing keys take these values)",
+    )
+    planted.add_argument(
+        "--no-shift", action="store_true", help="no planted shift: an in-control history"
+    )
+    pm.set_defaults(func=_cmd_demo_postmarket)
     tr = demo_sub.add_parser("train-model", help="train the demo model on the development cohort")
     tr.add_argument("--out", default="models/ivsd-cnn/1.0.0")
     tr.add_argument("--n-studies", type=int, default=3000)
@@ -510,6 +666,99 @@ def build_parser() -> argparse.ArgumentParser:
     _draft_option(lk)
     lk.set_defaults(func=_cmd_lock)
 
+    mon = sub.add_parser(
+        "monitor",
+        help="post-market surveillance: process a month of production, then watch for drift",
+    )
+    mon_sub = mon.add_subparsers(dest="monitor_command", required=True, metavar="ACTION")
+    mb = mon_sub.add_parser(
+        "batch",
+        help="ingest one month of production and run the locked model on it",
+        description="Ingest every <source>/<month>/<site>/<vendor>/ folder (every file "
+        "accounted for) and run the protocol's locked model on the included studies. Writes "
+        "<out>/<site>/<vendor>/{accounting,predictions}.csv, <out>/batch.csv (one row per file) "
+        "and <out>/batch.json; re-running a month replaces its folder.",
+    )
+    mb.add_argument("--month", required=True, help="the month, YYYY-MM")
+    mb.add_argument(
+        "--source", required=True, help="folder of monthly batches (<month>/<site>/<vendor>/)"
+    )
+    mb.add_argument("--sites", default="sites", help="folder of site files (default: sites)")
+    mb.add_argument("--protocol", required=True, help="the protocol whose locked model reads")
+    mb.add_argument("--out", required=True, help="the month's output folder")
+    mb.add_argument("--batch-size", type=int, default=16)
+    mb.add_argument("--threads", type=int, default=1)
+    _draft_option(mb)
+    mb.set_defaults(func=_cmd_monitor_batch)
+    mr = mon_sub.add_parser(
+        "run",
+        help="signals, alerts and report for every processed month against the frozen baseline",
+        description="Freeze the baseline from the validation study on the first run (and verify "
+        "its sha256 on every later one), compute the monthly signals per site x vendor segment "
+        "and pooled, and write signals.csv, alerts.json, surveillance.json and the report. "
+        f"Exit status: 0 without an alarm, {ALARM_EXIT} (or --alarm-exit-code) with one; "
+        "errors keep their own codes.",
+    )
+    mr.add_argument("--protocol", required=True)
+    mr.add_argument(
+        "--baseline",
+        required=True,
+        help="the validation analysis folder (analysed.csv, results.json), e.g. "
+        "results/demo/analysis",
+    )
+    mr.add_argument(
+        "--baseline-accounting",
+        help="the validation's merged ingest accounting (default: <baseline>/../ingest/"
+        "accounting.csv)",
+    )
+    mr.add_argument("--batches", required=True, help="output folder of `mval monitor batch`")
+    mr.add_argument("--labels", help="folder of late labels, <YYYY-MM>.csv by arrival month")
+    mr.add_argument("--out", required=True, help="e.g. results/demo/surveillance")
+    mr.add_argument("--as-of", help="evaluate as of this month, YYYY-MM (default: the last batch)")
+    mr.add_argument(
+        "--familywise-alpha",
+        type=float,
+        default=0.05,
+        help="probability of any false alarm over all segments, signals and the horizon "
+        "(default: 0.05)",
+    )
+    mr.add_argument(
+        "--arl0-months",
+        type=float,
+        default=100.0,
+        help="minimum in-control average run length of each chart (default: 100)",
+    )
+    mr.add_argument(
+        "--horizon-months",
+        type=int,
+        default=12,
+        help="horizon of the false-alarm statement (default: 12)",
+    )
+    mr.add_argument(
+        "--min-shift-mm",
+        type=float,
+        default=0.5,
+        help="a mean-output alarm also needs a shift of at least this many mm (default: 0.5)",
+    )
+    mr.add_argument(
+        "--min-rate-change",
+        type=float,
+        default=0.10,
+        help="a positive-rate alarm also needs a change of at least this much (default: 0.10)",
+    )
+    mr.add_argument(
+        "--alarm-exit-code",
+        type=int,
+        default=ALARM_EXIT,
+        help=f"exit status when an alarm is raised (default: {ALARM_EXIT}; the workflow passes 0)",
+    )
+    mr.add_argument(
+        "--no-report",
+        action="store_true",
+        help="skip the PDF/HTML report (surveillance.json and alerts.json are still written)",
+    )
+    mr.set_defaults(func=_cmd_monitor_run)
+
     au = sub.add_parser("audit", help="verify the hash-chained audit trail")
     au.add_argument("action", choices=["verify"])
     au.add_argument("log", help="e.g. results/demo/audit.jsonl")
@@ -561,7 +810,7 @@ def build_parser() -> argparse.ArgumentParser:
     agr.add_argument("--json", action="store_true", help="print JSON instead of a table")
     agr.set_defaults(func=_cmd_plan_agreement)
 
-    for stage in (ing, inf, ana, srp, rep, lk):
+    for stage in (ing, inf, ana, srp, rep, lk, mb, mr):
         stage.add_argument("--audit", help="append this stage to this audit trail (JSON lines)")
     return parser
 

@@ -6,6 +6,10 @@ exit code below, so that a scheduler or Snakemake can tell what went wrong witho
 
 from __future__ import annotations
 
+#: Exit status of ``mval monitor run`` when the surveillance raises an alarm (not an error: the
+#: run completed and its outputs are written); ``--alarm-exit-code`` overrides it.
+ALARM_EXIT = 10
+
 
 class ValidationToolkitError(Exception):
     """Base class of every error the toolkit raises on purpose."""

@@ -144,3 +144,119 @@ def lock_inputs(config: dict[str, Any]) -> list[str]:
 
     record = lock_path(config["protocol"])
     return [*model_files(config), *([str(record)] if record.exists() else [])]
+
+
+def postmarket_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """``demo.postmarket`` and ``demo.seed`` with defaults for every missing key.
+
+    ``snakemake --config 'demo={...}'`` may hand over a ``demo`` mapping without these keys;
+    the defaults are those of :class:`validation.demo.postmarket.PostmarketSettings` (12 months,
+    10 studies per partition and month, a quarter audited, the s02 x GE upgrade in month 7).
+    ``shift`` is a :class:`~validation.demo.postmarket.Shift` or None (``null``, also as text).
+
+    Raises
+    ------
+    ConfigError
+        A value out of range, or a shift month after the last month.
+    """
+    from validation.demo.postmarket import DEFAULT_SHIFT, PostmarketSettings, parse_shift
+
+    demo = config.get("demo") or {}
+    given = demo.get("postmarket") or {}
+    defaults = PostmarketSettings()
+    settings = PostmarketSettings(
+        months=given.get("months", defaults.months),
+        studies_per_month=given.get("studies_per_month", defaults.studies_per_month),
+        audit_fraction=given.get("audit_fraction", defaults.audit_fraction),
+        seed=demo.get("seed", defaults.seed),
+        shift=parse_shift(given["shift"]) if "shift" in given else DEFAULT_SHIFT,
+    )
+    return {
+        "months": settings.months,
+        "studies_per_month": settings.studies_per_month,
+        "audit_fraction": settings.audit_fraction,
+        "seed": settings.seed,
+        "shift": settings.shift,
+    }
+
+
+def postmarket_shift_option(config: dict[str, Any]) -> str:
+    """``--shift '<json>'`` for the configured shift, or ``--no-shift``."""
+    import dataclasses
+    import json
+    import shlex
+
+    shift = postmarket_settings(config)["shift"]
+    if shift is None:
+        return "--no-shift"
+    return f"--shift {shlex.quote(json.dumps(dataclasses.asdict(shift)))}"
+
+
+def postmarket_dir(config: dict[str, Any]) -> str:
+    """Where the post-market demo writes: ``<demo.out>/postmarket``."""
+    return f"{(config.get('demo') or {}).get('out', 'data/demo')}/postmarket"
+
+
+def postmarket_marker_path(config: dict[str, Any]) -> str:
+    """The post-market demo's ``scenario.json``: written last, so it marks a complete run."""
+    return f"{postmarket_dir(config)}/scenario.json"
+
+
+def postmarket_inputs(config: dict[str, Any]) -> list[str]:
+    """Surveillance waits for the post-market demo when the demo is enabled; else for nothing."""
+    return [postmarket_marker_path(config)] if demo_enabled(config) else []
+
+
+def postmarket_months(config: dict[str, Any]) -> list[str]:
+    """``YYYY-MM`` of the post-market demo's months, in order."""
+    from validation.demo.postmarket import month_labels
+
+    return month_labels(postmarket_settings(config)["months"])
+
+
+def surveillance_dir(config: dict[str, Any]) -> str:
+    """``results/<protocol>/surveillance``: the baseline, signals, alerts and report."""
+    return f"{results_dir(config)}/surveillance"
+
+
+def surveillance_source(config: dict[str, Any]) -> str:
+    """Folder of the monthly production batches: ``surveillance.source``, else the demo's."""
+    given = (config.get("surveillance") or {}).get("source")
+    return given or f"{postmarket_dir(config)}/batches"
+
+
+def surveillance_labels(config: dict[str, Any]) -> str:
+    """Folder of the late labels: ``surveillance.labels``, else the demo's."""
+    given = (config.get("surveillance") or {}).get("labels")
+    return given or f"{postmarket_dir(config)}/labels"
+
+
+def surveillance_months(config: dict[str, Any]) -> list[str]:
+    """The months to process: the demo's when it is enabled, else the ``YYYY-MM`` folders of
+    the batch source (sorted)."""
+    import re
+
+    if demo_enabled(config):
+        return postmarket_months(config)
+    source = Path(surveillance_source(config))
+    if not source.is_dir():
+        return []
+    pattern = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and pattern.match(p.name))
+
+
+def surveillance_batch_path(config: dict[str, Any], month: str) -> str:
+    """``batch.csv`` of a processed month (``mval monitor batch``)."""
+    return f"{surveillance_dir(config)}/batches/{month}/batch.csv"
+
+
+def all_surveillance_batches(config: dict[str, Any]) -> list[str]:
+    return [surveillance_batch_path(config, month) for month in surveillance_months(config)]
+
+
+def surveillance_options(config: dict[str, Any]) -> str:
+    """The ``mval monitor run`` options set in the config's ``surveillance`` block."""
+    given = config.get("surveillance") or {}
+    names = ("familywise_alpha", "arl0_months", "horizon_months", "min_shift_mm")
+    names += ("min_rate_change",)
+    return " ".join(f"--{name.replace('_', '-')} {given[name]}" for name in names if name in given)

@@ -91,14 +91,21 @@ def synthesize_study(
     index: int,
     *,
     revisit_of: int | None = None,
+    period: tuple[dt.date, dt.date] | None = None,
+    extra_bloom_mm: float = 0.0,
 ) -> SyntheticStudy:
     """Make one study of ``vendor`` at a site, deterministic from its key.
 
     With ``revisit_of`` the study is a second visit of the patient first seen in study
     ``revisit_of`` of the same partition: same patient and septum, a new acquisition (its own
-    image quality, speckle and caliper readings).
+    image quality, speckle and caliper readings). ``period`` (first and last day) replaces the
+    cohort's acquisition period, and ``extra_bloom_mm`` adds blooming to the vendor's own (the
+    post-market demo's planted shift); neither changes the random draws, so a study keyed
+    alike is otherwise the same.
     """
     profile = VENDORS[vendor]
+    if extra_bloom_mm:
+        profile = replace(profile, bloom_mm=profile.bloom_mm + extra_bloom_mm)
     vendor_index = sorted(VENDORS).index(vendor)
     rng = np.random.default_rng([seed, _COHORTS[cohort], site_index, vendor_index, index])
     age_shift = (site_index % 3 - 1) * 3.0
@@ -115,6 +122,8 @@ def synthesize_study(
     start, end = (
         (dt.date(2023, 3, 1), dt.date(2025, 6, 30)) if cohort == "development" else TEST_PERIOD
     )
+    if period is not None:
+        start, end = period
     study_date = start + dt.timedelta(days=int(rng.integers(0, (end - start).days + 1)))
     patient_number = index if revisit_of is None else revisit_of
     patient_id = f"{site_id.upper()}-{vendor[:2].upper()}{patient_number:05d}"
@@ -137,7 +146,7 @@ def synthesize_study(
     return SyntheticStudy(record=record, anatomy=anatomy, frames=frames)
 
 
-_COHORTS = {"development": 1, "test": 2}
+_COHORTS = {"development": 1, "test": 2, "postmarket": 3}
 
 
 def studies_per_partition(n_studies: int, n_partitions: int) -> list[int]:

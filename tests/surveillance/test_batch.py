@@ -1,0 +1,128 @@
+"""``mval monitor batch``: one month of real DICOM production, every file accounted for.
+
+Uses the tiny generated demo study (conftest ``tiny_demo``) as a month of production for one
+site: its partitions hold good studies and the planted bad files (truncated, not DICOM,
+wrong SOP class, ...), which must appear as excluded rows with their reasons.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from validation.cli import main
+from validation.ingest.scan import iter_files
+from validation.model.registry import load_locked_model
+from validation.sites import load_sites, site_files
+from validation.surveillance.batch import BATCH_COLUMNS, batch_rows, process_month
+
+
+@pytest.fixture(scope="module")
+def model(repo_root):
+    return load_locked_model(repo_root / "models" / "ivsd-cnn" / "1.0.0")
+
+
+@pytest.fixture(scope="module")
+def month_source(tiny_demo, tmp_path_factory):
+    """``<source>/2026-07/s01/<vendor>/`` for two of s01's three partitions (one missing)."""
+    source = tmp_path_factory.mktemp("production")
+    site = load_sites(site_files(tiny_demo / "sites"), root=tiny_demo)[0]
+    for partition in site.partitions[:2]:
+        shutil.copytree(partition.source_path, source / "2026-07" / site.id / partition.vendor)
+    return source, site
+
+
+def test_every_file_is_a_row_and_a_missing_partition_is_recorded(month_source, model, tmp_path):
+    source, site = month_source
+    out = tmp_path / "2026-07"
+    summary = process_month("2026-07", source=source, sites=[site], model=model, out=out)
+    table = pd.read_csv(out / "batch.csv", dtype=str, keep_default_na=False)
+    assert list(table.columns) == BATCH_COLUMNS
+    assert set(table["month"]) == {"2026-07"}
+    received = sum(
+        len(list(iter_files(source / "2026-07" / site.id / p.vendor))) for p in site.partitions[:2]
+    )
+    assert len(table) == received
+    parts = {(p["site"], p["vendor"]): p for p in summary["partitions"]}
+    missing = site.partitions[2]
+    assert parts[(site.id, missing.vendor)]["missing"] is True
+    assert not (table["vendor"] == missing.vendor).any()
+    predicted = table[table["status"] == "predicted"]
+    assert predicted["ivsd_mm"].astype(float).between(4, 25).all()
+    assert set(predicted["model_sha256"]) == {model.sha256}
+    excluded = table[table["status"] == "excluded"]
+    assert len(excluded) >= 1 and (excluded["reason"] != "").all()
+    assert (excluded["ivsd_mm"] == "").all()
+    for p in summary["partitions"]:
+        if not p["missing"]:
+            counted = p["excluded"] + p["predicted"] + p["quality_rejected"] + p["included"]
+            assert counted == p["received"]
+            assert (out / p["site"] / p["vendor"] / "predictions.csv").is_file()
+
+
+def test_rerunning_a_month_replaces_its_folder(month_source, model, tmp_path):
+    source, site = month_source
+    out = tmp_path / "2026-07"
+    process_month("2026-07", source=source, sites=[site], model=model, out=out)
+    first = (out / "batch.csv").read_bytes()
+    (out / "stale.csv").write_text("left over from an older run\n")
+    process_month("2026-07", source=source, sites=[site], model=model, out=out)
+    assert (out / "batch.csv").read_bytes() == first
+    assert not (out / "stale.csv").exists()
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_quality_rejection_is_carried_with_its_detail():
+    accounting = pd.DataFrame(
+        {
+            "site": ["s01"] * 3,
+            "vendor": ["GE"] * 3,
+            "sop_instance_uid": ["1", "2", ""],
+            "status": ["included", "included", "excluded"],
+            "reason": ["", "", "not_dicom"],
+            "detail": ["", "", "no DICM preamble"],
+        }
+    )
+    predictions = pd.DataFrame(
+        {
+            "sop_instance_uid": ["1", "2"],
+            "status": ["predicted", "quality_rejected"],
+            "detail": ["", "ValueError: bad frames"],
+            "ivsd_mm": ["9.1", ""],
+            "lvh_probability": ["0.2", ""],
+            "model_sha256": ["ab", "ab"],
+        }
+    )
+    table = batch_rows("2027-02", accounting, predictions)
+    assert table[["status", "reason", "detail"]].values.tolist() == [
+        ["predicted", "", ""],
+        ["quality_rejected", "quality_rejected", "ValueError: bad frames"],
+        ["excluded", "not_dicom", "no DICM preamble"],
+    ]
+
+
+def test_cli_batch_and_its_errors(month_source, repo_root, tmp_path, monkeypatch, capsys):
+    source, site = month_source
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    shutil.copy(site.source_file, sites / site.source_file.name)
+    monkeypatch.chdir(repo_root)  # the protocol's model path is relative to the project
+    argv = [
+        "-q",
+        "monitor",
+        "batch",
+        "--source",
+        str(source),
+        "--sites",
+        str(sites),
+        "--protocol",
+        "protocols/demo.yaml",
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    assert main([*argv, "--month", "2026-7"]) == 2
+    assert "--month must be a month as YYYY-MM" in capsys.readouterr().err
+    assert main([*argv, "--month", "2026-07"]) == 0
+    assert (tmp_path / "out" / "batch.csv").is_file()

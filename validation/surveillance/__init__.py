@@ -1,0 +1,1 @@
+"""Post-market surveillance: frozen baseline, drift signals, control limits, alerts and report."""

@@ -1,0 +1,295 @@
+"""The frozen surveillance baseline: what the validated model looked like before release.
+
+On the first surveillance run the baseline is built from the validation study (its analysed
+studies, ``results.json`` and the ingest accounting) and written to ``baseline.json`` with the
+sha256 of its own canonical JSON and of each source file. Later runs re-use it unchanged: a
+baseline whose content no longer matches its recorded sha256 stops the run with an
+:class:`~validation.exceptions.IntegrityError` naming the file and both hashes. Re-running the
+validation analysis does not move the baseline; the run only notes that a source changed.
+
+Per segment (site x vendor) and pooled (site and vendor ``"*"``), the baseline holds: the number
+of analysed studies, mean and SD of the predicted IVSd, the positive rate (LVH probability at or
+above the protocol threshold), the exclusion rate at ingest, the software versions and scanner
+models seen, samples of age, BMI and predicted IVSd (exact up to :data:`MAX_SAMPLE` values,
+quantiles beyond), and the counts of sex, pixel spacing and frames. The protocol's goals and the
+premarket estimates travel with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from validation.exceptions import AnalysisError, IntegrityError
+from validation.hashing import sha256_file, sha256_json
+from validation.protocol import Protocol
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+POOLED = "*"
+#: Numeric samples kept exactly up to this size; larger ones as this many quantiles.
+MAX_SAMPLE = 5000
+#: Variables of the drift signals: numeric (KS and PSI) and categorical (chi-square).
+NUMERIC = {"population": ("age", "bmi")}
+CATEGORICAL = {"population": ("sex",), "input": ("spacing_mm", "frames")}
+_PERFORMANCE_METRICS = ("bias", "loa_low", "loa_high", "sensitivity", "specificity")
+
+
+def build_baseline(
+    protocol: Protocol,
+    analysed_csv: str | Path,
+    results_json: str | Path,
+    accounting_csv: str | Path,
+) -> dict[str, Any]:
+    """Summarise the validation study per segment and pooled; return the baseline record.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The validation protocol (threshold, goals).
+    analysed_csv, results_json : path
+        ``analysed.csv`` and ``results.json`` of the validation analysis.
+    accounting_csv : path
+        The merged ingest accounting of the validation study (every file received).
+
+    Returns
+    -------
+    dict
+        The baseline, with ``sha256`` of its canonical JSON (all other keys).
+
+    Raises
+    ------
+    AnalysisError
+        A source file is missing or lacks a needed column.
+    """
+    sources = [Path(analysed_csv), Path(results_json), Path(accounting_csv)]
+    for path in sources:
+        if not path.is_file():
+            raise AnalysisError(
+                f"surveillance baseline source {path} not found: run the validation analysis "
+                "(`mval analyze ... --accounting-out`) first"
+            )
+    studies = pd.read_csv(analysed_csv, dtype={"site": str, "vendor": str})
+    accounting = pd.read_csv(accounting_csv, dtype=str, keep_default_na=False)
+    results = json.loads(Path(results_json).read_text())
+    _require(studies, analysed_csv, ("site", "vendor", "ivsd_mm", "lvh_probability", "age"))
+    _require(accounting, accounting_csv, ("site", "vendor", "status", "software_versions"))
+    model = results.get("model", {})
+    return baseline_record(
+        studies,
+        accounting,
+        protocol={
+            "id": protocol.id,
+            "version": protocol.data["version"],
+            "path": str(protocol.path),
+            "sha256": protocol.sha256,
+            "threshold": float(protocol.data["outputs"]["threshold"]),
+            "confidence": protocol.confidence,
+            "loa_multiplier": float(protocol.analysis.get("loa_multiplier", 1.96)),
+            "goals": goals(protocol),
+        },
+        model={k: model.get(k) for k in ("name", "version", "sha256")},
+        premarket=[
+            {k: e.get(k) for k in ("id", "metric", "estimate", "ci_low", "ci_high", "verdict")}
+            for e in results.get("endpoints", [])
+        ],
+        sources=[{"path": str(p), "sha256": sha256_file(p)} for p in sources],
+    )
+
+
+def baseline_record(
+    studies: pd.DataFrame,
+    accounting: pd.DataFrame,
+    *,
+    protocol: dict[str, Any],
+    model: dict[str, Any],
+    premarket: list[dict[str, Any]] | None = None,
+    sources: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """The baseline record from the analysed studies and the ingest accounting (no files).
+
+    ``studies`` needs site, vendor, ivsd_mm, lvh_probability, age, bmi, sex; ``accounting``
+    site, vendor, status, software_versions, scanner_model, spacing_mm, frames.
+    ``protocol`` needs ``threshold`` and ``goals`` (see :func:`goals`).
+    """
+    threshold = float(protocol["threshold"])
+    keys = sorted(
+        set(zip(studies["site"], studies["vendor"], strict=True))
+        | set(zip(accounting["site"], accounting["vendor"], strict=True))
+    )
+    by_study = dict(iter(studies.groupby(["site", "vendor"], sort=False)))
+    by_file = dict(iter(accounting.groupby(["site", "vendor"], sort=False)))
+    segments = [
+        _segment(
+            site,
+            vendor,
+            by_study.get((site, vendor), studies.iloc[:0]),
+            by_file.get((site, vendor), accounting.iloc[:0]),
+            threshold,
+        )
+        for site, vendor in keys
+    ]
+    segments.append(_segment(POOLED, POOLED, studies, accounting, threshold))
+    record: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "protocol": protocol,
+        "model": model,
+        "premarket": premarket or [],
+        "sources": sources or [],
+        "segments": segments,
+    }
+    record["sha256"] = baseline_digest(record)
+    return record
+
+
+def goals(protocol: Protocol) -> list[dict[str, Any]]:
+    """The protocol's goals the audited subset is judged against (bias, limits, sens., spec.)."""
+    return [
+        {"id": e.id, "metric": e.metric, "goal": e.goal.to_dict(), "label": e.label}
+        for e in protocol.endpoints
+        if e.metric in _PERFORMANCE_METRICS
+    ]
+
+
+def _require(table: pd.DataFrame, path: str | Path, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise AnalysisError(f"{path} lacks column(s) {missing} needed for the baseline")
+
+
+def _segment(
+    site: str, vendor: str, studies: pd.DataFrame, accounting: pd.DataFrame, threshold: float
+) -> dict[str, Any]:
+    ivsd = pd.to_numeric(studies["ivsd_mm"], errors="coerce").dropna().to_numpy(float)
+    probability = pd.to_numeric(studies["lvh_probability"], errors="coerce").dropna()
+    included = accounting[accounting["status"] != "excluded"]
+    received = len(accounting)
+    excluded = int((accounting["status"] == "excluded").sum())
+    numeric = {
+        "age": _sample(studies.get("age")),
+        "bmi": _sample(studies.get("bmi")),
+        "ivsd_mm": _sample(studies["ivsd_mm"]),
+    }
+    categorical = {
+        "sex": _counts(studies.get("sex")),
+        "spacing_mm": _counts(included.get("spacing_mm")),
+        "frames": _counts(included.get("frames")),
+    }
+    return {
+        "site": site,
+        "vendor": vendor,
+        "n": int(ivsd.shape[0]),
+        "mean_ivsd": float(ivsd.mean()) if ivsd.size else None,
+        "sd_ivsd": float(ivsd.std(ddof=1)) if ivsd.size > 1 else None,
+        "positive_rate": float((probability >= threshold).mean()) if len(probability) else None,
+        "n_positive": int((probability >= threshold).sum()),
+        "received": received,
+        "excluded": excluded,
+        "exclusion_rate": excluded / received if received else None,
+        "software_versions": sorted(set(included["software_versions"]) - {""}),
+        "scanner_models": sorted(set(included.get("scanner_model", pd.Series([]))) - {""}),
+        "numeric": numeric,
+        "categorical": categorical,
+    }
+
+
+def _sample(values: pd.Series | None) -> list[float]:
+    """Finite values, sorted; quantiles (Hazen plotting positions) beyond MAX_SAMPLE values."""
+    if values is None:
+        return []
+    x = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    x = np.sort(x[np.isfinite(x)])
+    if x.shape[0] > MAX_SAMPLE:
+        x = np.quantile(x, (np.arange(MAX_SAMPLE) + 0.5) / MAX_SAMPLE)
+    return [round(float(v), 4) for v in x]
+
+
+def _counts(values: pd.Series | None) -> dict[str, int]:
+    if values is None:
+        return {}
+    text = values.fillna("").astype(str).str.strip()
+    counts = text[text != ""].value_counts()
+    return {str(k): int(counts[k]) for k in sorted(counts.index)}
+
+
+def baseline_digest(record: dict[str, Any]) -> str:
+    """sha256 of the baseline's canonical JSON, its own ``sha256`` key left out."""
+    return sha256_json({k: v for k, v in record.items() if k != "sha256"})
+
+
+def write_baseline(record: dict[str, Any], path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def load_baseline(path: str | Path) -> dict[str, Any]:
+    """Read ``baseline.json`` and verify it against its recorded sha256.
+
+    Raises
+    ------
+    IntegrityError
+        The content does not match the recorded sha256 (the message names the file, the
+        recorded and the actual hash), or the file is not a baseline at all.
+    """
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IntegrityError(
+            str(path), "a JSON baseline", f"unreadable JSON ({exc})", what="surveillance baseline"
+        ) from None
+    if not isinstance(record, dict):
+        raise IntegrityError(
+            str(path), "a JSON object", type(record).__name__, what="surveillance baseline"
+        )
+    recorded = str(record.get("sha256", "(none recorded)"))
+    actual = baseline_digest(record)
+    if recorded != actual:
+        raise IntegrityError(str(path), recorded, actual, what="surveillance baseline")
+    return record
+
+
+def freeze_or_load(
+    path: str | Path,
+    *,
+    protocol: Protocol,
+    analysis_dir: str | Path,
+    accounting_csv: str | Path,
+) -> tuple[dict[str, Any], bool]:
+    """Load the frozen baseline at ``path`` (verified), or build and freeze it on first use.
+
+    Returns the baseline and whether it was created by this call.
+    """
+    path = Path(path)
+    if path.exists():
+        record = load_baseline(path)
+        for source in record["sources"]:
+            source_path = Path(source["path"])
+            if source_path.is_file() and sha256_file(source_path) != source["sha256"]:
+                log.info(
+                    "%s changed since the baseline was frozen; the frozen baseline is kept",
+                    source_path,
+                )
+        if record["protocol"]["sha256"] != protocol.sha256:
+            log.warning(
+                "protocol %s differs from the one the baseline was frozen with (sha256 %s)",
+                protocol.path,
+                record["protocol"]["sha256"],
+            )
+        return record, False
+    analysis_dir = Path(analysis_dir)
+    record = build_baseline(
+        protocol, analysis_dir / "analysed.csv", analysis_dir / "results.json", accounting_csv
+    )
+    write_baseline(record, path)
+    log.info("baseline frozen: %s (sha256 %s)", path, record["sha256"])
+    return record, True

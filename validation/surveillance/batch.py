@@ -1,0 +1,201 @@
+"""One month of production: ingest every site x vendor folder and run the locked model on it.
+
+``<source>/<YYYY-MM>/<site>/<vendor>/`` holds what a partition received that month. Each folder
+is ingested like a validation partition (:func:`validation.ingest.scan.ingest_partition`, every
+file accounted for) and its included studies are read by the locked model
+(:func:`validation.model.infer.run_inference`). The month's folder under ``out`` is written to a
+scratch folder first and then swapped in, so re-running a month replaces it whole: nothing is
+ever appended, and a failed run leaves the previous result in place.
+
+Written under ``<out>`` (the month's folder)::
+
+    <site>/<vendor>/accounting.csv, manifest.json, predictions.csv
+    batch.csv     one row per file received (:data:`BATCH_COLUMNS`)
+    batch.json    the month, the model, and per partition its source and counts (or "missing")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from validation.exceptions import ConfigError
+from validation.ingest.scan import ingest_partition
+from validation.model.infer import run_inference
+from validation.model.registry import LockedModel
+from validation.sites import Site
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``batch.csv``: the contract of the surveillance design, then the image geometry
+#: (used by the ``input`` drift signal) and the exclusion or rejection detail.
+BATCH_COLUMNS = [
+    "month",
+    "site",
+    "vendor",
+    "status",
+    "reason",
+    "sop_instance_uid",
+    "study_instance_uid",
+    "patient_id",
+    "software_versions",
+    "scanner_model",
+    "patient_age",
+    "patient_sex",
+    "patient_bmi",
+    "ivsd_mm",
+    "lvh_probability",
+    "model_sha256",
+    "spacing_mm",
+    "frames",
+    "detail",
+]
+#: Row status in ``batch.csv``: excluded at ingest, decoded and read by the model, or rejected
+#: by the model's quality gate (``included`` only if inference did not report on a file).
+STATUSES = ("excluded", "predicted", "quality_rejected", "included")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def check_month(value: str, name: str = "month") -> str:
+    """Return ``value`` if it is a ``YYYY-MM`` month, else raise a ConfigError naming ``name``.
+
+    Examples
+    --------
+    >>> check_month("2027-01")
+    '2027-01'
+    """
+    if not isinstance(value, str) or not _MONTH.match(value):
+        raise ConfigError(f"{name} must be a month as YYYY-MM (e.g. 2027-01), got {value!r}")
+    return value
+
+
+def process_month(
+    month: str,
+    *,
+    source: str | Path,
+    sites: list[Site],
+    model: LockedModel,
+    out: str | Path,
+    batch_size: int = 16,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Ingest and predict one month of production batches; return the ``batch.json`` record.
+
+    Parameters
+    ----------
+    month : str
+        ``YYYY-MM``; the month's files are under ``<source>/<month>/<site>/<vendor>/``.
+    source : path
+        Folder of the production batches (one sub-folder per month).
+    sites : list of Site
+        The site files: every partition of every site is expected each month. A partition
+        without a folder (or with an empty one) is recorded as ``missing``.
+    model : LockedModel
+        The locked model, verified by the caller (lock and sha256).
+    out : path
+        The month's output folder; replaced as a whole.
+    batch_size, threads : int
+        Passed to :func:`validation.model.infer.run_inference`.
+
+    Returns
+    -------
+    dict
+        ``month``, ``model`` (name, version, sha256) and per partition ``source``, ``missing``
+        and the counts ``received``, ``excluded``, ``predicted``, ``quality_rejected``.
+    """
+    check_month(month)
+    out = Path(out)
+    folder = Path(source) / month
+    if not folder.is_dir():
+        log.warning("%s: no batch folder %s; every partition is recorded as missing", month, folder)
+    scratch = out.parent / f".{out.name}.partial"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    tables, partitions = [], []
+    for site in sites:
+        for partition in site.partitions:
+            part_dir = folder / partition.site / partition.vendor
+            record: dict[str, Any] = {
+                "site": partition.site,
+                "vendor": partition.vendor,
+                "source": str(part_dir),
+            }
+            if not part_dir.is_dir() or not any(part_dir.iterdir()):
+                record["missing"] = True
+                partitions.append(record)
+                log.warning("%s %s: no files received", month, partition.key)
+                continue
+            target = scratch / partition.site / partition.vendor
+            local = replace(partition, source_kind="folder", source_path=part_dir, source_url=None)
+            ingest_partition(local, target)
+            run_inference(
+                model,
+                target / "accounting.csv",
+                target / "predictions.csv",
+                batch_size=batch_size,
+                threads=threads,
+            )
+            table = batch_rows(
+                month,
+                pd.read_csv(target / "accounting.csv", dtype=str, keep_default_na=False),
+                pd.read_csv(target / "predictions.csv", dtype=str, keep_default_na=False),
+            )
+            tables.append(table)
+            counts = table["status"].value_counts()
+            record.update(
+                missing=False,
+                received=len(table),
+                **{status: int(counts.get(status, 0)) for status in STATUSES},
+            )
+            partitions.append(record)
+            log.info("%s %s: %s", month, partition.key, record)
+    batch = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=BATCH_COLUMNS)
+    batch.to_csv(scratch / "batch.csv", index=False)
+    summary = {
+        "month": month,
+        "source": str(folder),
+        "model": {"name": model.name, "version": model.version, "sha256": model.sha256},
+        "partitions": partitions,
+    }
+    (scratch / "batch.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if out.exists():
+        shutil.rmtree(out)
+    scratch.rename(out)
+    return summary
+
+
+def batch_rows(month: str, accounting: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """One ``batch.csv`` row per file of a partition's accounting, its prediction joined.
+
+    Examples
+    --------
+    >>> acc = pd.DataFrame({"site": ["s01"] * 2, "vendor": ["GE"] * 2, "path": ["a", "b"],
+    ...     "sop_instance_uid": ["1", ""], "status": ["included", "excluded"],
+    ...     "reason": ["", "not_dicom"]})
+    >>> pred = pd.DataFrame({"sop_instance_uid": ["1"], "status": ["predicted"],
+    ...     "ivsd_mm": ["9.5"], "lvh_probability": ["0.1"], "model_sha256": ["ab"], "detail": [""]})
+    >>> batch_rows("2027-01", acc, pred)[["status", "reason", "ivsd_mm"]].values.tolist()
+    [['predicted', '', '9.5'], ['excluded', 'not_dicom', '']]
+    """
+    table = accounting.reindex(columns=[c for c in BATCH_COLUMNS if c != "month"], fill_value="")
+    table = table.astype(str)
+    table.insert(0, "month", month)
+    keyed = predictions.drop_duplicates("sop_instance_uid").set_index("sop_instance_uid")
+    included = table["status"].eq("included")
+    found = included & table["sop_instance_uid"].isin(keyed.index)
+    uids = table.loc[found, "sop_instance_uid"]
+    for column in ("ivsd_mm", "lvh_probability", "model_sha256"):
+        table.loc[found, column] = keyed.loc[uids, column].fillna("").astype(str).to_numpy()
+    table.loc[found, "status"] = keyed.loc[uids, "status"].to_numpy()
+    rejected = uids.index[table.loc[found, "status"].eq("quality_rejected").to_numpy()]
+    table.loc[rejected, "reason"] = "quality_rejected"
+    table.loc[rejected, "detail"] = keyed.loc[uids[rejected], "detail"].to_numpy()
+    return table[BATCH_COLUMNS].reset_index(drop=True)

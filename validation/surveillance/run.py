@@ -1,0 +1,440 @@
+"""The surveillance run: every month's signals against the frozen baseline, alerts, outputs.
+
+:func:`evaluate` is the engine, a pure function of the baseline record, the batch rows, the
+label rows, the ``as_of`` month and the settings; it reads and writes nothing, so it can be
+tested and benchmarked without DICOM. :func:`run_surveillance` is the file layer behind
+``mval monitor run``: it freezes or verifies the baseline, reads every processed month and every
+label file, checks the batches were read by the protocol's locked model, calls the engine and
+writes ``signals.csv``, ``alerts.json`` and ``surveillance.json`` (and the report, when the
+report module is installed).
+
+Everything is recomputed from the inputs on every run: re-running gives the same outputs, a
+re-processed month replaces its old rows, and a label that arrives late updates the performance
+of the month the study was acquired in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from validation.exceptions import AnalysisError, IntegrityError
+from validation.hashing import sha256_json
+from validation.protocol import load_protocol
+from validation.surveillance.alerts import SIGNAL_ORDER, alert_episodes
+from validation.surveillance.baseline import POOLED, freeze_or_load
+from validation.surveillance.batch import BATCH_COLUMNS, check_month
+from validation.surveillance.charts import baseline_error, output_signals
+from validation.surveillance.performance import (
+    label_summary,
+    label_table,
+    performance_signals,
+)
+from validation.surveillance.signals import (
+    SIGNAL_COLUMNS,
+    FalseAlarmPlan,
+    Settings,
+    census,
+    count_streams,
+    drift_signals,
+    header_signals,
+    integrity_signals,
+    iter_segments,
+    month_range,
+    plan_false_alarms,
+    prepare,
+)
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+LABEL_COLUMNS = (
+    "study_instance_uid",
+    "site",
+    "vendor",
+    "acquired",
+    "arrived",
+    "consensus_ivsd_mm",
+    "lvh",
+)
+_BASELINE_SUMMARY = (
+    "site",
+    "vendor",
+    "n",
+    "mean_ivsd",
+    "sd_ivsd",
+    "positive_rate",
+    "exclusion_rate",
+    "software_versions",
+    "scanner_models",
+)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate` returns: the tidy signals, the alerts and ``surveillance.json``."""
+
+    signals: pd.DataFrame
+    alerts: list[dict[str, Any]]
+    surveillance: dict[str, Any]
+
+    @property
+    def alarm(self) -> bool:
+        return bool(self.alerts)
+
+
+def evaluate(
+    baseline: dict[str, Any],
+    batch: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    as_of: str | None = None,
+    settings: Settings | None = None,
+    first_month: str | None = None,
+) -> Evaluation:
+    """Compute every signal, the alerts and the ``surveillance.json`` content.
+
+    Parameters
+    ----------
+    baseline : dict
+        The frozen baseline (:func:`validation.surveillance.baseline.build_baseline`).
+    batch : DataFrame
+        ``batch.csv`` rows of every processed month (:data:`BATCH_COLUMNS`); rows after
+        ``as_of`` are ignored.
+    labels : DataFrame
+        Late labels (:data:`LABEL_COLUMNS`) of every arrival month; those that arrived after
+        ``as_of`` are ignored.
+    as_of : str, optional
+        ``YYYY-MM``: evaluate as of the end of this month (default: the last batch month).
+    settings : Settings, optional
+        Alpha, ARL, horizon and effect-size minimums (default :class:`Settings`).
+    first_month : str, optional
+        First monitored month (default: the first batch month). Months from it to ``as_of``
+        without any batch count as missing.
+
+    Returns
+    -------
+    Evaluation
+    """
+    settings = settings or Settings()
+    months_seen = sorted(set(batch["month"].astype(str)))
+    if as_of is None:
+        if not months_seen:
+            raise AnalysisError("no production batch to evaluate and no --as-of month given")
+        as_of = months_seen[-1]
+    check_month(as_of, "as_of")
+    start = first_month or next((m for m in months_seen if m <= as_of), as_of)
+    check_month(start, "first_month")
+    if start > as_of:
+        raise AnalysisError(f"first month {start} is after the as-of month {as_of}")
+    months = month_range(start, as_of)
+    batch = batch[(batch["month"].astype(str) >= start) & (batch["month"].astype(str) <= as_of)]
+
+    segments = dict(iter_segments(baseline))
+    sites_vendors = [key for key in segments if key[0] != POOLED]
+    goal_list = baseline["protocol"]["goals"]
+    threshold = float(baseline["protocol"]["threshold"])
+    plan = plan_false_alarms(count_streams(len(segments), len(goal_list)), settings)
+    if len(months) > settings.horizon_months:
+        log.warning(
+            "%d months monitored: the false-alarm statement covers %d months",
+            len(months),
+            settings.horizon_months,
+        )
+
+    rows = prepare(batch, threshold)
+    census_rows = census(rows, months, sites_vendors)
+    integrity, integrity_rows = integrity_signals(census_rows, segments, plan)
+    header_changes, header_rows = header_signals(
+        rows, months, {k: v for k, v in segments.items() if k[0] != POOLED}
+    )
+    drift_records, drift_rows = drift_signals(rows, months, segments, plan)
+    series, output_rows = output_signals(rows, months, segments, plan)
+    labelled = label_table(labels, rows, as_of)
+    performance, performance_rows = performance_signals(labelled, months, segments, goal_list, plan)
+    signals = _signal_table(
+        integrity_rows + header_rows + drift_rows + output_rows + performance_rows
+    )
+    alerts = alert_episodes(signals, months)
+    surveillance = {
+        "schema_version": SCHEMA_VERSION,
+        "created_utc": "",
+        "as_of": as_of,
+        "months": months,
+        "protocol": {
+            k: baseline["protocol"][k] for k in ("id", "version", "sha256", "threshold", "goals")
+        },
+        "model": _model(batch, baseline),
+        "baseline": {
+            "path": "baseline.json",
+            "sha256": baseline["sha256"],
+            "created_utc": baseline.get("created_utc", ""),
+            "sources": baseline["sources"],
+            "premarket": baseline.get("premarket", []),
+            "segments": [{k: seg.get(k) for k in _BASELINE_SUMMARY} for seg in segments.values()],
+        },
+        "false_alarm": _false_alarm(plan, segments, census_rows),
+        "census": census_rows,
+        "segments": series,
+        "integrity": integrity,
+        "header_changes": header_changes,
+        "drift": drift_records,
+        "performance": performance,
+        "labels": label_summary(labelled, months, as_of),
+        "alerts": alerts,
+        "status": "ALARM" if alerts else "NO ALARM",
+    }
+    return Evaluation(signals=signals, alerts=alerts, surveillance=_clean(surveillance))
+
+
+def _false_alarm(plan: FalseAlarmPlan, segments: dict, census_rows: list[dict]) -> dict[str, Any]:
+    """The plan, with the Monte Carlo estimate that counts the baseline's own error."""
+    record = plan.record()
+    estimate = baseline_error(segments, census_rows, plan)
+    record["baseline_error"] = estimate
+    if estimate is not None:
+        record["statement"] += (
+            f" Counting the baseline's own sampling error too (median "
+            f"{estimate['baseline_n_median']:.0f} studies per segment, "
+            f"{estimate['monthly_n_median']:.0f} a month), an in-control history would raise a "
+            f"false alarm within {plan.horizon_months} months on the CUSUMs of the mean in an "
+            f"estimated {estimate['p_output_mean']:.1%} of cases and on the EWMAs of the "
+            f"positive rate in {estimate['p_output_positive_rate']:.1%} (Monte Carlo, "
+            f"{estimate['histories']:,} histories; the stated bound for each of these chart "
+            f"families is {estimate['stated_bound_per_chart']:.2%}); a larger baseline per "
+            "segment brings them toward the stated bound."
+        )
+    return record
+
+
+def _signal_table(rows: list[dict]) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
+    rank = {name: i for i, name in enumerate(SIGNAL_ORDER)}
+    order = pd.DataFrame(
+        {
+            "month": table["month"],
+            "pooled": table["site"] == POOLED,
+            "site": table["site"],
+            "vendor": table["vendor"],
+            "signal": table["signal"].map(rank),
+        }
+    )
+    index = order.sort_values(["month", "pooled", "site", "vendor", "signal"], kind="stable").index
+    return table.loc[index].reset_index(drop=True)
+
+
+def _model(batch: pd.DataFrame, baseline: dict) -> dict[str, Any]:
+    """The model that read the batches (``run_surveillance`` checked it is the locked one)."""
+    hashes = sorted(set(batch.loc[batch["status"] == "predicted", "model_sha256"].astype(str)))
+    known = baseline.get("model", {})
+    sha = hashes[0] if len(hashes) == 1 else hashes
+    same = len(hashes) == 1 and hashes[0] == known.get("sha256")
+    return {
+        "name": known.get("name") if same or not hashes else None,
+        "version": known.get("version") if same or not hashes else None,
+        "sha256": sha if hashes else known.get("sha256"),
+        "matches_baseline": bool(same or not hashes),
+    }
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: NaN and infinities become None, numpy scalars Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_batches(batches_dir: str | Path, as_of: str | None = None) -> pd.DataFrame:
+    """Every processed month's ``batch.csv`` (months up to ``as_of``), in month order."""
+    batches_dir = Path(batches_dir)
+    if not batches_dir.is_dir():
+        raise AnalysisError(
+            f"batches folder {batches_dir} not found: run `mval monitor batch` for each month"
+        )
+    tables = []
+    for folder in sorted(p for p in batches_dir.iterdir() if p.is_dir()):
+        try:
+            month = check_month(folder.name)
+        except Exception:
+            continue  # not a month folder (e.g. a scratch folder of an interrupted run)
+        if as_of is not None and month > as_of:
+            continue
+        path = folder / "batch.csv"
+        if not path.is_file():
+            log.warning("%s has no batch.csv (month not processed): counted as missing", folder)
+            continue
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        missing = [c for c in BATCH_COLUMNS if c not in table.columns]
+        if missing:
+            raise AnalysisError(f"{path} lacks column(s) {missing}: re-run `mval monitor batch`")
+        if not table.empty and set(table["month"]) != {month}:
+            raise AnalysisError(f"{path} holds rows of other months than {month}")
+        table.attrs["path"] = str(path)
+        tables.append(table)
+    if not tables:
+        raise AnalysisError(f"no processed month (batch.csv) under {batches_dir}")
+    return pd.concat(tables, ignore_index=True)
+
+
+def read_labels(labels_dir: str | Path | None) -> pd.DataFrame:
+    """Every ``<YYYY-MM>.csv`` label file (each: the labels that arrived that month)."""
+    empty = pd.DataFrame(columns=list(LABEL_COLUMNS))
+    if labels_dir is None or not Path(labels_dir).is_dir():
+        log.warning("no labels folder %s: performance is not assessed", labels_dir)
+        return empty
+    tables = []
+    for path in sorted(Path(labels_dir).glob("*.csv")):
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        missing = [c for c in LABEL_COLUMNS if c not in table.columns]
+        if missing:
+            raise AnalysisError(f"label file {path} lacks column(s) {missing}")
+        # a label without its arrival month arrived in the month its file is named after
+        table["arrived"] = table["arrived"].where(table["arrived"] != "", path.stem)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if tables else empty
+
+
+def check_model(batch: pd.DataFrame, expected_sha256: str, batches_dir: str | Path) -> None:
+    """Every prediction must come from the protocol's locked model."""
+    predicted = batch[batch["status"] == "predicted"]
+    wrong = predicted[predicted["model_sha256"] != expected_sha256]
+    if not wrong.empty:
+        month = str(wrong["month"].iloc[0])
+        raise IntegrityError(
+            str(Path(batches_dir) / month / "batch.csv"),
+            expected_sha256,
+            str(wrong["model_sha256"].iloc[0]),
+            what="predictions of the production batch (model sha256)",
+        )
+
+
+def run_surveillance(
+    protocol_path: str | Path,
+    *,
+    baseline_dir: str | Path,
+    batches_dir: str | Path,
+    labels_dir: str | Path | None,
+    out: str | Path,
+    accounting_csv: str | Path | None = None,
+    as_of: str | None = None,
+    first_month: str | None = None,
+    settings: Settings | None = None,
+    report: bool = True,
+) -> dict[str, Any]:
+    """``mval monitor run``: evaluate and write the outputs; return ``surveillance.json``.
+
+    Parameters
+    ----------
+    protocol_path : path
+        The validation protocol (its locked model, goals, threshold and confidence).
+    baseline_dir : path
+        The validation analysis folder (``analysed.csv``, ``results.json``): the baseline's
+        source on the first run.
+    batches_dir : path
+        Output of ``mval monitor batch``: one ``<YYYY-MM>/batch.csv`` per processed month.
+    labels_dir : path or None
+        Late labels, one ``<YYYY-MM>.csv`` per arrival month.
+    out : path
+        Folder for ``baseline.json`` (frozen on the first run), ``signals.csv``,
+        ``alerts.json``, ``surveillance.json`` and the report.
+    accounting_csv : path, optional
+        The validation's merged ingest accounting (default:
+        ``<baseline_dir>/../ingest/accounting.csv``).
+    as_of, first_month : str, optional
+        See :func:`evaluate`.
+    settings : Settings, optional
+        Default :class:`Settings` with the protocol's confidence level.
+    report : bool
+        Render the PDF report when :mod:`validation.surveillance.report` is available.
+    """
+    protocol = load_protocol(protocol_path)
+    settings = replace(settings or Settings(), confidence=protocol.confidence)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if accounting_csv is None:
+        accounting_csv = Path(baseline_dir).parent / "ingest" / "accounting.csv"
+    baseline, created = freeze_or_load(
+        out / "baseline.json",
+        protocol=protocol,
+        analysis_dir=baseline_dir,
+        accounting_csv=accounting_csv,
+    )
+    batch = read_batches(batches_dir, as_of)
+    check_model(batch, protocol.model_sha256, batches_dir)
+    labels = read_labels(labels_dir)
+    result = evaluate(
+        baseline, batch, labels, as_of=as_of, settings=settings, first_month=first_month
+    )
+    surveillance = result.surveillance
+    surveillance["created_utc"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if created:
+        log.info("baseline frozen on this run: %s", out / "baseline.json")
+    content = {k: v for k, v in surveillance.items() if k != "created_utc"}
+    surveillance["run_id"] = f"MVAL-SURV-{protocol.stem}-{sha256_json(content)[:8]}"
+    _write_csv(result.signals, out / "signals.csv")
+    _write_json(result.alerts, out / "alerts.json")
+    _write_json(surveillance, out / "surveillance.json")
+    if report:
+        _render_report(out / "surveillance.json", out / "surveillance-report.pdf")
+    for alert in result.alerts:
+        log.warning(
+            "ALARM %s/%s %s since %s: %s",
+            alert["site"],
+            alert["vendor"],
+            alert["signal"],
+            alert["onset"],
+            alert["evidence"],
+        )
+    log.info(
+        "%s as of %s: %d alert(s); %s",
+        surveillance["status"],
+        result.surveillance["as_of"],
+        len(result.alerts),
+        out / "surveillance.json",
+    )
+    return surveillance
+
+
+def _render_report(surveillance_json: Path, pdf: Path) -> None:
+    if importlib.util.find_spec("validation.surveillance.report") is None:
+        log.info("surveillance report module not installed: no PDF written")
+        return
+    from validation.surveillance.report import render_surveillance_report
+
+    render_surveillance_report(surveillance_json, pdf)
+
+
+def _write_json(record: Any, path: Path) -> None:
+    scratch = path.with_name(f".{path.name}.partial")
+    scratch.write_text(
+        json.dumps(_clean(record), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    )
+    os.replace(scratch, path)
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    scratch = path.with_name(f".{path.name}.partial")
+    table.to_csv(scratch, index=False)
+    os.replace(scratch, path)
