@@ -34,7 +34,13 @@ from validation.protocol import load_protocol
 from validation.surveillance.alerts import SIGNAL_ORDER, alert_episodes
 from validation.surveillance.baseline import POOLED, freeze_or_load
 from validation.surveillance.batch import BATCH_COLUMNS, check_month
-from validation.surveillance.charts import baseline_error, output_signals
+from validation.surveillance.charts import (
+    ChartLimits,
+    baseline_error,
+    chart_limits,
+    monthly_counts,
+    output_signals,
+)
 from validation.surveillance.performance import (
     label_summary,
     label_table,
@@ -159,7 +165,8 @@ def evaluate(
         rows, months, {k: v for k, v in segments.items() if k[0] != POOLED}
     )
     drift_records, drift_rows = drift_signals(rows, months, segments, plan)
-    series, output_rows = output_signals(rows, months, segments, plan)
+    limits = chart_limits(segments, monthly_counts(rows, months, segments), months, plan)
+    series, output_rows = output_signals(rows, months, segments, plan, limits)
     labelled = label_table(labels, rows, as_of)
     performance, performance_rows = performance_signals(labelled, months, segments, goal_list, plan)
     signals = _signal_table(
@@ -183,7 +190,7 @@ def evaluate(
             "premarket": baseline.get("premarket", []),
             "segments": [{k: seg.get(k) for k in _BASELINE_SUMMARY} for seg in segments.values()],
         },
-        "false_alarm": _false_alarm(plan, segments, census_rows),
+        "false_alarm": _false_alarm(plan, segments, census_rows, limits),
         "census": census_rows,
         "segments": series,
         "integrity": integrity,
@@ -197,22 +204,46 @@ def evaluate(
     return Evaluation(signals=signals, alerts=alerts, surveillance=_clean(surveillance))
 
 
-def _false_alarm(plan: FalseAlarmPlan, segments: dict, census_rows: list[dict]) -> dict[str, Any]:
-    """The plan, with the Monte Carlo estimate that counts the baseline's own error."""
+def _false_alarm(
+    plan: FalseAlarmPlan, segments: dict, census_rows: list[dict], limits: ChartLimits
+) -> dict[str, Any]:
+    """The plan, the per-segment chart limits, and the Monte Carlo check of the rate with the
+    baseline's own sampling error counted."""
     record = plan.record()
-    estimate = baseline_error(segments, census_rows, plan)
+    record["limits"] = plan.settings.limits
+    record["calibration"] = limits.record()
+    estimate = baseline_error(segments, census_rows, plan, limits=limits)
     record["baseline_error"] = estimate
+    calibrated = plan.settings.limits == "calibrated"
+    if calibrated:
+        hs, ls = limits.h, limits.L
+        record["statement"] += (
+            f" The output charts' limits account for the baseline's own sampling error: per "
+            f"segment, h (CUSUM) and L (EWMA) are the 1 - {plan.per_stream_alpha:.3g} quantiles "
+            f"of the maximum chart statistic over {limits.counts.shape[1]} months in "
+            f"{limits.draws:,} simulated in-control histories that redraw the baseline at its "
+            f"own size with that segment's monthly counts (seed {limits.seed}), never below the "
+            f"known-parameter limits for ARL0 >= {plan.arl0_min:g} (h {limits.floor_h:.3f}, L "
+            f"{limits.floor_L:.3f}); h ranges {hs.min():.3f} to {hs.max():.3f} and L "
+            f"{ls.min():.3f} to {ls.max():.3f} over the segments (per-segment values in "
+            "false_alarm.calibration)."
+        )
     if estimate is not None:
         record["statement"] += (
-            f" Counting the baseline's own sampling error too (median "
-            f"{estimate['baseline_n_median']:.0f} studies per segment, "
-            f"{estimate['monthly_n_median']:.0f} a month), an in-control history would raise a "
-            f"false alarm within {plan.horizon_months} months on the CUSUMs of the mean in an "
-            f"estimated {estimate['p_output_mean']:.1%} of cases and on the EWMAs of the "
-            f"positive rate in {estimate['p_output_positive_rate']:.1%} (Monte Carlo, "
-            f"{estimate['histories']:,} histories; the stated bound for each of these chart "
-            f"families is {estimate['stated_bound_per_chart']:.2%}); a larger baseline per "
-            "segment brings them toward the stated bound."
+            f" Verification by an independent simulation (median "
+            f"{estimate['baseline_n_median']:.0f} baseline studies per segment, "
+            f"{estimate['monthly_n_median']:.0f} a month; {estimate['histories']:,} histories): "
+            f"an in-control history raises a false alarm within {plan.horizon_months} months on "
+            f"the CUSUMs of the mean in an estimated {estimate['p_output_mean']:.2%} of cases "
+            f"and on the EWMAs of the positive rate in "
+            f"{estimate['p_output_positive_rate']:.2%}; the stated bound for each of these "
+            f"chart families is {estimate['stated_bound_per_chart']:.2%}"
+            + (
+                "."
+                if calibrated
+                else " (the known-parameter limits ignore the baseline's sampling error; a "
+                "larger baseline per segment brings the rates toward the stated bound)."
+            )
         )
     return record
 

@@ -87,6 +87,16 @@ class Settings:
         Minimum material change of the positive rate for an ``output_positive_rate`` alarm.
     confidence : float
         Confidence level of the intervals shown for the audited subset (the protocol's).
+    limits : {"calibrated", "known"}
+        How the output charts' limits are set. ``"calibrated"`` (default): per segment, by
+        simulating in-control histories that include the baseline's own sampling error
+        (:func:`validation.surveillance.charts.chart_limits`), so the stated rate is true for
+        the baseline's size; ``"known"``: the Markov-chain limit that treats the baseline's
+        mean, SD and rate as exact (honest only for a large baseline).
+    calibration_draws : int
+        Simulated histories per segment for the calibrated limits.
+    seed : int
+        Seed of the calibration (the demo protocol's analysis seed by default).
     """
 
     familywise_alpha: float = 0.05
@@ -101,8 +111,17 @@ class Settings:
     min_shift_mm: float = 0.5
     min_rate_change: float = 0.10
     confidence: float = 0.95
+    limits: str = "calibrated"
+    calibration_draws: int = 200_000
+    seed: int = 20_261_125
 
     def __post_init__(self) -> None:
+        if self.limits not in ("calibrated", "known"):
+            raise ValueError(f"limits must be 'calibrated' or 'known', got {self.limits!r}")
+        if int(self.calibration_draws) != self.calibration_draws or self.calibration_draws < 1000:
+            raise ValueError(
+                f"calibration_draws must be an integer >= 1000, got {self.calibration_draws!r}"
+            )
         for name in ("familywise_alpha", "confidence"):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
@@ -158,23 +177,40 @@ class FalseAlarmPlan:
 
     def statement(self) -> str:
         c, e = self.cusum, self.ewma
+        known = (
+            f"(k = {c['k']:g}, h = {c['h']:.3f}) has in-control ARL {c['arl0']:.0f} months and "
+            f"a {c['p_within_horizon']:.2g} chance of a false alarm within the horizon; the EWMA "
+            f"of the positive rate (lambda = {e['lam']:g}, L = {e['L']:.3f}) {e['arl0']:.0f} "
+            f"months and {e['p_within_horizon']:.2g} (Markov-chain run-length distributions, "
+            "Brook & Evans 1972, Lucas & Saccucci 1990)"
+        )
+        if self.settings.limits == "calibrated":
+            charts = (
+                f"With a known baseline, the CUSUM of the monthly mean {known}. The limits used "
+                "are calibrated per segment so the same per-stream rate holds with the "
+                "baseline estimated from its finite sample (below)."
+            )
+        else:
+            charts = f"The CUSUM of the monthly mean {known}."
         return (
             f"At most {self.familywise_alpha:g} probability of any false alarm over all "
             f"{self.streams} monitored streams (segment x signal) within {self.horizon_months} "
-            f"months (Bonferroni): each stream gets {self.per_stream_alpha:.3g}. The CUSUM of the "
-            f"monthly mean (k = {c['k']:g}, h = {c['h']:.3f}) has in-control ARL {c['arl0']:.0f} "
-            f"months and a {c['p_within_horizon']:.2g} chance of a false alarm within the "
-            f"horizon; the EWMA of the positive rate (lambda = {e['lam']:g}, L = {e['L']:.3f}) "
-            f"{e['arl0']:.0f} months and {e['p_within_horizon']:.2g} (Markov-chain run-length "
-            f"distributions, Brook & Evans 1972, Lucas & Saccucci 1990). Each monthly drift, "
+            f"months (Bonferroni): each stream gets {self.per_stream_alpha:.3g}. {charts} "
+            f"Each monthly drift, "
             f"integrity and performance test runs at {self.per_test_alpha:.3g} (the stream's "
             f"share over {self.horizon_months} months); drift alarms also need a material "
             f"effect (PSI >= {self.settings.psi_min:g} and KS D >= {self.settings.ks_d_min:g}, "
             f"or Cramer's V >= {self.settings.cramers_v_min:g}), and output alarms a material "
             f"change (a mean shift of at least {self.settings.min_shift_mm:g} mm over the "
             f"months the CUSUM accumulated; a smoothed change of the positive rate of at least "
-            f"{self.settings.min_rate_change:g}); such gates only remove alarms. The rate "
-            "treats the frozen baseline as the in-control reference; header changes and "
+            f"{self.settings.min_rate_change:g}); such gates only remove alarms. "
+            + (
+                ""
+                if self.settings.limits == "calibrated"
+                else "The rate treats the frozen baseline as the in-control reference; "
+            )
+            + ("header" if self.settings.limits != "calibrated" else "Header")
+            + " changes and "
             "missing batches are facts, not tests, and always alarm."
         )
 
