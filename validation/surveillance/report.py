@@ -838,6 +838,33 @@ def _performance(
     }
 
 
+def _calibrated(fa: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Per-segment limits calibrated for the baseline's sampling error, if the engine used them."""
+    calibration = fa.get("calibration") or {}
+    rows = [
+        {
+            "segment": segment_label(str(r["site"]), str(r["vendor"])),
+            "n0": r.get("n0"),
+            "h": r.get("h"),
+            "L": r.get("L"),
+        }
+        for r in calibration.get("segments") or []
+    ]
+    if fa.get("limits") != "calibrated" or not rows:
+        return None
+    hs = [_num(r["h"]) for r in rows]
+    ls = [_num(r["L"]) for r in rows]
+    return {
+        "rows": rows,
+        "draws": calibration.get("draws"),
+        "seed": calibration.get("seed"),
+        "h_min": min(hs),
+        "h_max": max(hs),
+        "L_min": min(ls),
+        "L_max": max(ls),
+    }
+
+
 def _output(
     data: Mapping[str, Any],
     months: Sequence[str],
@@ -1060,6 +1087,7 @@ def build_surveillance_context(data: Mapping[str, Any]) -> dict[str, Any]:
             **fa,
             "one_in": round(1.0 / alpha) if alpha > 0 else None,
             "baseline_error": _baseline_error(fa.get("baseline_error")),
+            "calibrated": _calibrated(fa),
         },
         "signals": [_signal(s) for s in signals_used],
         "alerts": alerts,
