@@ -9,12 +9,14 @@ validation baseline of ``--baseline-n`` studies per segment, ``--per-month`` fil
 and month (1% excluded at ingest), a quarter of the studies audited with labels arriving 1-3
 months later. Timed, in this process:
 
-* the file-level run, :func:`validation.surveillance.run.run_surveillance` without the PDF:
+* the file-level run, :func:`validation.surveillance.run.run_surveillance` without the PDF,
+  first cold (a fresh process, as the monthly job starts: every limit calibrated, on the
+  process's CPUs), then with the calibrations cached (best of ``--repeats``):
   freeze the baseline, read the 12 ``batch.csv`` files and the label files, compute every
   signal (integrity, header, population and input drift, the CUSUM and EWMA charts, the
   audited performance, the Monte Carlo estimate of the baseline's sampling error), write
-  ``signals.csv``, ``alerts.json`` and ``surveillance.json`` - the best of ``--repeats``
-  (the target applies to this);
+  ``signals.csv``, ``alerts.json`` and ``surveillance.json`` (the target applies to the cold
+  run);
 * the engine alone, :func:`validation.surveillance.run.evaluate`, on tables in memory.
 
 Peak memory: Python allocations traced by ``tracemalloc`` during one engine run, and the
@@ -145,7 +147,10 @@ def main() -> None:
     def engine() -> None:
         evaluate(baseline, batch, labels, as_of="2027-06")
 
-    engine()  # warm-up: the chart limits (Markov chains) are solved once and cached
+    started = time.perf_counter()
+    full_run()  # cold: a fresh process, as a monthly job starts (every limit calibrated)
+    cold = time.perf_counter() - started
+    engine()  # warm-up of the engine alone
     best = best_of({"run": full_run, "engine": engine}, args.repeats)
 
     tracemalloc.start()
@@ -154,12 +159,16 @@ def main() -> None:
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # includes the data
 
-    verdict = "OK" if best["run"] < TARGET_S else "MISSED"
+    verdict = "OK" if cold < TARGET_S else "MISSED"
     print(
-        f"  mval monitor run (files in and out, no PDF): {best['run']:6.2f} s "
-        f"(best of {args.repeats})"
+        f"  mval monitor run (files in and out, no PDF), cold: {cold:6.2f} s "
+        "(a fresh process: every control limit calibrated)"
     )
-    print(f"    target < {TARGET_S:g} s: {verdict} ({TARGET_S / best['run']:.1f}x under)")
+    print(f"    target < {TARGET_S:g} s: {verdict} (target / cold = {TARGET_S / cold:.2f})")
+    print(
+        f"  the same run with this process's calibrations cached: {best['run']:6.2f} s "
+        f"(best of {args.repeats}; cold / cached = {cold / best['run']:.2f})"
+    )
     print(f"  engine alone (tables in memory):             {best['engine']:6.2f} s")
     print(f"    peak traced memory {peak / 2**20:.0f} MiB; process peak RSS {rss:.0f} MiB")
     print(

@@ -9,6 +9,7 @@ rule postmarket_demo:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/postmarket-demo.log",
+    threads: workflow.cores
     params:
         sites=config["sites"],
         out=lambda wildcards, output: wf.parent(output[0]),
@@ -20,4 +21,5 @@ rule postmarket_demo:
     shell:
         "mval demo postmarket --sites {params.sites} --out {params.out} "
         "--months {params.months} --studies-per-month {params.per_month} "
-        "--audit-fraction {params.audit} --seed {params.seed} {params.shift} > {log} 2>&1"
+        "--audit-fraction {params.audit} --seed {params.seed} {params.shift} "
+        "--jobs {threads} > {log} 2>&1"

@@ -45,6 +45,7 @@ def _cmd_demo_postmarket(args: argparse.Namespace) -> int:
         generate_postmarket,
         parse_shift,
     )
+    from validation.exceptions import ConfigError
     from validation.sites import load_sites, site_files
 
     shift = (
@@ -59,7 +60,11 @@ def _cmd_demo_postmarket(args: argparse.Namespace) -> int:
         seed=args.seed,
         shift=shift,
     )
-    scenario = generate_postmarket(load_sites(site_files(args.sites)), Path(args.out), settings)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    scenario = generate_postmarket(
+        load_sites(site_files(args.sites)), Path(args.out), settings, jobs=args.jobs
+    )
     log.info(
         "post-market demo written to %s: %d months, %d studies, %d labels arrived (seed %d)",
         args.out,
@@ -301,7 +306,7 @@ def _cmd_monitor_run(args: argparse.Namespace) -> int:
     if not 0 <= args.alarm_exit_code <= 255:
         raise ConfigError(f"--alarm-exit-code must be 0 to 255, got {args.alarm_exit_code}")
     options = ("familywise_alpha", "arl0_months", "horizon_months", "min_shift_mm")
-    options += ("min_rate_change",)
+    options += ("min_rate_change", "bias_weight", "label_delay_months")
     try:
         settings = Settings(**{name: getattr(args, name) for name in options})
     except ValueError as exc:
@@ -581,17 +586,18 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument(
         "--studies-per-month",
         type=int,
-        default=10,
-        help="studies per site x vendor partition and month (default: 10)",
+        default=40,
+        help="studies per site x vendor partition and month (default: 40)",
     )
     pm.add_argument(
         "--audit-fraction",
         type=float,
-        default=0.25,
+        default=0.5,
         help="share of each month's studies whose reference reading arrives 1-3 months later "
-        "(default: 0.25)",
+        "(default: 0.5)",
     )
     pm.add_argument("--seed", type=int, default=20261125)
+    pm.add_argument("--jobs", type=int, default=1, help="months written in parallel (default: 1)")
     planted = pm.add_mutually_exclusive_group()
     planted.add_argument(
         "--shift",
@@ -745,6 +751,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.10,
         help="a positive-rate alarm also needs a change of at least this much (default: 0.10)",
+    )
+    mr.add_argument(
+        "--bias-weight",
+        type=float,
+        default=4.0,
+        help="weight of each audited-bias stream in the weighted Bonferroni split, every other "
+        "stream 1 (default: 4)",
+    )
+    mr.add_argument(
+        "--label-delay-months",
+        type=int,
+        default=3,
+        help="longest expected delay of an audited study's reference reading; the audited-bias "
+        "limit is calibrated for delays up to it (default: 3)",
     )
     mr.add_argument(
         "--alarm-exit-code",

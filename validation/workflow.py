@@ -258,5 +258,5 @@ def surveillance_options(config: dict[str, Any]) -> str:
     """The ``mval monitor run`` options set in the config's ``surveillance`` block."""
     given = config.get("surveillance") or {}
     names = ("familywise_alpha", "arl0_months", "horizon_months", "min_shift_mm")
-    names += ("min_rate_change",)
+    names += ("min_rate_change", "bias_weight", "label_delay_months")
     return " ".join(f"--{name.replace('_', '-')} {given[name]}" for name in names if name in given)

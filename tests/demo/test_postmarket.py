@@ -360,8 +360,8 @@ def test_workflow_defaults_when_the_demo_mapping_lacks_them():
     check_config(config)
     assert postmarket_settings(config) == {
         "months": 12,
-        "studies_per_month": 10,
-        "audit_fraction": 0.25,
+        "studies_per_month": 40,
+        "audit_fraction": 0.5,
         "seed": 20261125,
         "shift": DEFAULT_SHIFT,
     }

@@ -5,9 +5,12 @@ the contract of the surveillance design exactly: 2 sites x 2 vendors and the poo
 12 months, with one alarmed segment (s02 / GE: a scanner software upgrade in 2027-01 that shifts
 the model's measurements by +1.5 mm, raising a header alert, a CUSUM alert on the monthly mean
 and a performance alert on the audited bias), a missing batch, a duplicate file, drift tests of
-which one rejects on a trivial effect, and months still awaiting labels. The chart statistics in
-the fixture are computed by the textbook recursions written out here (tabular CUSUM, Page 1954;
-EWMA with exact limits, Lucas & Saccucci 1990): the report draws them and must not recompute them.
+which one rejects on a trivial effect, and months still awaiting labels. The change of the audited
+bias since validation (``bias_change``) alarms in s02 / GE from 2027-02, s01 / Philips has no
+agreement record (not assessed), and the false-alarm plan gives the audited-bias streams weight 4.
+The chart statistics in the fixture are computed by the textbook recursions written out here
+(tabular CUSUM, Page 1954; EWMA with exact limits, Lucas & Saccucci 1990; the audited-bias T of
+``validation.surveillance.bias_change``): the report draws them and must not recompute them.
 No published reference values are involved: the tests check that what the JSON says is what the
 PDF shows (section titles, every alert row, the stated false-alarm rate, attachments, PDF/A-3b).
 """
@@ -28,13 +31,15 @@ import pypdf
 import pytest
 
 from validation.exceptions import ReportError
-from validation.report.filters import num, pct
+from validation.report.filters import count, mm, num, pct
 from validation.surveillance import figures
 from validation.surveillance.report import (
+    OPTIONAL_FIELDS,
     REQUIRED_FIELDS,
     SECTIONS,
     build_surveillance_context,
     check_surveillance,
+    prob,
     render_surveillance_html,
     render_surveillance_report,
 )
@@ -47,6 +52,12 @@ MONTHS = [f"2026-{m:02d}" for m in range(7, 13)] + [f"2027-{m:02d}" for m in ran
 SHIFT = {"site": "s02", "vendor": "GE", "month": "2027-01", "bias_mm": 1.5}
 H, K, LAM, L = 5.12, 0.5, 0.2, 2.93
 THRESHOLD = 0.5
+#: Audited-bias change: windows (months), weight of its streams, materiality gate, limits.
+WINDOWS = (1, 2, 3)
+BIAS_WEIGHT, MIN_SHIFT = 4.0, 0.5
+BIAS_LIMIT, POOLED_BIAS_LIMIT = 3.6, 3.75
+#: The segment whose baseline has no agreement record (its bias change is not assessed).
+NO_AGREEMENT = ("s01", "Philips")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,19 +92,115 @@ def _version(vendor: str, shifted: bool) -> str:
     return f"{vendor} v1.0" + (" upgrade" if shifted else "")
 
 
+def _bias_records(
+    rows: list[dict[str, Any]], agreement: dict[str, Any], limit: float
+) -> list[dict[str, Any]]:
+    """Audited-bias T per month: over windows of the last 1-3 months ending at the month, the
+    one of largest |T| = |d - b0| / (s0 sqrt(1/n + 1/n0)); alarm at the limit and a material
+    change (the statistic of ``validation.surveillance.bias_change``)."""
+    n = [r["labelled"] for r in rows]
+    total = [r["bias"] * r["labelled"] if r["labelled"] else 0.0 for r in rows]
+    b0, s0, n0 = agreement["bias"], agreement["sd"], agreement["n"]
+    out = []
+    for i, row in enumerate(rows):
+        best = None
+        for w in WINDOWS:
+            lo = max(0, i - w + 1)
+            nw = sum(n[lo : i + 1])
+            if nw:
+                d = sum(total[lo : i + 1]) / nw
+                t = (d - b0) / (s0 * math.sqrt(1 / nw + 1 / n0))
+                if best is None or abs(t) > abs(best[0]):
+                    best = (t, d, nw, MONTHS[lo])
+        if best is None:
+            continue
+        t, d, nw, start = best
+        out.append(
+            {
+                "month": row["month"],
+                "site": row["site"],
+                "vendor": row["vendor"],
+                "window_start": start,
+                "labelled": nw,
+                "bias": d,
+                "baseline_bias": b0,
+                "change_mm": d - b0,
+                "t": t,
+                "limit": limit,
+                "alarm": abs(t) >= limit and abs(d - b0) >= MIN_SHIFT,
+            }
+        )
+    return out
+
+
+def _bias_change(
+    performance: list[dict[str, Any]],
+    agreement: dict[tuple[str, str], dict[str, Any] | None],
+    alpha: float,
+) -> dict[str, Any]:
+    """The ``bias_change`` block: a calibration record and monthly T per assessed segment."""
+    lags = {"1": 0.4, "2": 0.4, "3": 0.2}
+    segments, months = [], []
+    for key, agr in agreement.items():
+        if not agr:
+            continue
+        rows = [r for r in performance if (r["site"], r["vendor"]) == key]
+        limit = POOLED_BIAS_LIMIT if key == ("*", "*") else BIAS_LIMIT
+        segments.append(
+            {
+                "site": key[0],
+                "vendor": key[1],
+                "n0": agr["n"],
+                "audited_per_month": 12 if key == ("*", "*") else 3,
+                "lag_probabilities": lags,
+                "months": 12,
+                "alpha": alpha,
+                "draws": 200_000,
+                "seed": 20261125,
+                "limit": limit,
+            }
+        )
+        months += _bias_records(rows, agr, limit)
+    return {
+        "windows_months": list(WINDOWS),
+        "alpha": alpha,
+        "lag_probabilities": lags,
+        "segments": segments,
+        "months": months,
+        "power": {
+            "segment": "median segment",
+            "n0": 50,
+            "audited_per_month": 3,
+            "sd_mm": 0.8,
+            "limit": BIAS_LIMIT,
+            "draws": 20_000,
+            "rows": [
+                {
+                    "shift_mm": shift,
+                    "by_months_after_onset": {"0": 0.0, "1": p / 4, "2": p / 2, "3": p},
+                }
+                for shift, p in ((0.5, 0.08), (1.0, 0.41), (1.5, 0.83), (2.0, 0.987))
+            ],
+        },
+    }
+
+
 def build_surveillance(
     sites: dict[str, list[str]] | None = None,
     *,
     shift: dict[str, Any] | None = SHIFT,
     seed: int = 7,
     n_per_month: int = 10,
+    bias_change: bool = True,
 ) -> dict[str, Any]:
     """A synthetic ``surveillance.json`` (contract schema_version 1).
 
     Segments are ``sites`` x vendors plus the pooled one; ``shift`` (or None for an in-control
     history) plants a +bias in one segment from its month on, which shows in the headers, the
-    monthly mean (CUSUM alarm) and the audited bias (performance alarm). s01 / Philips sends no
-    batch in 2026-11.
+    monthly mean (CUSUM alarm) and the audited bias (performance alarm and bias change). s01 /
+    Philips sends no batch in 2026-11. ``bias_change=False`` writes the contract as it was
+    before the audited-bias change signal (no ``bias_change``, no agreement in the baseline, no
+    weighted split, alerts without ``variables``).
     """
     sites = sites or {"s01": ["GE", "Philips"], "s02": ["GE", "Siemens"]}
     rng = np.random.default_rng(seed)
@@ -317,6 +424,7 @@ def build_surveillance(
                     f"software_versions '{upgraded}' never seen in the baseline ({n_new} studies)"
                 ),
                 "months": [m for m in MONTHS if m >= shift["month"]],
+                "variables": ["header"],
             },
             {
                 "site": key[0],
@@ -328,6 +436,7 @@ def build_surveillance(
                 "evidence": f"upper CUSUM {alarmed[0]['upper']:.2f} > h = {H:.2f}; monthly mean "
                 f"{alarmed[0]['mean']:.2f} mm against baseline {mu0[key]:.2f} mm",
                 "months": [r["month"] for r in alarmed],
+                "variables": ["ivsd_mm"],
             },
             {
                 "site": key[0],
@@ -338,11 +447,46 @@ def build_surveillance(
                 "threshold": 1.0,
                 "evidence": "bias 95% CI 1.12 to 2.12 mm lies above the goal's upper bound 1.0 mm",
                 "months": [p["month"] for p in perf],
+                "variables": ["bias-change", "ivsd-bias"],
             },
         ]
     m_streams = (len(keys) + 1) * 6
     alpha = 0.05
-    return {
+    bias_streams = len(keys) + 1 if bias_change else 0
+    per_stream = alpha / (m_streams + BIAS_WEIGHT * bias_streams)
+    agreement: dict[tuple[str, str], dict[str, Any] | None] = {
+        k: None if k == NO_AGREEMENT else {"n": 50, "bias": 0.10 + 0.03 * i, "sd": 0.8}
+        for i, k in enumerate(keys)
+    }
+    agreement[("*", "*")] = {"n": 50 * len(keys), "bias": 0.2, "sd": 0.8}
+    if bias_change:
+        statement = (
+            f"At most {alpha} probability of any false alarm over all "
+            f"{m_streams + bias_streams} monitored streams within 12 months (weighted "
+            f"Bonferroni): each of the {bias_streams} audited-bias streams gets "
+            f"{BIAS_WEIGHT * per_stream:.3g} (weight {BIAS_WEIGHT:g}), each of the other "
+            f"{m_streams} streams {per_stream:.3g}; in-control ARL >= 100 months."
+        )
+        weighted = {
+            "bias_streams": bias_streams,
+            "bias_weight": BIAS_WEIGHT,
+            "bias_alpha": BIAS_WEIGHT * per_stream,
+            "materiality": {"min_shift_mm": MIN_SHIFT, "min_rate_change": 0.1},
+            "performance": {
+                "alarm_confidence": 1 - per_stream / 12,
+                "bias_change_alpha": BIAS_WEIGHT * per_stream,
+            },
+        }
+    else:
+        statement = (
+            f"Family-wise false-alarm probability <= {alpha} over {m_streams} streams and "
+            f"12 months (Bonferroni, {alpha / m_streams:.5f} per stream); in-control ARL >= "
+            "100 months."
+        )
+        weighted = {}
+        for a in alerts:
+            a.pop("variables")
+    data = {
         "schema_version": 1,
         "created_utc": "2027-07-02T06:00:00Z",
         "as_of": "2027-06",
@@ -405,6 +549,7 @@ def build_surveillance(
                     "exclusion_rate": 0.04,
                     "software_versions": [_version(k[1], False)],
                     "scanner_models": [f"{k[1]} Model A"],
+                    **({"agreement": agreement[k]} if bias_change else {}),
                 }
                 for k in keys
             ]
@@ -419,13 +564,14 @@ def build_surveillance(
                     "exclusion_rate": 0.04,
                     "software_versions": sorted({_version(k[1], False) for k in keys}),
                     "scanner_models": sorted({f"{k[1]} Model A" for k in keys}),
+                    **({"agreement": agreement[("*", "*")]} if bias_change else {}),
                 }
             ],
         },
         "false_alarm": {
             "familywise_alpha": alpha,
             "streams": m_streams,
-            "per_stream_alpha": alpha / m_streams,
+            "per_stream_alpha": per_stream,
             "horizon_months": 12,
             "arl0_min": 100,
             "charts": {
@@ -433,16 +579,13 @@ def build_surveillance(
                 "ewma": {"lam": LAM, "L": L, "arl0": 1210.7, "p_within_horizon": 0.00158},
             },
             "drift": {
-                "alpha": alpha / m_streams,
+                "alpha": per_stream,
                 "psi_min": 0.25,
                 "ks_d_min": 0.2,
                 "cramers_v_min": 0.2,
             },
-            "statement": (
-                f"Family-wise false-alarm probability <= {alpha} over {m_streams} streams and "
-                f"12 months (Bonferroni, {alpha / m_streams:.5f} per stream); in-control ARL >= "
-                "100 months."
-            ),
+            "statement": statement,
+            **weighted,
         },
         "census": census,
         "segments": [
@@ -471,6 +614,9 @@ def build_surveillance(
         "alerts": alerts,
         "status": "ALARM" if alerts else "NO ALARM",
     }
+    if bias_change:
+        data["bias_change"] = _bias_change(performance, agreement, BIAS_WEIGHT * per_stream)
+    return data
 
 
 def write_run(folder: Path, data: dict[str, Any], *, with_alerts: bool = True) -> Path:
@@ -578,7 +724,7 @@ def test_writes_pdf_and_html_beside_it(run: dict[str, Path]) -> None:
     assert page == pdf.with_suffix(".html") and page.is_file()
     markup = page.read_text(encoding="utf-8")
     assert '<body class="surveillance status-alarm">' in markup
-    assert markup.count("data:image/svg+xml;base64,") >= 5  # CUSUM, EWMA, drift, bias, alert
+    assert markup.count("data:image/svg+xml;base64,") >= 6  # CUSUM, EWMA, drift, bias, T, alert
 
 
 def test_every_section_is_in_the_pdf_and_its_outline(run: dict[str, Path], text: str) -> None:
@@ -664,7 +810,13 @@ def test_status_and_stated_false_alarm_rate(text: str, data: dict) -> None:
     assert "ALARM" in text
     flat = _squash(text)
     assert _squash(f"at most {pct(fa['familywise_alpha'], 1)}") in flat
-    assert _squash(f"Every month {fa['streams']} monitoring streams") in flat
+    assert (
+        _squash(
+            f"Every month {fa['streams']} streams of weight 1 and {fa['bias_streams']} "
+            "audited-bias streams are checked"
+        )
+        in flat
+    )
     assert _squash(f"h = {num(fa['charts']['cusum']['h'], 3)}") in flat
     assert _squash(f"L = {num(fa['charts']['ewma']['L'], 3)}") in flat
     assert _squash(fa["statement"]) in flat
@@ -704,6 +856,204 @@ def test_drift_separates_rejection_from_material_change(html: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# the change of the audited bias since validation
+# ---------------------------------------------------------------------------------------------
+
+
+def _bias_segments(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per segment (report order): its agreement, calibration and monthly records."""
+    bc = data["bias_change"]
+    keys = [(s["site"], s["vendor"]) for s in data["segments"]]
+    keys = sorted(keys, key=lambda k: (k == ("*", "*"), k))
+    agreement = {(s["site"], s["vendor"]): s.get("agreement") for s in data["baseline"]["segments"]}
+    return {
+        k: {
+            "agreement": agreement[k],
+            "calibration": next((c for c in bc["segments"] if (c["site"], c["vendor"]) == k), None),
+            "months": [r for r in bc["months"] if (r["site"], r["vendor"]) == k],
+        }
+        for k in keys
+    }
+
+
+def test_bias_change_subsection_states_the_statistic(text: str, data: dict) -> None:
+    flat = " ".join(text.split())
+    assert "8.2 Change of the audited bias since validation" in flat
+    assert "counts the validation study's own sampling error" in flat
+    assert "T is read by month of acquisition" in flat
+    assert f"at least {mm(MIN_SHIFT, 1)} mm (the materiality gate)" in flat
+    limits = [c["limit"] for c in data["bias_change"]["segments"]]
+    assert f"limit (from {num(min(limits), 2)} to {num(max(limits), 2)})" in flat
+    assert f"probability at most {prob(data['bias_change']['alpha'])}" in flat
+
+
+def test_bias_change_table_equals_the_json(html: str, text: str, data: dict) -> None:
+    expected = []
+    for (site, vendor), seg in _bias_segments(data).items():
+        agr, cal, months = seg["agreement"], seg["calibration"], seg["months"]
+        label = figures.segment_label(site, vendor)
+        if cal is None:
+            expected.append(
+                [
+                    label,
+                    *["n/a"] * 5,
+                    "none",
+                    "none",
+                    "n/a",
+                    "n/a",
+                    "not assessed: no agreement record in the validation baseline",
+                ]
+            )
+            continue
+        peak = max(months, key=lambda r: abs(r["t"]))
+        window = MONTHS.index(peak["month"]) - MONTHS.index(peak["window_start"]) + 1
+        alarms = [r["month"] for r in months if r["alarm"]]
+        expected.append(
+            [
+                label,
+                mm(agr["bias"], sign=True),
+                mm(agr["sd"]),
+                count(cal["n0"]),
+                count(cal["audited_per_month"]),
+                num(peak["t"], 2),
+                peak["month"],
+                str(window),
+                mm(peak["change_mm"], sign=True),
+                num(cal["limit"], 2),
+                f"\u2717 ALARM from {alarms[0]}" if alarms else "no alarm",
+            ]
+        )
+    rows = _rows(html, "sv-bias-change")
+    assert rows == expected
+    shifted = next(r for r in rows if r[0] == "s02 \u00b7 GE")
+    assert shifted[-1] == "\u2717 ALARM from 2027-02" and shifted[6:8] == ["2027-03", "3"]
+    flat = _squash(text)
+    for row in expected:
+        assert _squash("".join(row)) in flat, row  # the same row, in order, in the PDF
+
+
+def test_bias_change_figure_draws_t_limits_alarms_and_pending(html: str, data: dict) -> None:
+    assert 'id="fig-bias-change"' in html
+    segs = _bias_segments(data)
+    limits = {k: s["calibration"]["limit"] for k, s in segs.items() if s["calibration"] is not None}
+    records = data["bias_change"]["months"]
+    pending = data["labels"]["pending_months"]
+    fig = figures.bias_change_figure(
+        records, MONTHS, keys=list(segs), limits=limits, pending=pending
+    )
+    panels = {ax.get_title(loc="left").split("\n")[0]: ax for ax in fig.axes if ax.get_visible()}
+    assert set(panels) == {figures.segment_label(*k) for k in segs}
+    alarmed = panels["s02 \u00b7 GE"]
+    assert alarmed.get_title(loc="left").endswith("ALARM from 2027-02")
+    assert matplotlib.colors.same_color(alarmed.spines["left"].get_edgecolor(), figures.FAIL)
+    for key, ax in panels.items():
+        if key != "s02 \u00b7 GE":
+            assert "ALARM" not in ax.get_title(loc="left")
+    # the signed T of the JSON, and the limits dashed at plus and minus the segment's limit
+    series = [ln for ln in alarmed.get_lines() if len(ln.get_xdata()) == len(MONTHS)]
+    t = {r["month"]: r["t"] for r in records if (r["site"], r["vendor"]) == ("s02", "GE")}
+    assert np.allclose(series[0].get_ydata(), [t[m] for m in MONTHS])
+    for key, limit in limits.items():
+        ax = panels[figures.segment_label(*key)]
+        dashed = [
+            ln
+            for ln in ax.get_lines()
+            if ln.get_linestyle() == "--" and ln.get_xdata()[0] != ln.get_xdata()[-1]
+        ]  # horizontal dashed lines (the onset line is vertical)
+        assert {round(float(ln.get_ydata()[0]), 6) for ln in dashed} == {limit, -limit}
+    # the months awaiting labels are hatched; the segment without agreement says so
+    hatched = [c for c in alarmed.patches if c.get_hatch() == "///"]
+    assert len(hatched) == len(pending)
+    quiet = panels[figures.segment_label(*NO_AGREEMENT)]
+    assert [t.get_text() for t in quiet.texts] == ["not assessed"]
+
+
+def test_bias_change_power_table(html: str, text: str, data: dict) -> None:
+    power = data["bias_change"]["power"]
+    expected = [
+        [mm(r["shift_mm"], 1)] + [pct(r["by_months_after_onset"][str(k)], 0) for k in range(4)]
+        for r in power["rows"]
+    ]
+    assert _rows(html, "sv-power") == expected
+    flat = " ".join(text.split())
+    assert "What this plan can detect" in flat
+    assert "By the onset month's run" in flat and "By +3 months" in flat
+    assert f"Simulated ({count(power['draws'])} histories) for a segment of the stated size" in flat
+    assert f"n0 = {power['n0']} validation studies" in flat.replace("n 0", "n0")
+    without = copy.deepcopy(data)
+    del without["bias_change"]["power"]
+    markup = render_surveillance_html(build_surveillance_context(without))
+    assert "sv-power" not in markup and "What this plan can detect" not in markup
+    assert 'class="data sv-output sv-bias-change"' in markup
+
+
+def test_false_alarm_states_the_weighted_split(html: str, text: str, data: dict) -> None:
+    fa = data["false_alarm"]
+    total = fa["streams"] + fa["bias_weight"] * fa["bias_streams"]
+    flat = " ".join(text.split())
+    assert (
+        f"each audited-bias stream has weight {num(fa['bias_weight'], 0)} and every other "
+        f"stream weight 1, a total weight of {num(total, 0)} ({fa['streams']} + "
+        f"{num(fa['bias_weight'], 0)} \u00d7 {fa['bias_streams']})"
+    ) in flat
+    assert f"at most {prob(fa['per_stream_alpha'])} (0.05 / {num(total, 0)})" in flat
+    assert f"each audited-bias stream {prob(fa['bias_alpha'])}" in flat
+    expected = [
+        [
+            figures.segment_label(c["site"], c["vendor"]),
+            count(c["n0"]),
+            count(c["audited_per_month"]),
+            num(c["limit"], 2),
+            count(c["draws"]),
+            str(c["seed"]),
+        ]
+        for c in sorted(
+            data["bias_change"]["segments"],
+            key=lambda c: (c["site"] == "*", c["site"], c["vendor"]),
+        )
+    ]
+    assert _rows(html, "sv-bias-limits") == expected
+
+
+def test_bias_change_alert_shows_its_months(html: str, data: dict) -> None:
+    alert = data["alerts"][2]
+    assert alert["signal"] == "performance" and "bias-change" in alert["variables"]
+    records = [
+        r for r in data["bias_change"]["months"] if (r["site"], r["vendor"]) == ("s02", "GE")
+    ]
+    shown = [r for r in records if r["alarm"] or r["month"] in alert["months"]]
+    rows = _rows(html, "sv-bias-evidence")
+    assert [r[0] for r in rows] == [r["month"] for r in shown]
+    assert [r[6] for r in rows] == [num(r["t"], 2) for r in shown]
+    assert [("alarm" in r[-1]) for r in rows] == [r["alarm"] for r in shown]
+    # the bias panels of the premarket goals mark only the goal alerts
+    context = build_surveillance_context(data)
+    assert "s02 \u00b7 GE (from 2027-01)" in context["performance"]["figure"]["caption"]
+    bias_only = copy.deepcopy(data)
+    bias_only["alerts"][2]["variables"] = ["bias-change"]
+    context = build_surveillance_context(bias_only)
+    assert "Alarmed" not in context["performance"]["figure"]["caption"]
+    assert "s02 \u00b7 GE (from 2027-02)" in context["bias_change"]["figure"]["caption"]
+    assert not context["alerts"][2]["performance"] and context["alerts"][2]["bias_change"]
+
+
+def test_report_without_bias_change_says_it_was_not_run(tmp_path: Path) -> None:
+    data = build_surveillance(bias_change=False)
+    assert "bias_change" not in data and "bias_streams" not in data["false_alarm"]
+    source = write_run(tmp_path, data)
+    out = render_surveillance_report(source, tmp_path / "surveillance-report.pdf")
+    flat = " ".join(_pdf_text(out["pdf"]).split())
+    assert "Change of the audited bias since validation" in flat
+    assert "The change of the audited bias since validation was not run" in flat
+    assert f"Every month {data['false_alarm']['streams']} monitoring streams are checked" in flat
+    assert "audited-bias streams" not in flat and "Audited-bias limits" not in flat
+    markup = out["html"].read_text(encoding="utf-8")
+    assert "sv-bias-change" not in markup and "fig-bias-change" not in markup
+    # an alert without recorded variables keeps its audited performance as evidence
+    assert _rows(markup, "sv-perf") and not _rows(markup, "sv-bias-evidence")
+
+
+# ---------------------------------------------------------------------------------------------
 # the in-control variant, and bad input
 # ---------------------------------------------------------------------------------------------
 
@@ -731,6 +1081,8 @@ def test_no_alarm_report_without_alerts_file(tmp_path: Path) -> None:
         (lambda d: d.update(schema_version=2), "schema_version expected one of"),
         (lambda d: d.update(status="OK"), "status expected one of ALARM, NO ALARM, got 'OK'"),
         (lambda d: d.update(status="NO ALARM"), "contradicts its 3 alert"),
+        (lambda d: d["bias_change"]["months"][0].pop("t"), r"bias_change\.months\[0\]\.t"),
+        (lambda d: d["bias_change"]["segments"][1].pop("limit"), r"bias_change\.segments\[1\]"),
     ],
 )
 def test_bad_input_is_named(data: dict, edit: Any, message: str) -> None:
@@ -751,7 +1103,8 @@ def test_missing_file_and_bad_json(tmp_path: Path) -> None:
 
 def test_required_fields_cover_the_contract(data: dict) -> None:
     top = {path.split(".")[0].removesuffix("[]") for path in REQUIRED_FIELDS}
-    assert top == set(data)  # every top-level key of the contract, and no other
+    assert top | set(OPTIONAL_FIELDS) == set(data)  # every top-level key of the contract
+    assert top == set(build_surveillance(bias_change=False))  # the optional ones are optional
 
 
 # ---------------------------------------------------------------------------------------------
@@ -798,9 +1151,10 @@ def test_figures_are_svg_with_readable_text(data: dict) -> None:
         context["output"]["ewma_figure"],
         context["performance"]["figure"],
         context["drift"]["figure"],
+        context["bias_change"]["figure"],
         *[a["figure"] for a in context["alerts"] if a["figure"]],
     ]
-    assert len(made) == 5
+    assert len(made) == 6
     for fig in made:
         assert set(fig) == {"id", "src", "alt", "caption"} and len(fig["caption"]) > 80
         assert fig["src"].startswith("data:image/svg+xml;base64,")

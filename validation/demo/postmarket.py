@@ -38,6 +38,7 @@ import json
 import math
 import shutil
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -110,8 +111,8 @@ class PostmarketSettings:
     """What the post-market generator makes (the workflow's ``demo.postmarket`` and seed)."""
 
     months: int = 12
-    studies_per_month: int = 10
-    audit_fraction: float = 0.25
+    studies_per_month: int = 40
+    audit_fraction: float = 0.5
     seed: int = 20261125
     shift: Shift | None = field(default=DEFAULT_SHIFT)
 
@@ -269,8 +270,12 @@ def production_study(
     return replace(study, record=record)
 
 
-def generate_postmarket(sites: list[Site], out: str | Path, settings: PostmarketSettings) -> dict:
+def generate_postmarket(
+    sites: list[Site], out: str | Path, settings: PostmarketSettings, *, jobs: int = 1
+) -> dict:
     """Write the production batches, the late labels and ``scenario.json``; return the scenario.
+
+    ``jobs`` months are written in parallel (separate processes); the files do not depend on it.
 
     Existing ``batches/`` and ``labels/`` folders under ``out`` are replaced; ``scenario.json``
     is written last, so it marks a complete run.
@@ -301,50 +306,13 @@ def generate_postmarket(sites: list[Site], out: str | Path, settings: Postmarket
 
     labels: dict[str, list[dict[str, Any]]] = {label: [] for label in months}
     census: dict[str, dict[str, int]] = {}
-    for month, label in enumerate(months, start=1):
-        n_month = len(segments) * settings.studies_per_month
-        n_audit = math.floor(settings.audit_fraction * n_month + 0.5)
-        audit_rng = np.random.default_rng([settings.seed, _AUDIT_STREAM, month])
-        audited = set(audit_rng.permutation(n_month)[:n_audit].tolist())
-        arrived_later = 0
-        for slot, (site_index, site, vendor, number) in enumerate(
-            (i, s, v, n) for i, s, v in segments for n in range(settings.studies_per_month)
-        ):
-            study = production_study(
-                settings.seed, site_index, site, vendor, month, number, shift=shift
-            )
-            folder = out / "batches" / label / site.id / vendor / study.record.patient_id
-            write_dataset(build_dataset(study.record, study.frames), folder / "IM_0001.dcm")
-            if slot not in audited:
-                continue
-            vendor_index = sorted(VENDORS).index(vendor)
-            rng = np.random.default_rng(
-                [settings.seed, _LABEL_STREAM, site_index, vendor_index, month, number]
-            )
-            reading = read_reference(study.anatomy.ivsd_mm, rng)
-            lag = int(
-                rng.choice(list(LABEL_LAG_PROBABILITIES), p=list(LABEL_LAG_PROBABILITIES.values()))
-            )
-            if month + lag > settings.months:
-                arrived_later += 1
-                continue
-            arrived = months[month + lag - 1]
-            labels[arrived].append(
-                {
-                    "study_instance_uid": study.record.study_uid,
-                    "site": site.id,
-                    "vendor": vendor,
-                    "acquired": label,
-                    "arrived": arrived,
-                    "consensus_ivsd_mm": reading["consensus_ivsd_mm"],
-                    "lvh": reading["lvh"],
-                }
-            )
-        census[label] = {
-            "studies": n_month,
-            "audited": n_audit,
-            "labels_pending": arrived_later,
-        }
+    tasks = [(out, sites, settings, month) for month in range(1, len(months) + 1)]
+    with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks)))) as pool:
+        done = pool.map(_write_month, tasks) if jobs > 1 else map(_write_month, tasks)
+        for label, month_census, arrivals in done:
+            census[label] = month_census
+            for row in arrivals:
+                labels[row["arrived"]].append(row)
     for label, rows in labels.items():
         _write_labels(out / "labels" / f"{label}.csv", rows)
         census[label]["labels_arrived"] = len(rows)
@@ -373,6 +341,61 @@ def generate_postmarket(sites: list[Site], out: str | Path, settings: Postmarket
     out.mkdir(parents=True, exist_ok=True)
     (out / "scenario.json").write_text(json.dumps(scenario, indent=2, sort_keys=True) + "\n")
     return scenario
+
+
+def _write_month(
+    task: tuple[Path, list[Site], PostmarketSettings, int],
+) -> tuple[str, dict[str, int], list[dict[str, Any]]]:
+    """Write one month's studies; return its label, census and the labels arriving in horizon.
+
+    Every study and label is drawn from its own seeded stream, so months can be written in any
+    order or in parallel with the same result.
+    """
+    out, sites, settings, month = task
+    shift = settings.shift
+    months = month_labels(settings.months)
+    label = months[month - 1]
+    segments = [(i, site, p.vendor) for i, site in enumerate(sites) for p in site.partitions]
+    n_month = len(segments) * settings.studies_per_month
+    n_audit = math.floor(settings.audit_fraction * n_month + 0.5)
+    audit_rng = np.random.default_rng([settings.seed, _AUDIT_STREAM, month])
+    audited = set(audit_rng.permutation(n_month)[:n_audit].tolist())
+    arrived_later = 0
+    rows: list[dict[str, Any]] = []
+    for slot, (site_index, site, vendor, number) in enumerate(
+        (i, s, v, n) for i, s, v in segments for n in range(settings.studies_per_month)
+    ):
+        study = production_study(
+            settings.seed, site_index, site, vendor, month, number, shift=shift
+        )
+        folder = out / "batches" / label / site.id / vendor / study.record.patient_id
+        write_dataset(build_dataset(study.record, study.frames), folder / "IM_0001.dcm")
+        if slot not in audited:
+            continue
+        vendor_index = sorted(VENDORS).index(vendor)
+        rng = np.random.default_rng(
+            [settings.seed, _LABEL_STREAM, site_index, vendor_index, month, number]
+        )
+        reading = read_reference(study.anatomy.ivsd_mm, rng)
+        lag = int(
+            rng.choice(list(LABEL_LAG_PROBABILITIES), p=list(LABEL_LAG_PROBABILITIES.values()))
+        )
+        if month + lag > settings.months:
+            arrived_later += 1
+            continue
+        rows.append(
+            {
+                "study_instance_uid": study.record.study_uid,
+                "site": site.id,
+                "vendor": vendor,
+                "acquired": label,
+                "arrived": months[month + lag - 1],
+                "consensus_ivsd_mm": reading["consensus_ivsd_mm"],
+                "lvh": reading["lvh"],
+            }
+        )
+    census = {"studies": n_month, "audited": n_audit, "labels_pending": arrived_later}
+    return label, census, rows
 
 
 def _shift_summary(shift: Shift | None, months: list[str]) -> dict[str, Any] | None:

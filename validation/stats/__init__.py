@@ -15,6 +15,9 @@ tested against a published worked example (see ``tests/stats``).
 - multiplicity: :func:`holm`, :func:`bonferroni`, :func:`fixed_sequence`,
   :func:`multiplicity_adjust`
 - planning: :func:`sample_size_proportion`, :func:`sample_size_bland_altman`
+- two model versions on the same studies: :func:`paired_proportion_difference`,
+  :func:`mcnemar_test`, :func:`paired_bootstrap_difference`, :func:`noninferior` (and
+  :func:`delong_test` for AUC)
 """
 
 from validation.stats.accuracy import DiagnosticAccuracy, diagnostic_accuracy
@@ -33,6 +36,16 @@ from validation.stats.multiplicity import (
     fixed_sequence,
     holm,
     multiplicity_adjust,
+)
+from validation.stats.paired import (
+    McNemarTest,
+    PairedBootstrapDifference,
+    PairedProportionDifference,
+    mcnemar_test,
+    noninferior,
+    paired_bootstrap_difference,
+    paired_outcomes_from_counts,
+    paired_proportion_difference,
 )
 from validation.stats.proportions import (
     Estimate,
@@ -69,8 +82,11 @@ __all__ = [
     "DiagnosticAccuracy",
     "Estimate",
     "Interval",
+    "McNemarTest",
     "MethodComparisonFit",
     "MultiplicityResult",
+    "PairedBootstrapDifference",
+    "PairedProportionDifference",
     "ProportionSampleSize",
     "RandomEffectsPool",
     "RepeatedBlandAltman",
@@ -92,9 +108,14 @@ __all__ = [
     "icc",
     "leave_one_out",
     "lin_ccc",
+    "mcnemar_test",
     "mean_absolute_error",
     "mean_interval",
     "multiplicity_adjust",
+    "noninferior",
+    "paired_bootstrap_difference",
+    "paired_outcomes_from_counts",
+    "paired_proportion_difference",
     "passing_bablok",
     "proportion_interval",
     "random_effects",

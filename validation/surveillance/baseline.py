@@ -8,11 +8,13 @@ baseline whose content no longer matches its recorded sha256 stops the run with 
 validation analysis does not move the baseline; the run only notes that a source changed.
 
 Per segment (site x vendor) and pooled (site and vendor ``"*"``), the baseline holds: the number
-of analysed studies, mean and SD of the predicted IVSd, the positive rate (LVH probability at or
-above the protocol threshold), the exclusion rate at ingest, the software versions and scanner
-models seen, samples of age, BMI and predicted IVSd (exact up to :data:`MAX_SAMPLE` values,
-quantiles beyond), and the counts of sex, pixel spacing and frames. The protocol's goals and the
-premarket estimates travel with it.
+of analysed studies, mean and SD of the predicted IVSd, the agreement with the reference
+reading (``agreement``: pairs, mean and SD of predicted minus reference IVSd, the yardstick of the
+audited-bias signal, and the sensitivity and specificity of the LVH call), the positive rate
+(LVH probability at or above the protocol threshold), the exclusion rate at ingest, the software
+versions and scanner models seen, samples of age, BMI and predicted IVSd (exact up to
+:data:`MAX_SAMPLE` values, quantiles beyond), and the counts of sex, pixel spacing and frames.
+The protocol's goals and the premarket estimates travel with it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from validation.protocol import Protocol
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: per-segment agreement (the audited-bias yardstick)
 POOLED = "*"
 #: Numeric samples kept exactly up to this size; larger ones as this many quantiles.
 MAX_SAMPLE = 5000
@@ -187,6 +189,7 @@ def _segment(
         "site": site,
         "vendor": vendor,
         "n": int(ivsd.shape[0]),
+        "agreement": _agreement(studies, threshold),
         "mean_ivsd": float(ivsd.mean()) if ivsd.size else None,
         "sd_ivsd": float(ivsd.std(ddof=1)) if ivsd.size > 1 else None,
         "positive_rate": float((probability >= threshold).mean()) if len(probability) else None,
@@ -199,6 +202,34 @@ def _segment(
         "numeric": numeric,
         "categorical": categorical,
     }
+
+
+def _agreement(studies: pd.DataFrame, threshold: float) -> dict[str, Any] | None:
+    """Pairs, mean and SD of predicted minus reference IVSd, and the sensitivity and
+    specificity of the LVH call (None without reference readings; a measure None when it
+    cannot be estimated)."""
+    if "reference_ivsd_mm" not in studies.columns:
+        return None
+    predicted = pd.to_numeric(studies["ivsd_mm"], errors="coerce").to_numpy(float)
+    reference = pd.to_numeric(studies["reference_ivsd_mm"], errors="coerce").to_numpy(float)
+    d = (predicted - reference)[np.isfinite(predicted) & np.isfinite(reference)]
+    record: dict[str, Any] = {
+        "n": int(d.shape[0]),
+        "bias": float(d.mean()) if d.size else None,
+        "sd": float(d.std(ddof=1)) if d.size > 1 else None,
+        "sensitivity": None,
+        "specificity": None,
+    }
+    if "lvh_ref" in studies.columns:
+        truth = pd.to_numeric(studies["lvh_ref"], errors="coerce").to_numpy(float)
+        call = pd.to_numeric(studies["lvh_probability"], errors="coerce").to_numpy(float)
+        known = np.isfinite(truth) & np.isfinite(call)
+        positive, called = truth[known] == 1, call[known] >= threshold
+        if positive.any():
+            record["sensitivity"] = float(called[positive].mean())
+        if (~positive).any():
+            record["specificity"] = float((~called[~positive]).mean())
+    return record
 
 
 def _sample(values: pd.Series | None) -> list[float]:

@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import functools
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -406,15 +409,21 @@ def chart_limits(
         )
         h = np.full(rows, floor_h)
         L = np.full(rows, floor_L)
+        tasks = []
         for i in range(rows):
             pooled = i == rows - 1
             size = n0_pool if pooled else n0[i]
             pattern = tuple(int(c) for c in counts[i])
             if size > 1 and any(pattern) and (pooled or charted[i]):
-                h[i] = max(floor_h, _cusum_quantile(int(size), pattern, k, q, draws, seed))
+                tasks.append((i, "h", (int(size), pattern, k, q, draws, seed)))
             if size > 0 and any(pattern):
                 rate = p_pool if pooled else float(p0[i])
-                L[i] = max(floor_L, _ewma_quantile(int(size), pattern, rate, lam, q, draws, seed))
+                tasks.append((i, "L", (int(size), pattern, rate, lam, q, draws, seed)))
+        for (i, which, _), value in zip(tasks, _quantiles(tasks), strict=True):
+            if which == "h":
+                h[i] = max(floor_h, value)
+            else:
+                L[i] = max(floor_L, value)
         method = (
             "Monte Carlo calibration: per segment, the 1 - alpha/m quantile of the maximum "
             "in-control chart statistic over the horizon, the baseline redrawn at its own size"
@@ -433,6 +442,36 @@ def chart_limits(
     )
 
 
+#: Calibrations at or above this many run in worker processes (one per CPU, at most 4).
+PARALLEL_FROM = 16
+#: Expected events (and non-events) from which the rate calibration draws normals.
+NORMAL_FROM_EVENTS = 100
+_QUANTILES: dict[tuple[str, tuple], float] = {}  # this process's calibrations, by their inputs
+
+
+def _quantiles(tasks: list[tuple[int, str, tuple]]) -> list[float]:
+    """Each task's simulated quantile (``"h"``: CUSUM, ``"L"``: EWMA), in order; many tasks
+    are spread over worker processes (the results do not depend on it: each draw is seeded)."""
+    wanted = dict.fromkeys((which, args) for _, which, args in tasks)
+    todo = [key for key in wanted if key not in _QUANTILES]
+    workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    if len(todo) < PARALLEL_FROM or workers < 2:
+        values = [_quantile(which, args) for which, args in todo]
+    else:
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            chunk = max(1, len(todo) // (4 * workers))
+            values = list(
+                pool.map(_quantile, [t[0] for t in todo], [t[1] for t in todo], chunksize=chunk)
+            )
+    _QUANTILES.update(zip(todo, values, strict=True))
+    return [_QUANTILES[(which, args)] for _, which, args in tasks]
+
+
+def _quantile(which: str, args: tuple) -> float:
+    return _cusum_quantile(*args) if which == "h" else _ewma_quantile(*args)
+
+
 @functools.lru_cache(maxsize=64)
 def _arl_floors(arl0_min: float, horizon: int, k: float, lam: float) -> tuple[float, float]:
     """Known-parameter CUSUM h and EWMA L giving in-control ARL0 >= ``arl0_min`` (only)."""
@@ -443,14 +482,19 @@ def _arl_floors(arl0_min: float, horizon: int, k: float, lam: float) -> tuple[fl
 
 
 @functools.lru_cache(maxsize=4)
-def _mean_draws(n0: int, months: int, draws: int, seed: int) -> tuple[np.ndarray, ...]:
-    """Common random numbers of the mean chart for a baseline of ``n0``: monthly errors
-    ``e`` (draws, months), baseline mean error ``u`` and SD ratio ``w`` (draws, 1)."""
-    rng = np.random.default_rng([seed, 1, n0, months])
-    e = rng.standard_normal((draws, months))
-    u = rng.standard_normal((draws, 1))
-    w = np.sqrt(rng.chisquare(n0 - 1.0, (draws, 1)) / (n0 - 1.0))
-    return e, u, w
+def _normal_draws(months: int, draws: int, seed: int, stream: int) -> tuple[np.ndarray, ...]:
+    """Common random numbers shared by every segment's calibration: standard normal monthly
+    errors ``e`` (draws, months) and baseline errors ``u`` (draws, 1), one stream per chart."""
+    rng = np.random.default_rng([seed, stream, months])
+    return rng.standard_normal((draws, months)), rng.standard_normal((draws, 1))
+
+
+@functools.lru_cache(maxsize=16)
+def _sd_ratio(n0: int, draws: int, seed: int) -> np.ndarray:
+    """``sqrt(chi2(n0 - 1) / (n0 - 1))`` (draws, 1): an SD estimated from ``n0`` studies over
+    the true SD."""
+    rng = np.random.default_rng([seed, 3, n0])
+    return np.sqrt(rng.chisquare(n0 - 1.0, (draws, 1)) / (n0 - 1.0))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -460,7 +504,8 @@ def _cusum_quantile(
     """``q`` quantile of max_t max(C+_t, C-_t) for in-control months of ``counts`` studies
     against an estimated baseline of ``n0`` (standardized as :func:`_mean_chart` does:
     ``z_t = (e_t - u sqrt(r_t)) / (w sqrt(1 + r_t))``, ``r_t = n_t / n0``)."""
-    e, u, w = _mean_draws(n0, len(counts), draws, seed)
+    e, u = _normal_draws(len(counts), draws, seed, 1)
+    w = _sd_ratio(n0, draws, seed)
     r = np.asarray(counts, float)[None, :] / n0
     z = np.where(r > 0, (e - u * np.sqrt(r)) / (w * np.sqrt(1.0 + r)), np.nan)
     peak = np.zeros(draws)
@@ -478,11 +523,21 @@ def _ewma_quantile(
 ) -> float:
     """``q`` quantile of max_t |w_t| / sd_t of the rate EWMA (standardized as
     :func:`_rate_chart` does) for in-control months of ``counts`` studies with rate ``p``,
-    against a baseline rate estimated from ``Binomial(n0, p)``."""
-    rng = np.random.default_rng([seed, 2, n0, round(p * 1e9), *counts])
+    against a baseline rate estimated from ``Binomial(n0, p)``. When the baseline and every
+    month expect at least :data:`NORMAL_FROM_EVENTS` events and non-events, the binomials
+    are drawn from their normal approximation (common random numbers; much faster)."""
     n = np.asarray(counts, np.int64)[None, :]
-    p_hat = np.clip(rng.binomial(n0, p, (draws, 1)) / n0, 0.5 / n0, 1.0 - 0.5 / n0)
-    x = rng.binomial(np.broadcast_to(n, (draws, n.shape[1])), p).astype(float)
+    events = min(p, 1.0 - p) * min(n0, int(n[n > 0].min()))
+    if events >= NORMAL_FROM_EVENTS:
+        # large counts: the binomials' normal approximation, from common random numbers
+        e, u = _normal_draws(n.shape[1], draws, seed, 2)
+        spread = math.sqrt(p * (1.0 - p))
+        p_hat = np.clip(p + spread / math.sqrt(n0) * u, 0.5 / n0, 1.0 - 0.5 / n0)
+        x = n * p + spread * np.sqrt(n) * e
+    else:
+        rng = np.random.default_rng([seed, 2, n0, round(p * 1e9), *counts])
+        p_hat = np.clip(rng.binomial(n0, p, (draws, 1)) / n0, 0.5 / n0, 1.0 - 0.5 / n0)
+        x = rng.binomial(np.broadcast_to(n, (draws, n.shape[1])), p).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         pooled = (x + n0 * p_hat) / (n + n0)
         variance = n * pooled * (1.0 - pooled) * (1.0 + n / n0)

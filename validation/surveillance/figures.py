@@ -2,7 +2,8 @@
 
 The figures only draw what the surveillance run computed and wrote to ``surveillance.json``: the
 CUSUM and EWMA statistics, their limits and alarm flags, the monthly means, the audited bias with
-its interval and the drift effect sizes. Nothing is estimated here. As in
+its interval, the audited bias's change since validation (T) against its limit, and the drift
+effect sizes. Nothing is estimated here. As in
 :mod:`validation.report.figures` (whose palette, rc settings and page width are reused), the
 object-oriented matplotlib API is used (no pyplot), figures are drawn at the size they print with
 no text under :data:`~validation.report.figures.MIN_FONT_PT`, in the Okabe-Ito colour-blind-safe
@@ -39,6 +40,9 @@ POOLED = "*"
 SECOND = "#009E73"
 #: Background of months without data, and of months whose labels are still arriving.
 NO_DATA = "#eeeeee"
+#: Panel height (inches) of the audited-bias change chart: lower than the others' 1.45, so that
+#: it fits on the page under the section's tables.
+BIAS_PANEL_H = 1.1
 #: Off-scale values are drawn at this multiple of the largest limit, marked with an arrow head.
 CAP = 2.5
 
@@ -168,6 +172,18 @@ def _shade_months(ax: Any, mask: np.ndarray) -> None:
         ax.axvspan(i - 0.5, i + 0.5, color=NO_DATA, lw=0, zorder=0)
 
 
+def _hatch_months(ax: Any, mask: np.ndarray) -> None:
+    """Hatch the months whose labels are still arriving (their values may still change)."""
+    for i in np.flatnonzero(mask):
+        ax.axvspan(
+            i - 0.5, i + 0.5, facecolor=NO_DATA, hatch="///", edgecolor="#d0d0d0", lw=0, zorder=0
+        )
+
+
+def _pending_handle() -> Patch:
+    return Patch(facecolor=NO_DATA, hatch="///", edgecolor="#d0d0d0", label="Labels still arriving")
+
+
 def _mark_alarm_panel(ax: Any, title: str, onset: str | None, months: Sequence[str]) -> None:
     """Thick vermillion frame, an ALARM title and the onset line: the alarmed segment."""
     for spine in ax.spines.values():
@@ -242,7 +258,7 @@ def _grid_axes(
     return fig, out
 
 
-def _legend(fig: Figure, handles: Sequence[Any], *, rows: int) -> None:
+def _legend(fig: Figure, handles: Sequence[Any], *, rows: int, panel_h: float = 1.45) -> None:
     fig.legend(
         handles=handles,
         loc="lower center",
@@ -251,7 +267,7 @@ def _legend(fig: Figure, handles: Sequence[Any], *, rows: int) -> None:
         bbox_to_anchor=(0.5, 0.0),
         handlelength=2.4,
     )
-    fig.tight_layout(rect=(0, 0.55 / (0.55 + 1.45 * rows) + 0.01, 1, 1), h_pad=0.9, w_pad=0.8)
+    fig.tight_layout(rect=(0, 0.55 / (0.55 + panel_h * rows) + 0.01, 1, 1), h_pad=0.9, w_pad=0.8)
 
 
 def _alarm_handles(alarmed: bool) -> list[Any]:
@@ -694,16 +710,7 @@ def performance_figure(
         fig, panels = _grid_axes(list(rows_by))
         for key, ax, left, bottom in panels:
             rows = rows_by[key]
-            for i in np.flatnonzero(pending_mask):
-                ax.axvspan(
-                    i - 0.5,
-                    i + 0.5,
-                    facecolor=NO_DATA,
-                    hatch="///",
-                    edgecolor="#d0d0d0",
-                    lw=0,
-                    zorder=0,
-                )
+            _hatch_months(ax, pending_mask)
             ax.axhline(0.0, color="#b0b0b0", lw=0.6, zorder=1)
             for bound in ("lower", "upper"):
                 if math.isfinite(_num(goal.get(bound))):
@@ -764,9 +771,7 @@ def performance_figure(
         handles = [
             Line2D([], [], color=POINT, marker="o", ms=3, lw=0.8, label="Bias with its CI"),
             Line2D([], [], color=LINE, lw=0.8, ls="-.", label="Premarket goal for the bias"),
-            Patch(
-                facecolor=NO_DATA, hatch="///", edgecolor="#d0d0d0", label="Labels still arriving"
-            ),
+            _pending_handle(),
             Line2D([], [], color=FAIL, marker="X", lw=0, ms=5, label="Goal missed (alarm)"),
         ]
         _legend(fig, handles, rows=len({r for _, r, _ in panel_grid(list(rows_by))[0]}))
@@ -824,6 +829,163 @@ def performance_chart(
         fig,
         "performance-bias",
         "Audited bias by month of acquisition, one panel per segment, with the premarket goal",
+        caption,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Change of the audited bias since validation: signed T by month of acquisition, per segment
+# ---------------------------------------------------------------------------------------------
+
+
+def bias_change_figure(
+    records: Sequence[Mapping[str, Any]],
+    months: Sequence[str],
+    *,
+    keys: Sequence[Key],
+    limits: Mapping[Key, float],
+    pending: Sequence[str] = (),
+    onsets: Mapping[Key, str] | None = None,
+) -> Figure:
+    """Draw the signed audited-bias T by month, per segment (see :func:`bias_change_chart`)."""
+    onsets = dict(onsets or {})
+    rows_by: dict[Key, list[Mapping[str, Any]]] = {k: [] for k in keys}
+    for row in records:
+        rows_by.setdefault(_key(row), []).append(row)
+    limit_of = {k: _num(limits.get(k)) for k in rows_by}
+    values = [_num(r.get("t")) for r in records]
+    cap = _cap(values, list(limit_of.values()))
+    pending_mask = np.array([m in set(pending) for m in months], dtype=bool)
+    x = np.arange(len(months), dtype=float)
+    any_alarm = False
+    with matplotlib.rc_context(RC):
+        fig, panels = _grid_axes(list(rows_by), panel_h=BIAS_PANEL_H)
+        for key, ax, left, bottom in panels:
+            rows = rows_by[key]
+            t = _by_month(rows, months, "t")
+            _hatch_months(ax, pending_mask)
+            _shade_months(ax, ~np.isfinite(t) & ~pending_mask)
+            ax.axhline(0.0, color="#b0b0b0", lw=0.6, zorder=1)
+            limit = limit_of[key]
+            if math.isfinite(limit):
+                for level in (limit, -limit):
+                    ax.axhline(level, color=LINE, lw=0.9, ls="--", zorder=2)
+            shown, off = _clip(t, cap)
+            ax.plot(x, shown, color=POINT, lw=1.0, marker="o", ms=2.6, zorder=3)
+            _off_scale(ax, x, shown, off, POINT)
+            alarm = _flags(rows, months)
+            if alarm.any():
+                ax.scatter(x[alarm], shown[alarm], marker="X", s=27, color=FAIL, zorder=5)
+            title = segment_label(*key)
+            if key in onsets or alarm.any():
+                _mark_alarm_panel(ax, title, onsets.get(key) or _onset_of(rows, months), months)
+                any_alarm = True
+            else:
+                _plain_title(ax, title)
+            if not math.isfinite(limit) and not np.isfinite(t).any():
+                ax.text(
+                    0.5,
+                    0.5,
+                    "not assessed",
+                    transform=ax.transAxes,
+                    ha="center",
+                    va="center",
+                    fontsize=SMALL,
+                    color=GUIDE,
+                )
+            ax.set_ylim(-cap * 1.05, cap * 1.05)
+            ax.grid(True, axis="y", color="#ececec", lw=0.5, zorder=0)
+            _month_axis(ax, months, labels=bottom)
+            if bottom:
+                ax.xaxis.set_tick_params(labelbottom=True)
+            ax.tick_params(labelsize=SMALL)
+            if left:
+                ax.set_ylabel("T", fontsize=SMALL)
+        handles = [
+            Line2D([], [], color=POINT, marker="o", ms=3, lw=1, label="T of the month"),
+            Line2D([], [], color=LINE, lw=0.9, ls="--", label="Segment's limit \u00b1c"),
+            _pending_handle(),
+            Patch(facecolor=NO_DATA, edgecolor="none", label="No audited label in the window"),
+        ]
+        if any_alarm:
+            handles += _alarm_handles(True)[:3]
+        _legend(
+            fig,
+            handles,
+            rows=len({r for _, r, _ in panel_grid(list(rows_by))[0]}),
+            panel_h=BIAS_PANEL_H,
+        )
+    return fig
+
+
+def bias_change_chart(
+    records: Sequence[Mapping[str, Any]],
+    months: Sequence[str],
+    *,
+    keys: Sequence[Key],
+    limits: Mapping[Key, float],
+    pending: Sequence[str] = (),
+    onsets: Mapping[Key, str] | None = None,
+    min_shift_mm: float = math.nan,
+) -> dict[str, str]:
+    """The change of the audited bias since validation: signed T by month of acquisition.
+
+    Parameters
+    ----------
+    records : sequence of mapping
+        ``surveillance.json`` ``bias_change.months`` rows (``month, site, vendor, t, limit,
+        alarm``; the statistic of the month's window of largest ``|T|``).
+    months : sequence of str
+        The monitored months.
+    keys : sequence of (site, vendor)
+        The segments to draw (a panel each, even when not assessed).
+    limits : mapping
+        ``{(site, vendor): limit}``, the calibrated limit of each assessed segment (dashed at
+        plus and minus).
+    pending : sequence of str
+        Months whose labels are still arriving (hatched).
+    onsets : mapping, optional
+        ``{(site, vendor): first alarmed month}`` (framed panels with the onset line).
+    min_shift_mm : float
+        The materiality gate of an alarm (for the caption).
+
+    Returns
+    -------
+    dict
+        ``{"id", "src", "alt", "caption"}``.
+    """
+    fig = bias_change_figure(
+        records, months, keys=keys, limits=limits, pending=pending, onsets=onsets
+    )
+    finite = sorted(v for v in (_num(v) for v in limits.values()) if math.isfinite(v))
+    if not finite:
+        span = ""
+    elif finite[0] == finite[-1] or round(finite[0], 2) == round(finite[-1], 2):
+        span = f" (c = {_fmt(finite[0])})"
+    else:
+        span = f" (c from {_fmt(finite[0])} to {_fmt(finite[-1])})"
+    gate = (
+        f" and a change of at least {_fmt(min_shift_mm, 1)} mm"
+        if math.isfinite(min_shift_mm)
+        else ""
+    )
+    caption = (
+        "Change of the audited bias (model minus reference IVSd) since the validation study, by "
+        "month of acquisition, one panel per site and vendor and all sites pooled, on the same "
+        "axes: each point is the month's T, the audited bias of the window of one to three "
+        "months ending that month minus the validation bias, in standard errors that include "
+        "the validation study's own sampling error (above zero the model now reads higher "
+        "against the reference than in validation). The dashed lines are the segment's limit "
+        f"\u00b1c{span}. A cross marks a month in alarm (|T| at the limit{gate}). Hatched "
+        "months are still awaiting labels, so their T may change in later reports; grey months "
+        "have no audited label in their window yet. Values beyond the shown range are drawn at "
+        "its edge as open triangles." + _alarmed_names(onsets or {})
+    )
+    return _figure(
+        fig,
+        "bias-change",
+        "Change of the audited bias since validation (T) by month of acquisition, one panel per "
+        "segment, with the limits",
         caption,
     )
 

@@ -74,19 +74,66 @@ def performance_signals(
     baseline_segments: dict[tuple[str, str], dict],
     goal_list: list[dict],
     plan: FalseAlarmPlan,
+    *,
+    loa_multiplier: float = 1.96,
 ) -> tuple[list[dict], list[dict]]:
-    """Bias, limits of agreement, sensitivity and specificity on the audited subset."""
+    """Bias, limits of agreement, sensitivity and specificity on the audited subset.
+
+    A goal the segment's validation estimate already missed (:func:`known_at_release`) is
+    still judged and shown every month, but it does not raise an alarm: surveillance looks for
+    change, and that shortfall was known when the model was released (the premarket report
+    states it). A deterioration of such a segment shows in the audited-bias change signal.
+    """
     matched = labelled[labelled["matched"] & labelled["reference"].notna()]
     groups = {k: g for k, g in matched.groupby(["month", "site", "vendor"], sort=False)}
     pooled = {m: g for m, g in matched.groupby("month", sort=False)}
     records, signal_rows = [], []
-    for site, vendor in baseline_segments:
+    for (site, vendor), segment in baseline_segments.items():
+        known = known_at_release(segment, goal_list, loa_multiplier=loa_multiplier)
         for month in months:
             frame = pooled.get(month) if site == POOLED else groups.get((month, site, vendor))
-            record, rows = _performance(month, site, vendor, frame, goal_list, plan)
+            record, rows = _performance(month, site, vendor, frame, goal_list, plan, known)
             records.append(record)
             signal_rows += rows
     return records, signal_rows
+
+
+def known_at_release(
+    segment: dict[str, Any], goal_list: list[dict], *, loa_multiplier: float = 1.96
+) -> dict[str, float]:
+    """Goals (id -> validation estimate) the segment's validation study already missed.
+
+    From the baseline's ``agreement`` (mean ``b`` and SD ``s`` of model minus reference): bias
+    ``b``, limits of agreement ``b -/+ loa_multiplier * s``, and the recorded sensitivity and
+    specificity of the LVH call (point estimates, as the premarket report shows them).
+
+    Examples
+    --------
+    >>> goals = [{"id": "bias", "metric": "bias", "goal": {"lower": -1.0, "upper": 1.0}}]
+    >>> known_at_release({"agreement": {"n": 50, "bias": 1.4, "sd": 0.8}}, goals)
+    {'bias': 1.4}
+    >>> known_at_release({"agreement": {"n": 50, "bias": 0.1, "sd": 0.8}}, goals)
+    {}
+    """
+    agreement = segment.get("agreement") or {}
+    b, sd = agreement.get("bias"), agreement.get("sd")
+    estimates = {m: agreement.get(m) for m in ("sensitivity", "specificity")}
+    if b is not None and sd is not None:
+        estimates |= {
+            "bias": b,
+            "loa_low": b - loa_multiplier * sd,
+            "loa_high": b + loa_multiplier * sd,
+        }
+    known = {}
+    for goal in goal_list:
+        value = estimates.get(goal["metric"])
+        bounds = goal["goal"]
+        if value is None:
+            continue
+        lower, upper = bounds.get("lower"), bounds.get("upper")
+        if (lower is not None and value < lower) or (upper is not None and value > upper):
+            known[goal["id"]] = float(value)
+    return known
 
 
 def _metrics(frame: pd.DataFrame | None, confidence: float) -> dict[str, tuple[float, ...]]:
@@ -133,16 +180,19 @@ def _performance(
     frame: pd.DataFrame | None,
     goal_list: list[dict],
     plan: FalseAlarmPlan,
+    known: dict[str, float] | None = None,
 ) -> tuple[dict, list[dict]]:
     confidence = plan.settings.confidence
+    known = known or {}
     shown = _metrics(frame, confidence)
     missed = [g["id"] for g in goal_list if _missed(g["goal"], *shown[g["metric"]][1:])]
     strict = _metrics(frame, 1.0 - plan.per_test_alpha) if missed else {}
-    alarmed = [
+    beyond = [
         g["id"]
         for g in goal_list
         if g["id"] in missed and _missed(g["goal"], *strict[g["metric"]][1:])
     ]
+    alarmed = [g for g in beyond if g not in known]
     n = 0 if frame is None else len(frame)
     record = {
         "month": month,
@@ -161,6 +211,7 @@ def _performance(
         "specificity": shown["specificity"][0],
         "specificity_ci": list(shown["specificity"][1:]),
         "goal_missed": missed,
+        "known_at_release": sorted(g for g in missed if g in known),
         "alarm_metrics": alarmed,
         "alarm_confidence": 1.0 - plan.per_test_alpha,
         "alarm": bool(alarmed),
@@ -183,9 +234,14 @@ def _performance(
             detail += "; goal missed at the shown level"
             detail += (
                 f" and at the per-test level ({1.0 - plan.per_test_alpha:.5f})"
-                if goal["id"] in alarmed
+                if goal["id"] in beyond
                 else f" but not at the per-test level ({1.0 - plan.per_test_alpha:.5f})"
             )
+            if goal["id"] in known:
+                detail += (
+                    f"; missed already in validation (estimate {known[goal['id']]:.3g}): "
+                    "known at release, not a new alarm"
+                )
         rows.append(
             signal_row(
                 month,

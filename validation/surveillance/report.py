@@ -154,6 +154,36 @@ REQUIRED_FIELDS: tuple[str, ...] = (
     "status",
 )
 
+#: Optional top-level blocks: a ``surveillance.json`` written before they existed still renders.
+OPTIONAL_FIELDS: tuple[str, ...] = ("bias_change",)
+
+#: Fields of the audited-bias change block the templates rely on, checked when it is present
+#: (its ``power`` is optional too).
+BIAS_CHANGE_FIELDS: tuple[str, ...] = (
+    "bias_change.alpha",
+    "bias_change.windows_months",
+    "bias_change.segments[].site",
+    "bias_change.segments[].vendor",
+    "bias_change.segments[].n0",
+    "bias_change.segments[].audited_per_month",
+    "bias_change.segments[].limit",
+    "bias_change.segments[].draws",
+    "bias_change.segments[].seed",
+    "bias_change.months[].month",
+    "bias_change.months[].site",
+    "bias_change.months[].vendor",
+    "bias_change.months[].window_start",
+    "bias_change.months[].labelled",
+    "bias_change.months[].bias",
+    "bias_change.months[].baseline_bias",
+    "bias_change.months[].change_mm",
+    "bias_change.months[].t",
+    "bias_change.months[].limit",
+    "bias_change.months[].alarm",
+)
+#: The ``performance`` signal's variable of the audited-bias change (signals.csv, alerts).
+BIAS_CHANGE = "bias-change"
+
 #: Signals in plain words: ``(name, what it watches)``.
 SIGNALS: dict[str, tuple[str, str]] = {
     "integrity": (
@@ -179,7 +209,8 @@ SIGNALS: dict[str, tuple[str, str]] = {
     ),
     "performance": (
         "Performance on the audited subset",
-        "bias, limits of agreement, sensitivity and specificity against the premarket goals",
+        "bias, limits of agreement, sensitivity and specificity against the premarket goals, "
+        "and the change of the audited bias since the validation study",
     ),
 }
 
@@ -321,6 +352,8 @@ def check_surveillance(data: Mapping[str, Any], *, source: str = "surveillance.j
     if not isinstance(data, Mapping):
         raise ReportError(f"{source}: expected a JSON object, got {type(data).__name__}")
     missing = [m for path in REQUIRED_FIELDS for m in _missing_fields(data, path)]
+    if "bias_change" in data:
+        missing += [m for path in BIAS_CHANGE_FIELDS for m in _missing_fields(data, path)]
     if missing:
         shown = ", ".join(missing[:8]) + (
             f" and {len(missing) - 8} more" if len(missing) > 8 else ""
@@ -440,15 +473,21 @@ def _alerts(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "digits": ALERT_DIGITS.get(str(alert["signal"]), 2),
                 "evidence": str(alert["evidence"]),
                 "months": [str(m) for m in alert.get("months") or []],
+                "variables": [str(v) for v in alert.get("variables") or []],
             }
         )
     return out
 
 
-def _onsets(alerts: Sequence[Mapping[str, Any]], signal: str) -> dict[tuple[str, str], str]:
+def _onsets(
+    alerts: Sequence[Mapping[str, Any]], signal: str, *, exclude: Iterable[str] = ()
+) -> dict[tuple[str, str], str]:
+    """Earliest onset per segment of ``signal``'s alerts, leaving out the alerts whose recorded
+    variables are all in ``exclude`` (an alert without recorded variables always counts)."""
+    skip = set(exclude)
     out: dict[tuple[str, str], str] = {}
     for a in alerts:
-        if a["signal"]["id"] == signal:
+        if a["signal"]["id"] == signal and not (a["variables"] and set(a["variables"]) <= skip):
             key = (a["site"], a["vendor"])
             out[key] = min(out.get(key, a["onset"]), a["onset"])
     return out
@@ -647,6 +686,7 @@ def _drift_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "passed": bool(passed),
                 "rejected": bool(rejected),
                 "alarm": bool(r["alarm"]),
+                "known": bool(r.get("known_at_release")),
             }
         )
     return out
@@ -773,6 +813,7 @@ def _performance_rows(
                 "missed": {m: bool(missed & set(names.get(m, [m]))) for m, _, _ in METRICS},
                 "missed_labels": [labels.get(x, x) for x in sorted(missed)],
                 "alarm": bool(r["alarm"]),
+                "known": bool(r.get("known_at_release")),
             }
         )
     return out
@@ -865,6 +906,172 @@ def _calibrated(fa: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _weighted(fa: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The weighted Bonferroni split, if the run gave the audited-bias streams their own weight.
+
+    ``streams`` counts the streams of weight 1 only; the total weight is
+    ``streams + bias_weight * bias_streams`` (``per_stream_alpha`` is the family-wise rate over it).
+    """
+    m = fa.get("bias_streams")
+    if not m:
+        return None
+    w = _num(fa.get("bias_weight"))
+    n = int(fa["streams"])
+    return {
+        "streams": n,
+        "bias_streams": int(m),
+        "bias_weight": fa.get("bias_weight"),
+        "bias_alpha": fa.get("bias_alpha"),
+        "total_streams": n + int(m),
+        "total_weight": n + w * int(m) if math.isfinite(w) else None,
+        "digits": 0 if math.isfinite(w) and w == round(w) else 2,
+    }
+
+
+def _bias_month(row: Mapping[str, Any], position: Mapping[str, int]) -> dict[str, Any]:
+    """One ``bias_change.months`` record for the templates, with the length of its window."""
+    month, start = str(row["month"]), str(row["window_start"])
+    window = position[month] - position[start] + 1 if {month, start} <= set(position) else None
+    return {
+        "month": month,
+        "site": str(row["site"]),
+        "vendor": str(row["vendor"]),
+        "window_start": start,
+        "window_months": window,
+        "labelled": row["labelled"],
+        "bias": row["bias"],
+        "baseline_bias": row["baseline_bias"],
+        "change_mm": row["change_mm"],
+        "t": row["t"],
+        "limit": row["limit"],
+        "alarm": bool(row["alarm"]),
+    }
+
+
+def _bias_power(power: Any) -> dict[str, Any] | None:
+    """The simulated detection power of the audited-bias signal (optional in the record)."""
+    if not isinstance(power, Mapping) or not power.get("rows"):
+        return None
+    rows = []
+    lags: set[int] = set()
+    for r in power["rows"]:
+        by = {int(k): v for k, v in (r.get("by_months_after_onset") or {}).items()}
+        lags |= set(by)
+        rows.append({"shift_mm": r.get("shift_mm"), "by": by})
+    after = sorted(lags)
+    return {
+        "segment": str(power.get("segment") or ""),
+        "n0": power.get("n0"),
+        "audited_per_month": power.get("audited_per_month"),
+        "sd_mm": power.get("sd_mm"),
+        "limit": power.get("limit"),
+        "draws": power.get("draws"),
+        "after": after,
+        "rows": [
+            {"shift_mm": r["shift_mm"], "p": [r["by"].get(k) for k in after]}
+            for r in sorted(rows, key=lambda r: _num(r["shift_mm"]))
+        ],
+    }
+
+
+def _bias_change(
+    data: Mapping[str, Any],
+    months: Sequence[str],
+    keys: Sequence[tuple[str, str]],
+    pending: Sequence[str],
+) -> dict[str, Any] | None:
+    """The audited-bias change per segment: its yardstick, largest |T|, limit and alarm.
+
+    None when ``surveillance.json`` has no ``bias_change`` block (a run before the signal).
+    """
+    record = data.get("bias_change")
+    if not isinstance(record, Mapping):
+        return None
+    fa = data["false_alarm"]
+    position = {m: i for i, m in enumerate(months)}
+    calibrations = {_key(c): c for c in record["segments"]}
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in record["months"]:
+        by.setdefault(_key(r), []).append(_bias_month(r, position))
+    agreement = {_key(s): s.get("agreement") or {} for s in data["baseline"]["segments"]}
+    order = _segment_order([*keys, *calibrations, *by])
+    rows = []
+    for key in order:
+        cal = calibrations.get(key)
+        agr = agreement.get(key) or {}
+        recs = sorted(by.get(key, []), key=lambda r: r["month"])
+        finite = [r for r in recs if math.isfinite(_num(r["t"]))]
+        peak = max(finite, key=lambda r: abs(_num(r["t"])), default=None)
+        alarms = [r["month"] for r in recs if r["alarm"]]
+        if cal:
+            why = None
+        elif not agr or agr.get("bias") is None or not agr.get("sd"):
+            why = "no agreement record in the validation baseline"
+        else:
+            why = "no audited labels yet"
+        bias0 = agr.get("bias")
+        rows.append(
+            {
+                "site": key[0],
+                "vendor": key[1],
+                "segment": segment_label(*key),
+                "pooled": POOLED in key,
+                "assessed": cal is not None,
+                "why": why,
+                "n0": cal["n0"] if cal else agr.get("n"),
+                "bias0": bias0 if bias0 is not None else (peak or {}).get("baseline_bias"),
+                "sd0": agr.get("sd"),
+                "per_month": cal["audited_per_month"] if cal else None,
+                "peak": peak,
+                "limit": cal["limit"] if cal else (peak or {}).get("limit"),
+                "alarm_months": alarms,
+                "first_alarm": alarms[0] if alarms else None,
+            }
+        )
+    limits = [
+        {
+            "segment": segment_label(*k),
+            "pooled": POOLED in k,
+            "n0": c["n0"],
+            "audited_per_month": c["audited_per_month"],
+            "limit": c["limit"],
+            "draws": c["draws"],
+            "seed": c["seed"],
+        }
+        for k, c in sorted(calibrations.items(), key=lambda kc: order.index(kc[0]))
+    ]
+    values = [_num(c["limit"]) for c in limits if math.isfinite(_num(c["limit"]))]
+    lags = sorted(
+        ((int(k), v) for k, v in (record.get("lag_probabilities") or {}).items()),
+        key=lambda t: t[0],
+    )
+    min_shift = (fa.get("materiality") or {}).get("min_shift_mm")
+    onsets = {(r["site"], r["vendor"]): r["first_alarm"] for r in rows if r["first_alarm"]}
+    return {
+        "alpha": record["alpha"],
+        "windows": [int(w) for w in record["windows_months"]],
+        "lag_probabilities": [{"lag": k, "p": v} for k, v in lags],
+        "min_shift_mm": min_shift,
+        "rows": rows,
+        "alarmed": [r for r in rows if r["first_alarm"]],
+        "limits": limits,
+        "limit_min": min(values) if values else None,
+        "limit_max": max(values) if values else None,
+        "limits_differ": bool(values) and round(min(values), 2) != round(max(values), 2),
+        "power": _bias_power(record.get("power")),
+        "records": by,
+        "figure": figures.bias_change_chart(
+            record["months"],
+            months,
+            keys=order,
+            limits={k: _num(c["limit"]) for k, c in calibrations.items()},
+            pending=pending,
+            onsets=onsets,
+            min_shift_mm=_num(min_shift),
+        ),
+    }
+
+
 def _output(
     data: Mapping[str, Any],
     months: Sequence[str],
@@ -936,6 +1143,7 @@ def _alert_evidence(
     performance: Mapping[str, Any],
     integrity_rows: Sequence[Mapping[str, Any]],
     header: Sequence[Mapping[str, Any]],
+    bias_change: Mapping[str, Any] | None = None,
 ) -> None:
     """Attach to each alert its evidence rows (and, for an output alert, its chart)."""
     segs = {_key(s): s for s in data["segments"]}
@@ -950,6 +1158,7 @@ def _alert_evidence(
         a["performance"] = []
         a["integrity"] = []
         a["header"] = []
+        a["bias_change"] = []
         if signal in ("output_mean", "output_positive_rate") and key in segs:
             a["figure"] = figures.alert_chart(
                 segs[key],
@@ -965,11 +1174,19 @@ def _alert_evidence(
                 r for r in drift["rows"] if (r["site"], r["vendor"]) == key and r["alarm"]
             ]
         elif signal == "performance":
-            a["performance"] = [
-                r
-                for r in performance["all"]
-                if (r["site"], r["vendor"]) == key and (r["alarm"] or r["month"] in a["months"])
-            ]
+            variables = set(a["variables"])
+            if not variables or variables - {BIAS_CHANGE}:
+                a["performance"] = [
+                    r
+                    for r in performance["all"]
+                    if (r["site"], r["vendor"]) == key and (r["alarm"] or r["month"] in a["months"])
+                ]
+            if BIAS_CHANGE in variables and bias_change:
+                a["bias_change"] = [
+                    r
+                    for r in bias_change["records"].get(key, [])
+                    if r["alarm"] or r["month"] in a["months"]
+                ]
         elif signal == "integrity":
             a["integrity"] = [
                 r
@@ -1043,7 +1260,11 @@ def build_surveillance_context(data: Mapping[str, Any]) -> dict[str, Any]:
     integrity = _integrity(data)
     header = _header_changes(data)
     drift = _drift(data, months, keys)
-    performance = _performance(data, months, keys, _onsets(alerts, "performance"))
+    # the bias panels mark the alarms on the premarket goals; the audited-bias change has its own
+    performance = _performance(
+        data, months, keys, _onsets(alerts, "performance", exclude=[BIAS_CHANGE])
+    )
+    bias_change = _bias_change(data, months, keys, performance["labels"]["pending_months"])
     _alert_evidence(
         data,
         alerts,
@@ -1052,6 +1273,7 @@ def build_surveillance_context(data: Mapping[str, Any]) -> dict[str, Any]:
         performance=performance,
         integrity_rows=integrity["flagged"],
         header=header,
+        bias_change=bias_change,
     )
     alarm = data["status"] == "ALARM"
     signals_used = sorted(
@@ -1088,6 +1310,7 @@ def build_surveillance_context(data: Mapping[str, Any]) -> dict[str, Any]:
             "one_in": round(1.0 / alpha) if alpha > 0 else None,
             "baseline_error": _baseline_error(fa.get("baseline_error")),
             "calibrated": _calibrated(fa),
+            "weighted": _weighted(fa),
         },
         "signals": [_signal(s) for s in signals_used],
         "alerts": alerts,
@@ -1098,6 +1321,7 @@ def build_surveillance_context(data: Mapping[str, Any]) -> dict[str, Any]:
         "drift": drift,
         "output": _output(data, months, keys, alerts),
         "performance": performance,
+        "bias_change": bias_change,
         "segments": [segment_label(*k) for k in keys],
         "signatories": [dict(s) for s in SIGNATORIES],
         "sections": [

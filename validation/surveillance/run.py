@@ -34,6 +34,7 @@ from validation.protocol import load_protocol
 from validation.surveillance.alerts import SIGNAL_ORDER, alert_episodes
 from validation.surveillance.baseline import POOLED, freeze_or_load
 from validation.surveillance.batch import BATCH_COLUMNS, check_month
+from validation.surveillance.bias_change import bias_change_signals
 from validation.surveillance.charts import (
     ChartLimits,
     baseline_error,
@@ -83,6 +84,7 @@ _BASELINE_SUMMARY = (
     "exclusion_rate",
     "software_versions",
     "scanner_models",
+    "agreement",
 )
 
 
@@ -150,7 +152,9 @@ def evaluate(
     sites_vendors = [key for key in segments if key[0] != POOLED]
     goal_list = baseline["protocol"]["goals"]
     threshold = float(baseline["protocol"]["threshold"])
-    plan = plan_false_alarms(count_streams(len(segments), len(goal_list)), settings)
+    plan = plan_false_alarms(
+        count_streams(len(segments), len(goal_list)), settings, bias_streams=len(segments)
+    )
     if len(months) > settings.horizon_months:
         log.warning(
             "%d months monitored: the false-alarm statement covers %d months",
@@ -168,9 +172,19 @@ def evaluate(
     limits = chart_limits(segments, monthly_counts(rows, months, segments), months, plan)
     series, output_rows = output_signals(rows, months, segments, plan, limits)
     labelled = label_table(labels, rows, as_of)
-    performance, performance_rows = performance_signals(labelled, months, segments, goal_list, plan)
+    performance, performance_rows = performance_signals(
+        labelled,
+        months,
+        segments,
+        goal_list,
+        plan,
+        loa_multiplier=float(baseline["protocol"].get("loa_multiplier", 1.96)),
+    )
+    bias_records, bias_rows, bias_summary = bias_change_signals(
+        labelled, months, segments, plan, as_of=as_of
+    )
     signals = _signal_table(
-        integrity_rows + header_rows + drift_rows + output_rows + performance_rows
+        integrity_rows + header_rows + drift_rows + output_rows + performance_rows + bias_rows
     )
     alerts = alert_episodes(signals, months)
     surveillance = {
@@ -197,6 +211,7 @@ def evaluate(
         "header_changes": header_changes,
         "drift": drift_records,
         "performance": performance,
+        "bias_change": {**bias_summary, "months": bias_records},
         "labels": label_summary(labelled, months, as_of),
         "alerts": alerts,
         "status": "ALARM" if alerts else "NO ALARM",

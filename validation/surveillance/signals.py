@@ -25,12 +25,17 @@ Signals (the ``signal`` column of ``signals.csv``; ``variable`` names what was t
     positive rate, each with a materiality gate (:mod:`validation.surveillance.charts`).
 ``performance``
     On the audited subset, by month of acquisition: bias, limits of agreement, sensitivity and
-    specificity against the protocol's goals (:mod:`validation.surveillance.performance`).
+    specificity against the protocol's goals (:mod:`validation.surveillance.performance`), and
+    the change of the bias from the validation study's (variable ``bias-change``,
+    :mod:`validation.surveillance.bias_change`).
 
-False alarms (:func:`plan_false_alarms`): the family-wise rate ``alpha`` is split equally over
-the ``m`` monitored streams (Bonferroni); each chart's limit keeps its in-control probability
-of an alarm within the horizon at ``alpha / m`` (and its ARL0 at least the minimum), and each
-monthly test runs at ``alpha / (m * horizon)``.
+False alarms (:func:`plan_false_alarms`): the family-wise rate ``alpha`` is split over the
+monitored streams by weighted Bonferroni (Holm 1979): each segment's audited-bias stream has
+weight :attr:`Settings.bias_weight`, every other stream weight 1, so with ``W`` the total weight
+a stream of weight ``v`` may false-alarm within the horizon with probability ``alpha * v / W``.
+Each chart's limit keeps its in-control probability of an alarm within the horizon at
+``alpha / W`` (and its ARL0 at least the minimum), and each monthly test runs at
+``alpha / (W * horizon)``.
 """
 
 from __future__ import annotations
@@ -95,6 +100,14 @@ class Settings:
         mean, SD and rate as exact (honest only for a large baseline).
     calibration_draws : int
         Simulated histories per segment for the calibrated limits.
+    bias_weight : float
+        Weight of each segment's audited-bias stream in the weighted Bonferroni split (every
+        other stream has weight 1): the label-based signal a clinical drift must show up in
+        gets a larger share of the family-wise rate, fixed before any data are seen.
+    label_delay_months : int
+        Longest expected delay (months) from acquisition to an audited study's reference
+        reading, as the audit programme promises it; the audited-bias limit is calibrated for
+        delays up to it (later labels are still used, and counted in ``surveillance.json``).
     seed : int
         Seed of the calibration (the demo protocol's analysis seed by default).
     """
@@ -113,6 +126,8 @@ class Settings:
     confidence: float = 0.95
     limits: str = "calibrated"
     calibration_draws: int = 200_000
+    bias_weight: float = 4.0
+    label_delay_months: int = 3
     seed: int = 20_261_125
 
     def __post_init__(self) -> None:
@@ -126,6 +141,15 @@ class Settings:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+        if int(self.label_delay_months) != self.label_delay_months or not (
+            0 <= self.label_delay_months <= 24
+        ):
+            raise ValueError(
+                f"label_delay_months must be an integer from 0 to 24, got "
+                f"{self.label_delay_months!r}"
+            )
+        if not (isinstance(self.bias_weight, int | float) and 0 < self.bias_weight < 1e6):
+            raise ValueError(f"bias_weight must be a number > 0, got {self.bias_weight!r}")
         for name in ("min_shift_mm", "min_rate_change", "exclusion_margin"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value >= 0 and math.isfinite(value)):
@@ -140,11 +164,13 @@ class Settings:
 
 @dataclass(frozen=True)
 class FalseAlarmPlan:
-    """Bonferroni split of the family-wise false-alarm rate over streams and months."""
+    """Weighted Bonferroni split of the family-wise false-alarm rate over streams and months."""
 
     familywise_alpha: float
     streams: int
     per_stream_alpha: float
+    bias_streams: int
+    bias_alpha: float
     per_test_alpha: float
     horizon_months: int
     arl0_min: float
@@ -159,6 +185,9 @@ class FalseAlarmPlan:
             "familywise_alpha": self.familywise_alpha,
             "streams": self.streams,
             "per_stream_alpha": self.per_stream_alpha,
+            "bias_streams": self.bias_streams,
+            "bias_weight": s.bias_weight,
+            "bias_alpha": self.bias_alpha,
             "per_test_alpha": self.per_test_alpha,
             "horizon_months": self.horizon_months,
             "arl0_min": self.arl0_min,
@@ -171,7 +200,10 @@ class FalseAlarmPlan:
                 "cramers_v_min": s.cramers_v_min,
             },
             "integrity": {"alpha": self.per_test_alpha, "exclusion_margin": s.exclusion_margin},
-            "performance": {"alarm_confidence": 1.0 - self.per_test_alpha},
+            "performance": {
+                "alarm_confidence": 1.0 - self.per_test_alpha,
+                "bias_change_alpha": self.bias_alpha,
+            },
             "statement": self.statement(),
         }
 
@@ -194,8 +226,11 @@ class FalseAlarmPlan:
             charts = f"The CUSUM of the monthly mean {known}."
         return (
             f"At most {self.familywise_alpha:g} probability of any false alarm over all "
-            f"{self.streams} monitored streams (segment x signal) within {self.horizon_months} "
-            f"months (Bonferroni): each stream gets {self.per_stream_alpha:.3g}. {charts} "
+            f"{self.streams + self.bias_streams} monitored streams (segment x signal) within "
+            f"{self.horizon_months} months (weighted Bonferroni): each of the "
+            f"{self.bias_streams} audited-bias streams gets {self.bias_alpha:.3g} (weight "
+            f"{self.settings.bias_weight:g}), each of the other {self.streams} streams "
+            f"{self.per_stream_alpha:.3g}. {charts} "
             f"Each monthly drift, "
             f"integrity and performance test runs at {self.per_test_alpha:.3g} (the stream's "
             f"share over {self.horizon_months} months); drift alarms also need a material "
@@ -203,7 +238,11 @@ class FalseAlarmPlan:
             f"or Cramer's V >= {self.settings.cramers_v_min:g}), and output alarms a material "
             f"change (a mean shift of at least {self.settings.min_shift_mm:g} mm over the "
             f"months the CUSUM accumulated; a smoothed change of the positive rate of at least "
-            f"{self.settings.min_rate_change:g}); such gates only remove alarms. "
+            f"{self.settings.min_rate_change:g}); such gates only remove alarms. The "
+            f"audited-bias limit is the 1 - {self.bias_alpha:.3g} quantile of its largest "
+            "in-control statistic over every monthly run, month and window of the horizon "
+            "(simulated with the observed audit volume and label delays), and its alarms also "
+            f"need a change of at least {self.settings.min_shift_mm:g} mm. "
             + (
                 ""
                 if self.settings.limits == "calibrated"
@@ -216,15 +255,21 @@ class FalseAlarmPlan:
 
 
 def count_streams(n_segments: int, n_goals: int) -> int:
-    """Monitored streams: per segment (pooled included) the two charts, the exclusion-rate test,
-    one drift test per variable, and one performance test per goal."""
+    """Monitored streams of weight 1: per segment (pooled included) the two charts, the
+    exclusion-rate test, one drift test per variable, and one performance test per goal (the
+    audited-bias stream of each segment comes on top, with its own weight)."""
     variables = sum(len(v) for v in NUMERIC.values()) + sum(len(v) for v in CATEGORICAL.values())
     return n_segments * (2 + 1 + variables + n_goals)
 
 
-def plan_false_alarms(streams: int, settings: Settings) -> FalseAlarmPlan:
-    """Chart limits and test levels so the family-wise false-alarm rate is at most alpha."""
-    per_stream = settings.familywise_alpha / streams
+def plan_false_alarms(streams: int, settings: Settings, *, bias_streams: int = 0) -> FalseAlarmPlan:
+    """Chart limits and test levels so the family-wise false-alarm rate is at most alpha.
+
+    ``streams`` of weight 1 and ``bias_streams`` audited-bias streams of weight
+    ``settings.bias_weight`` share ``settings.familywise_alpha`` (weighted Bonferroni).
+    """
+    total_weight = streams + bias_streams * settings.bias_weight
+    per_stream = settings.familywise_alpha / total_weight
     cusum_limit = control.limit_for(
         "cusum",
         arl0_min=settings.arl0_months,
@@ -243,6 +288,8 @@ def plan_false_alarms(streams: int, settings: Settings) -> FalseAlarmPlan:
         familywise_alpha=settings.familywise_alpha,
         streams=streams,
         per_stream_alpha=per_stream,
+        bias_streams=bias_streams,
+        bias_alpha=per_stream * settings.bias_weight,
         per_test_alpha=per_stream / settings.horizon_months,
         horizon_months=settings.horizon_months,
         arl0_min=settings.arl0_months,

@@ -138,6 +138,7 @@ def synthetic_validation(
     excluded = rng.random(sites.shape[0]) < exclusion_rate
     studies = pd.DataFrame(
         {k: s[k] for k in ("site", "vendor", "ivsd_mm", "lvh_probability", "age", "bmi", "sex")}
+        | {"reference_ivsd_mm": s["reference"], "lvh_ref": s["lvh"]}
     )[~excluded].reset_index(drop=True)
     accounting = pd.DataFrame(
         {
