@@ -84,12 +84,26 @@ def _cmd_demo_postmarket(args: argparse.Namespace) -> int:
 def _cmd_demo_train(args: argparse.Namespace) -> int:
     import torch
 
+    from validation.demo.profiles import DEVELOPMENT_VENDORS
     from validation.demo.train import TrainingSettings, train
+    from validation.exceptions import ConfigError
 
+    vendors = DEVELOPMENT_VENDORS
+    if args.vendors is not None:
+        vendors = tuple(v.strip() for v in args.vendors.split(",") if v.strip())
+        if not vendors:
+            raise ConfigError(f"--vendors needs at least one vendor, got {args.vendors!r}")
     torch.set_num_threads(args.threads)
-    settings = TrainingSettings(n_studies=args.n_studies, seed=args.seed, epochs=args.epochs)
-    card = train(args.out, settings)
-    print(json.dumps({"weights": card["weights"], "performance": card["performance"]}, indent=2))
+    settings = TrainingSettings(
+        n_studies=args.n_studies, seed=args.seed, epochs=args.epochs, vendors=vendors
+    )
+    out = args.out or f"models/ivsd-cnn/{args.version}"
+    card = train(out, settings, version=args.version)
+    summary = {"version": card["version"], "out": out, "weights": card["weights"]}
+    summary["performance"] = card["performance"]
+    if "change" in card:
+        summary["change"] = card["change"]
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -609,7 +623,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pm.set_defaults(func=_cmd_demo_postmarket)
     tr = demo_sub.add_parser("train-model", help="train the demo model on the development cohort")
-    tr.add_argument("--out", default="models/ivsd-cnn/1.0.0")
+    tr.add_argument(
+        "--version",
+        default="1.0.0",
+        help="version recorded in the model card (default: 1.0.0, the released version); "
+        "any other version records a change block against 1.0.0 (its card next to --out)",
+    )
+    tr.add_argument("--out", default=None, help="default: models/ivsd-cnn/<version>")
+    tr.add_argument(
+        "--vendors",
+        default=None,
+        help="comma-separated training vendors, e.g. GE,Philips,Siemens,Canon; their studies "
+        "come from the development sites only (default: the released version's GE,Philips,Siemens)",
+    )
     tr.add_argument("--n-studies", type=int, default=3000)
     tr.add_argument("--epochs", type=int, default=14)
     tr.add_argument("--seed", type=int, default=20240611)

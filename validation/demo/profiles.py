@@ -2,8 +2,10 @@
 
 Each vendor has its own scanner models, software versions, pixel spacing, speckle, gain and
 resolution. One scanner, Canon's Aplio i900, carries the planted image-quality effect: high-gain
-*blooming* widens the bright septal band by about 1.6 mm, and the development cohort that trains the
-demo model has no Canon images, so the locked model overestimates IVSd on that vendor.
+*blooming* widens the bright septal band by about 1.6 mm, and the development cohort that trained
+the released demo model (1.0.0) has no Canon images, so that model overestimates IVSd on that
+vendor. The development sites also hold Canon studies, from which the candidate version (1.1.0)
+learns.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ VENDORS: dict[str, VendorProfile] = {
 #: The scanner that carries the planted image-quality effect.
 WEAK_VENDOR = "Canon"
 
-#: Vendors seen by the demo model's development (training) cohort.
+#: Vendors of the released demo model's (1.0.0) development cohort: the default training vendors.
 DEVELOPMENT_VENDORS: tuple[str, ...] = ("GE", "Philips", "Siemens")
 
 
@@ -119,9 +121,13 @@ class DevelopmentSite:
     vendors: tuple[str, ...]
 
 
+#: Each site's vendors, in the order that development_studies deals studies to them. Canon comes
+#: last at both sites, so leaving it out (the 1.0.0 vendors) deals exactly the 1.0.0 cohort.
 DEVELOPMENT_SITES: tuple[DevelopmentSite, ...] = (
-    DevelopmentSite("d01", "Development site D01 (academic centre)", ("GE", "Philips", "Siemens")),
-    DevelopmentSite("d02", "Development site D02 (community hospital)", ("GE", "Philips")),
+    DevelopmentSite(
+        "d01", "Development site D01 (academic centre)", ("GE", "Philips", "Siemens", "Canon")
+    ),
+    DevelopmentSite("d02", "Development site D02 (community hospital)", ("GE", "Philips", "Canon")),
 )
 
 #: LVH reference definition of the demo: consensus IVSd at end-diastole of at least 11 mm.

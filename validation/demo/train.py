@@ -3,6 +3,10 @@
 ``mval demo train-model`` runs this. The development cohort comes from the development sites
 (:data:`validation.demo.profiles.DEVELOPMENT_SITES`) and vendors; no test-site study is ever made
 here, so the prospective test data stay independent.
+
+The default settings reproduce the released version 1.0.0 (GE, Philips, Siemens). A later version
+(the demo's candidate 1.1.0 adds the development sites' Canon studies) records in its model card a
+``change`` block: what changed against the released version, that version's weights sha256 and why.
 """
 
 from __future__ import annotations
@@ -14,19 +18,30 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from validation import __version__
 from validation.demo.generate import development_studies
 from validation.demo.imaging import septal_thickness_by_frame
 from validation.demo.population import read_reference
-from validation.demo.profiles import DEVELOPMENT_SITES, DEVELOPMENT_VENDORS, LVH_THRESHOLD_MM
+from validation.demo.profiles import (
+    DEVELOPMENT_SITES,
+    DEVELOPMENT_VENDORS,
+    LVH_THRESHOLD_MM,
+    VENDORS,
+    WEAK_VENDOR,
+)
+from validation.exceptions import ConfigError
 from validation.hashing import sha256_file
-from validation.model.card import state_digest, write_card
+from validation.model.card import CARD_NAME, read_card, state_digest, write_card
 from validation.model.net import IVSdModel
-from validation.model.preprocess import Preprocessing, preprocess_frames
+from validation.model.preprocess import Preprocessing, _crop_or_pad
 
 log = logging.getLogger(__name__)
+
+#: The released (locked) version of the demo model, which the default settings reproduce.
+RELEASED_VERSION = "1.0.0"
 
 
 @dataclass(frozen=True)
@@ -48,9 +63,7 @@ def _cohort(settings: TrainingSettings, prep: Preprocessing):
     for study in development_studies(
         settings.n_studies, seed=settings.seed, vendors=settings.vendors
     ):
-        spacing = study.record.vendor.spacing_mm
-        x = preprocess_frames(study.frames, (spacing, spacing), prep)
-        frames.append((x * 255.0).round().to(torch.uint8))
+        frames.append(_training_frames(study.frames, study.record.vendor.spacing_mm, prep))
         thickness.append(
             septal_thickness_by_frame(study.anatomy, study.frames.shape[0])[: prep.frames]
         )
@@ -65,9 +78,56 @@ def _cohort(settings: TrainingSettings, prep: Preprocessing):
     )
 
 
-def train(out_dir: str | Path, settings: TrainingSettings | None = None) -> dict:
-    """Train, calibrate, script and save the demo model with its model card; return the card."""
+def _training_frames(frames: np.ndarray, spacing_mm: float, prep: Preprocessing) -> torch.Tensor:
+    """One loop resampled as for the released version's training, quantized to uint8.
+
+    The resampling of :func:`~validation.model.preprocess.preprocess_frames`, in the order 1.0.0
+    was trained with: scaled to [0, 1] *before* resampling. Since inference learnt to scale after
+    resampling (commit 6f60a69, faster on batches), the two orders differ by float rounding only
+    (about 3 pixels in 10,000 move by one grey level once quantized), but that moved the trained
+    weights: kept here, the default settings reproduce 1.0.0's tensors (``state_sha256``).
+    """
+    index = np.arange(prep.frames) % frames.shape[0]
+    x = torch.from_numpy(np.ascontiguousarray(frames[index])).to(torch.float32).div_(255.0)
+    rows = max(1, round(frames.shape[1] * spacing_mm / prep.target_spacing_mm))
+    cols = max(1, round(frames.shape[2] * spacing_mm / prep.target_spacing_mm))
+    x = F.interpolate(
+        x[:, None], size=(rows, cols), mode="bilinear", antialias=True, align_corners=False
+    )[:, 0]
+    return (_crop_or_pad(x, prep.size) * 255.0).round().to(torch.uint8)
+
+
+def train(
+    out_dir: str | Path,
+    settings: TrainingSettings | None = None,
+    *,
+    version: str = RELEASED_VERSION,
+    previous_dir: str | Path | None = None,
+) -> dict:
+    """Train, calibrate, script and save the demo model with its model card; return the card.
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder for ``model.pt`` and ``model-card.yaml``. A card already there must be of
+        ``version``: another version's folder is never overwritten.
+    settings : TrainingSettings, optional
+        Everything that determines the weights; the default reproduces the released version.
+    version : str
+        The version recorded in the card. Any version other than :data:`RELEASED_VERSION` gets a
+        ``change`` block against the released version.
+    previous_dir : path, optional
+        The released version's folder, whose card gives the previous weights sha256 and vendors;
+        default ``<out_dir>/../1.0.0``. If it has no card, the sha256 is recorded as null.
+    """
     settings = settings or TrainingSettings()
+    out_dir = Path(out_dir)
+    _check_vendors(settings.vendors)
+    _check_out_dir(out_dir, version)
+    change = None
+    if version != RELEASED_VERSION:
+        previous = Path(previous_dir) if previous_dir else out_dir.parent / RELEASED_VERSION
+        change = _change(settings, previous)
     prep = Preprocessing()
     torch.manual_seed(settings.seed)
     torch.use_deterministic_algorithms(True)
@@ -116,13 +176,83 @@ def train(out_dir: str | Path, settings: TrainingSettings | None = None) -> dict
     mae = float(np.mean(np.abs(calibrated - ivsd[hold])))
     log.info("hold-out MAE against the true IVSd: %.3f mm", mae)
 
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / "model.pt"
     torch.jit.save(torch.jit.script(model), str(weights))
-    card = _card(settings, prep, weights, model, n - n_hold, n_hold, mae)
+    card = _card(settings, prep, weights, model, n - n_hold, n_hold, mae, version, change)
     write_card(out_dir, card)
     return card
+
+
+def _check_vendors(vendors: tuple[str, ...]) -> None:
+    """Every training vendor must be known and held by a development site, never dropped."""
+    if not vendors:
+        raise ConfigError("the demo model needs at least one training vendor, got none")
+    unknown = [v for v in vendors if v not in VENDORS]
+    if unknown:
+        raise ConfigError(f"unknown demo vendor(s) {unknown}; known: {sorted(VENDORS)}")
+    held = {v for site in DEVELOPMENT_SITES for v in site.vendors}
+    missing = [v for v in vendors if v not in held]
+    if missing:
+        raise ConfigError(
+            f"no development site has {missing} studies; development sites hold {sorted(held)}"
+        )
+
+
+def _check_out_dir(out_dir: Path, version: str) -> None:
+    if (out_dir / CARD_NAME).exists():
+        existing = read_card(out_dir).version
+        if existing != version:
+            raise ConfigError(
+                f"{out_dir} holds version {existing}; a {version} model is not written there"
+            )
+
+
+def _change(settings: TrainingSettings, previous_dir: Path) -> dict:
+    """What changed against the released version, that version's weights and why."""
+    previous: dict = {"version": RELEASED_VERSION, "weights_sha256": None, "state_sha256": None}
+    previous_vendors: list[str] = list(DEVELOPMENT_VENDORS)
+    if (previous_dir / CARD_NAME).exists():
+        card = read_card(previous_dir)
+        previous = {
+            "version": card.version,
+            "weights_sha256": card.sha256,
+            "state_sha256": card.fields["weights"].get("state_sha256"),
+        }
+        previous_vendors = list(card.fields["training_data"].get("vendors", previous_vendors))
+    else:
+        log.warning(
+            "no model card in %s: the previous weights sha256 is recorded as null", previous_dir
+        )
+    added = [v for v in settings.vendors if v not in previous_vendors]
+    removed = [v for v in previous_vendors if v not in settings.vendors]
+    if added:
+        scanners = ", ".join(f"{v} {' / '.join(VENDORS[v].models)}" for v in added)
+        what = f"development cohort extended with {scanners} studies from the development sites"
+    else:
+        what = "retrained on the development cohort with changed training settings"
+    if WEAK_VENDOR in added:
+        why = (
+            f"the released version {previous['version']} over-reads IVSd on {WEAK_VENDOR}: its "
+            f"development cohort had no {WEAK_VENDOR} images, whose high-gain blooming widens "
+            "the septal band"
+        )
+    elif added:
+        why = (
+            f"the released version {previous['version']} was not trained on "
+            f"{', '.join(added)} images"
+        )
+    else:
+        why = "not stated: no development vendor was added"
+    return {
+        "previous_version": previous["version"],
+        "previous_weights_sha256": previous["weights_sha256"],
+        "previous_state_sha256": previous["state_sha256"],
+        "description": what,
+        "vendors_added": added,
+        "vendors_removed": removed,
+        "rationale": why,
+    }
 
 
 def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -154,10 +284,10 @@ def _fit_logistic(ivsd: np.ndarray, label: np.ndarray) -> tuple[float, float]:
     return -b / a, 1.0 / a
 
 
-def _card(settings, prep, weights, model, n_fit, n_hold, mae) -> dict:
-    return {
+def _card(settings, prep, weights, model, n_fit, n_hold, mae, version, change) -> dict:
+    card = {
         "name": "ivsd-cnn",
-        "version": "1.0.0",
+        "version": version,
         "description": "Demo CNN that measures the interventricular septal thickness at "
         "end-diastole (IVSd) on parasternal long-axis echocardiography cine loops and gives the "
         "probability of left-ventricular hypertrophy. Synthetic demonstration model: not a "
@@ -188,7 +318,11 @@ def _card(settings, prep, weights, model, n_fit, n_hold, mae) -> dict:
         "measurement.",
         "training_data": {
             "cohort": "development (synthetic)",
-            "sites": [site.id for site in DEVELOPMENT_SITES],
+            "sites": [
+                site.id
+                for site in DEVELOPMENT_SITES
+                if any(v in settings.vendors for v in site.vendors)
+            ],
             "vendors": list(settings.vendors),
             "studies_fit": n_fit,
             "studies_holdout": n_hold,
@@ -209,3 +343,6 @@ def _card(settings, prep, weights, model, n_fit, n_hold, mae) -> dict:
             "trained_on": dt.date.today().isoformat(),
         },
     }
+    if change is not None:
+        card["change"] = change
+    return card
