@@ -19,6 +19,7 @@ wildcard_constraints:
     site="[a-z0-9][a-z0-9_-]*",
     vendor="[A-Za-z0-9][A-Za-z0-9_-]*",
     kind="510k|de-novo",
+    version="[0-9A-Za-z][0-9A-Za-z._-]*",
 
 
 include: "rules/demo.smk"

@@ -74,6 +74,10 @@ def deployment(
     analysis = scratch / "analysis"
     analysis.mkdir(parents=True)
     studies.to_csv(analysis / "analysed.csv", index=False)
+    # every candidate the protocol locks has its own validation predictions (here the same)
+    for candidate in load_protocol(ROOT / "protocols" / "demo.yaml").candidates:
+        (analysis / "versions" / candidate.version).mkdir(parents=True)
+        studies.to_csv(analysis / "versions" / candidate.version / "analysed.csv", index=False)
     model = {"name": "ivsd-cnn", "version": "1.0.0", "sha256": protocol.model_sha256}
     (analysis / "results.json").write_text(f'{{"model": {_json(model)}, "endpoints": []}}')
     (scratch / "ingest").mkdir()

@@ -1,6 +1,7 @@
-# Verify the lock once, ingest and infer once per site x vendor partition (separate jobs, run in
-# parallel), then unblind and analyse once, and render the reports. Every stage appends to the
-# hash-chained audit trail.
+# Verify the lock once, ingest once per site x vendor partition, infer once per partition x locked
+# model version (separate jobs, run in parallel; every version reads the same ingested partition),
+# then unblind and analyse once (each candidate also compared with the released version on the same
+# studies), and render the reports. Every stage appends to the hash-chained audit trail.
 
 
 rule lock_check:
@@ -45,20 +46,21 @@ rule infer:
         accounting=f"{RESULTS}/ingest/{{site}}/{{vendor}}/accounting.csv",
         lock=f"{RESULTS}/lock/lock-status.json",
         protocol=config["protocol"],
-        model=wf.model_files(config),
+        model=lambda wildcards: wf.model_files(config, wildcards.version),
     output:
-        f"{RESULTS}/predictions/{{site}}/{{vendor}}.csv",
+        f"{RESULTS}/predictions/{{version}}/{{site}}/{{vendor}}.csv",
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/infer/{{site}}/{{vendor}}.log",
+        f"{RESULTS}/logs/infer/{{version}}/{{site}}/{{vendor}}.log",
     threads: config.get("inference", {}).get("threads", 1)
     params:
         batch=config.get("inference", {}).get("batch_size", 16),
         draft=wf.draft_flag(config),
         audit=wf.audit_path(config),
     shell:
-        "mval infer --protocol {input.protocol} --accounting {input.accounting} --out {output} "
+        "mval infer --protocol {input.protocol} --model-version {wildcards.version} "
+        "--accounting {input.accounting} --out {output} "
         "--batch-size {params.batch} --threads {threads} {params.draft} "
         "--audit {params.audit} > {log} 2>&1"
 
@@ -67,6 +69,7 @@ rule analyze:
     input:
         accounting=wf.all_accounting(config),
         predictions=wf.all_predictions(config),
+        candidates=wf.all_candidate_predictions(config),
         protocol=config["protocol"],
         lock=f"{RESULTS}/lock/lock-status.json",
     output:
@@ -74,6 +77,7 @@ rule analyze:
         studies=f"{RESULTS}/analysis/analysed.csv",
         manifest=f"{RESULTS}/analysis/manifest.json",
         accounting=f"{RESULTS}/ingest/accounting.csv",
+        candidates=wf.candidate_analysed(config),
     conda:
         "envs/mval.yaml"
     log:
@@ -82,10 +86,11 @@ rule analyze:
         sites=config["sites"],
         out=lambda wildcards, output: wf.parent(output.results),
         draft=wf.draft_flag(config),
+        candidates=wf.candidate_options(config),
         audit=wf.audit_path(config),
     shell:
         "mval analyze --protocol {input.protocol} --sites {params.sites} "
-        "--accounting {input.accounting} --predictions {input.predictions} "
+        "--accounting {input.accounting} --predictions {input.predictions} {params.candidates} "
         "--out {params.out} --accounting-out {output.accounting} {params.draft} "
         "--audit {params.audit} > {log} 2>&1"
 
@@ -111,7 +116,7 @@ rule report:
 
 rule sr:
     input:
-        predictions=f"{RESULTS}/predictions/{{site}}/{{vendor}}.csv",
+        predictions=lambda wildcards: wf.predictions_path(config, wildcards.site, wildcards.vendor),
         accounting=f"{RESULTS}/ingest/{{site}}/{{vendor}}/accounting.csv",
         protocol=config["protocol"],
     output:

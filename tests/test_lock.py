@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from validation.exceptions import IntegrityError, LockError
+from validation.exceptions import IntegrityError, LockError, ModelIntegrityError
 from validation.hashing import sha256_file
-from validation.lock import create_lock, lock_path, lock_status, verify_lock
+from validation.lock import create_lock, lock_path, lock_status, read_lock, verify_lock
 
 
 @pytest.fixture
@@ -96,3 +96,60 @@ def test_draft_status_records_why(project):
     assert status["status"] == "invalid" and "edited after its lock" in status["detail"]
     with pytest.raises(IntegrityError):
         lock_status(PROTOCOL, required=True)
+
+
+# ------------------------------------------------------------------ several locked versions
+
+
+def test_every_version_is_locked_released_first(project):
+    record = create_lock(PROTOCOL)
+    assert [(m["version"], m["role"]) for m in record.models] == [
+        ("1.0.0", "released"),
+        ("1.1.0", "candidate"),
+    ]
+    candidate = record.model("1.1.0")
+    assert candidate["weights_sha256"] == sha256_file("models/ivsd-cnn/1.1.0/model.pt")
+    assert candidate["locked_utc"] == record.locked_utc
+    # the top-level model fields stay those of the released version (lock records of version 1)
+    assert record.weights_sha256 == record.model("1.0.0")["weights_sha256"]
+    assert verify_lock(PROTOCOL).models == record.models
+
+
+def test_tampered_candidate_stops_naming_its_file_and_both_hashes(project):
+    record = create_lock(PROTOCOL)
+    weights = project / "models/ivsd-cnn/1.1.0/model.pt"
+    data = bytearray(weights.read_bytes())
+    data[200] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError) as info:
+        verify_lock(PROTOCOL)
+    message = str(info.value)
+    assert "models/ivsd-cnn/1.1.0/model.pt" in message and "candidate version 1.1.0" in message
+    assert record.model("1.1.0")["weights_sha256"] in message and sha256_file(weights) in message
+    # lock_status records the failure for a DRAFT run, and raises when a lock is required
+    assert lock_status(PROTOCOL, required=False)["status"] == "invalid"
+    with pytest.raises(IntegrityError):
+        lock_status(PROTOCOL, required=True)
+
+
+def test_candidate_whose_card_names_another_version_is_not_locked(project):
+    card = project / "models/ivsd-cnn/1.1.0/model-card.yaml"
+    card.write_text(card.read_text().replace("version: 1.1.0", "version: 1.2.0", 1))
+    with pytest.raises(
+        ModelIntegrityError, match=r"names version '1\.1\.0'.*says version '1\.2\.0'"
+    ):
+        create_lock(PROTOCOL)
+    assert not lock_path(PROTOCOL).exists()
+
+
+def test_version_one_lock_record_reads_as_its_released_model(project):
+    create_lock(PROTOCOL)
+    data = json.loads(lock_path(PROTOCOL).read_text())
+    del data["models"]
+    data["version"] = 1
+    lock_path(PROTOCOL).write_text(json.dumps(data))
+    record = read_lock(PROTOCOL)
+    assert [m["version"] for m in record.models] == ["1.0.0"]
+    # the protocol names a candidate the old record never locked: stop, saying so
+    with pytest.raises(ModelIntegrityError, match=r"'1\.1\.0' is not in the lock record"):
+        verify_lock(PROTOCOL)

@@ -85,3 +85,77 @@ def test_acceptance_by_dimension_must_be_a_stratum(tmp_path, demo_data):
     demo_data["analysis"]["strata"] = ["site"]
     with pytest.raises(ProtocolError, match=r"not in analysis\.strata"):
         load_protocol(_write(tmp_path, demo_data))
+
+
+# ------------------------------------------------------------------ several locked versions
+
+
+def test_demo_protocol_names_a_released_version_and_a_candidate(repo_root):
+    protocol = load_protocol(repo_root / "protocols" / "demo.yaml")
+    assert protocol.released.version == "1.0.0" and protocol.released.role == "released"
+    assert [m.version for m in protocol.candidates] == ["1.1.0"]
+    assert protocol.model_path == protocol.released.path  # the released version by default
+    assert set(protocol.comparison["margins"]) == {e.id for e in protocol.endpoints}
+    with pytest.raises(
+        ProtocolError, match=r"no model version '2\.0\.0'.*\['1\.0\.0', '1\.1\.0'\]"
+    ):
+        protocol.model_version("2.0.0")
+
+
+def test_single_model_protocol_is_its_released_version(tmp_path, demo_data):
+    released = demo_data["models"][0]
+    data = {k: v for k, v in demo_data.items() if k not in ("models", "comparison")}
+    data["model"] = {"path": released["path"], "sha256": released["sha256"]}
+    protocol = load_protocol(_write(tmp_path, data))
+    assert [(m.version, m.role) for m in protocol.models] == [("1.0.0", "released")]
+    assert protocol.candidates == () and protocol.comparison["margins"] == {}
+
+
+def test_model_and_models_together_are_refused(tmp_path, demo_data):
+    demo_data["model"] = {"path": "models/x", "sha256": "0" * 64}
+    with pytest.raises(ProtocolError, match=r"either with `model`.*not both"):
+        load_protocol(_write(tmp_path, demo_data))
+    del demo_data["model"], demo_data["models"]
+    with pytest.raises(ProtocolError, match="got neither"):
+        load_protocol(_write(tmp_path, demo_data))
+
+
+@pytest.mark.parametrize("roles", [["candidate", "candidate"], ["released", "released"]])
+def test_exactly_one_released_version(tmp_path, demo_data, roles):
+    for model, role in zip(demo_data["models"], roles, strict=True):
+        model["role"] = role
+    with pytest.raises(ProtocolError, match="exactly one version with role: released"):
+        load_protocol(_write(tmp_path, demo_data))
+
+
+def test_versions_must_be_unique(tmp_path, demo_data):
+    demo_data["models"][1]["version"] = "1.0.0"
+    with pytest.raises(ProtocolError, match=r"versions must be unique, repeated: \['1\.0\.0'\]"):
+        load_protocol(_write(tmp_path, demo_data))
+
+
+def test_candidate_needs_a_comparison_block(tmp_path, demo_data):
+    del demo_data["comparison"]
+    with pytest.raises(ProtocolError, match=r"candidate version\(s\) \['1\.1\.0'\].*comparison"):
+        load_protocol(_write(tmp_path, demo_data))
+
+
+def test_every_endpoint_needs_a_margin(tmp_path, demo_data):
+    del demo_data["comparison"]["margins"]["lvh-auc"]
+    demo_data["comparison"]["margins"]["lvh-ppv"] = 0.05
+    with pytest.raises(
+        ProtocolError, match=r"unknown endpoint\(s\) \['lvh-ppv'\]; missing \['lvh-auc'\]"
+    ):
+        load_protocol(_write(tmp_path, demo_data))
+
+
+def test_margins_must_be_positive(tmp_path, demo_data):
+    demo_data["comparison"]["margins"]["ivsd-mae"] = 0
+    with pytest.raises(ProtocolError, match=r"comparison\.margins\.ivsd-mae"):
+        load_protocol(_write(tmp_path, demo_data))
+
+
+def test_comparison_strata_must_be_known(tmp_path, demo_data):
+    demo_data["comparison"]["by"] = {"scanner": ["ivsd-bias"]}
+    with pytest.raises(ProtocolError, match=r"comparison\.by names 'scanner'"):
+        load_protocol(_write(tmp_path, demo_data))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from validation.exceptions import ConfigError
-from validation.sites import load_site, load_sites, site_files
+from validation.sites import check_deployments, load_site, load_sites, site_files
 
 
 def test_repo_sites_have_four_sites_three_vendors_each(repo_root):
@@ -35,4 +35,62 @@ def test_schema_error_is_located(tmp_path):
         "reference: {path: r.csv}\n"
     )
     with pytest.raises(ConfigError, match=r"partitions\[0\]\.source"):
+        load_site(path)
+
+
+_SITE = (
+    "id: s01\nname: X\npartitions:\n  - vendor: GE\n    source: {kind: folder, path: d}\n"
+    "reference: {path: r.csv}\n"
+)
+
+
+def test_deployments_give_the_version_per_month(tmp_path):
+    path = tmp_path / "s01.yaml"
+    path.write_text(
+        _SITE + "deployments:\n  - {version: '1.1.0', from: 2027-01}\n"
+        "  - {version: '1.0.0', from: 2027-06}\n"
+    )
+    site = load_site(path)
+    assert [site.version_at(m, "1.0.0") for m in ("2026-12", "2027-01", "2027-05", "2027-06")] == [
+        "1.0.0",
+        "1.1.0",
+        "1.1.0",
+        "1.0.0",
+    ]
+    assert site.version_changes("1.0.0") == [
+        ("2027-01", "1.0.0", "1.1.0"),
+        ("2027-06", "1.1.0", "1.0.0"),
+    ]
+    check_deployments([site], ["1.0.0", "1.1.0"])
+
+
+def test_no_deployments_means_the_released_version(repo_root):
+    site = load_site(repo_root / "sites" / "s02.yaml")
+    assert site.deployments == ()
+    assert site.version_at("2027-05", "1.0.0") == "1.0.0"
+
+
+def test_deployment_of_an_unlocked_version_is_refused(tmp_path):
+    path = tmp_path / "s01.yaml"
+    path.write_text(_SITE + "deployments: [{version: '2.0.0', from: 2027-01}]\n")
+    site = load_site(path)
+    with pytest.raises(ConfigError, match=r"s01\.yaml.*'2\.0\.0'.*'1\.0\.0', '1\.1\.0'"):
+        check_deployments([site], ["1.0.0", "1.1.0"])
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ("[{version: '1.1.0', from: 2027-13}]", r"deployments\[0\]\.from"),
+        ("[{version: '1.1.0'}]", r"deployments\[0\]"),
+        (
+            "[{version: '1.1.0', from: 2027-03}, {version: '1.0.0', from: 2027-02}]",
+            "strictly increasing month order",
+        ),
+    ],
+)
+def test_malformed_deployments(tmp_path, entries, message):
+    path = tmp_path / "s01.yaml"
+    path.write_text(_SITE + f"deployments: {entries}\n")
+    with pytest.raises(ConfigError, match=message):
         load_site(path)

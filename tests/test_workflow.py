@@ -49,12 +49,12 @@ def project(repo_root, tmp_path_factory) -> Path:
 TINY = ["--config", "demo={enabled: true, n_studies: 48, seed: 5, out: data/demo}"]
 
 
-def test_dry_run_has_one_ingest_and_one_infer_job_per_partition(project):
+def test_dry_run_has_one_ingest_per_partition_and_one_infer_per_partition_and_version(project):
     out = _snakemake(project, "-n", "--cores", "2", *TINY).stdout
     counts = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", out, flags=re.MULTILINE))
     n_partitions = 12  # sites/*.yaml: 4 sites x 3 vendors
-    assert int(counts["ingest"]) == n_partitions
-    assert int(counts["infer"]) == n_partitions
+    assert int(counts["ingest"]) == n_partitions  # shared by both model versions
+    assert int(counts["infer"]) == 2 * n_partitions  # released 1.0.0 and candidate 1.1.0
     assert int(counts["demo"]) == 1 and int(counts["analyze"]) == 1
     assert int(counts["report"]) == 2  # 510(k) and De Novo
 
@@ -135,11 +135,31 @@ def test_workflow_end_to_end(project):
             "Quality-gate analysis",
             "STARD 2015 and CLAIM checklist",
             "Environment record",
+            "Model version comparison (modification protocol)",
         ):
             assert section in text, (kind, section)
 
     assert results["lock"]["valid"] is True
     assert results["lock"]["locked_utc"] < results["lock"]["unblinded_utc"]
+
+    # both locked versions ran on every partition; the candidate is compared on the same studies
+    for version in ("1.0.0", "1.1.0"):
+        assert len(list((results_dir / "predictions" / version).rglob("*.csv"))) == 12
+    assert (results_dir / "analysis" / "versions" / "1.1.0" / "analysed.csv").is_file()
+    comparison = results["comparison"]["results"][0]
+    assert comparison["version"] == "1.1.0"
+    assert comparison["pairing"]["paired"] == flow["analysed"]
+    assert comparison["pairing"]["released_only"] == comparison["pairing"]["candidate_only"] == 0
+    canon = next(
+        r
+        for r in comparison["rows"]
+        if r["endpoint"] == "ivsd-bias" and r["dimension"] == "vendor" and r["stratum"] == "Canon"
+    )
+    assert canon["released"] > 1.0 and abs(canon["candidate_estimate"]) < 0.6
+    assert canon["ci_high"] < 0  # the absolute bias on Canon falls, beyond chance
+    assert comparison["verdict"] in {"PASS", "FAIL"} and comparison["conclusion"]
+    candidate_sha = results["versions"]["analyses"]["1.1.0"]["sha256"]
+    assert candidate_sha == sha256_file(project / "models" / "ivsd-cnn" / "1.1.0" / "model.pt")
 
     # a second run has nothing to do
     again = _snakemake(project, "-n", "--cores", "2", *TINY)
@@ -159,21 +179,30 @@ def test_audit_trail_of_the_run_verifies(project):
     ).stdout
     assert "chain intact" in out
     stages = [json.loads(line)["stage"] for line in audit.read_text().splitlines()]
-    assert stages.count("ingest") == 12 and stages.count("infer") == 12
+    assert stages.count("ingest") == 12 and stages.count("infer") == 24
     assert stages.index("lock-verify") < stages.index("infer") < stages.index("analyze")
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("target", ["weights", "protocol"])
+@pytest.mark.parametrize("target", ["weights", "candidate", "protocol"])
 def test_tampering_stops_the_run_before_inference(project, target):
-    path = project / (
-        "models/ivsd-cnn/1.0.0/model.pt" if target == "weights" else "protocols/demo.yaml"
+    path = (
+        project
+        / {
+            "weights": "models/ivsd-cnn/1.0.0/model.pt",
+            "candidate": "models/ivsd-cnn/1.1.0/model.pt",
+            "protocol": "protocols/demo.yaml",
+        }[target]
     )
     original = path.read_bytes()
     lock = json.loads((project / "protocols" / "demo.lock.json").read_text())
-    expected = lock["weights_sha256" if target == "weights" else "protocol_sha256"]
+    expected = {
+        "weights": lock["weights_sha256"],
+        "candidate": lock["models"][1]["weights_sha256"],
+        "protocol": lock["protocol_sha256"],
+    }[target]
     try:
-        if target == "weights":
+        if target != "protocol":
             data = bytearray(original)
             data[len(data) // 2] ^= 0xFF
             path.write_bytes(bytes(data))

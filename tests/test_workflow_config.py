@@ -42,4 +42,17 @@ def test_partitions_and_paths(config, repo_root, monkeypatch):
     parts = wf.partitions(config)
     assert len(parts) == 12 and ("s01", "GE") in parts
     assert wf.accounting_path(config, "s01", "GE") == "results/demo/ingest/s01/GE/accounting.csv"
-    assert wf.predictions_path(config, "s01", "GE") == "results/demo/predictions/s01/GE.csv"
+    assert wf.model_versions(config) == ["1.0.0", "1.1.0"]
+    assert wf.candidate_versions(config) == ["1.1.0"]
+    # one predictions file per partition x locked version; the released one by default
+    assert wf.predictions_path(config, "s01", "GE") == "results/demo/predictions/1.0.0/s01/GE.csv"
+    assert (
+        wf.predictions_path(config, "s01", "GE", "1.1.0")
+        == "results/demo/predictions/1.1.0/s01/GE.csv"
+    )
+    assert len(wf.all_candidate_predictions(config)) == 12
+    assert wf.candidate_options(config).startswith(
+        "--candidate 1.1.0 results/demo/predictions/1.1.0/s01/GE.csv "
+    )
+    assert wf.candidate_analysed(config) == ["results/demo/analysis/versions/1.1.0/analysed.csv"]
+    assert len(wf.all_model_files(config)) == 4

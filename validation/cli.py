@@ -154,8 +154,17 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     lock = lock_status(protocol.path, required=not args.allow_unlocked)
     if not lock["valid"]:
         log.warning("running WITHOUT a valid lock (results are a DRAFT): %s", lock["detail"])
-    model = load_locked_model(protocol.model_path, expected_sha256=protocol.model_sha256)
-    log.info("model %s %s verified: sha256 %s", model.name, model.version, model.sha256)
+    version = (
+        protocol.model_version(args.model_version) if args.model_version else protocol.released
+    )
+    model = load_locked_model(version.path, expected_sha256=version.sha256)
+    log.info(
+        "model %s %s (%s) verified: sha256 %s",
+        model.name,
+        model.version,
+        version.role,
+        model.sha256,
+    )
     counts = run_inference(
         model, args.accounting, args.out, batch_size=args.batch_size, threads=args.threads
     )
@@ -177,6 +186,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         [Path(p) for p in args.accounting],
         [Path(p) for p in args.predictions],
         args.out,
+        candidates={c[0]: [Path(p) for p in c[1:]] for c in args.candidate},
         accounting_out=args.accounting_out,
         require_lock=not args.allow_unlocked,
     )
@@ -188,20 +198,33 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             args.protocol,
             *args.accounting,
             *args.predictions,
+            *(p for c in args.candidate for p in c[1:]),
             *(r["path"] for r in results["data"]["reference_files"]),
         ],
         [
             out / "results.json",
             out / "analysed.csv",
             out / "manifest.json",
+            *(out / "versions" / c[0] / "analysed.csv" for c in args.candidate),
             *filter(None, [args.accounting_out]),
         ],
-        {"overall_verdict": results["overall_verdict"], "lock": results["lock"]["status"]},
+        {
+            "overall_verdict": results["overall_verdict"],
+            "lock": results["lock"]["status"],
+            **{
+                f"candidate {version}": verdict["verdict"]
+                for version, verdict in (results.get("comparison") or {})
+                .get("verdicts", {})
+                .items()
+            },
+        },
     )
     for endpoint in results["endpoints"]:
         log.info("%-40s %s", endpoint["label"], endpoint["verdict"])
     for failing in results["acceptance"]["strata_failing"]:
         log.info("not met in %(dimension)s %(stratum)s: %(metric)s", failing)
+    for version, verdict in (results.get("comparison") or {}).get("verdicts", {}).items():
+        log.info("candidate %s against the released version: %s", version, verdict["verdict"])
     log.info(
         "overall: %s; results in %s", results["overall_verdict"], Path(args.out) / "results.json"
     )
@@ -249,7 +272,11 @@ def _cmd_lock(args: argparse.Namespace) -> int:
         record = create_lock(args.protocol)
         print(f"locked {args.protocol} at {record.locked_utc}: {lock_path(args.protocol)}")
         print(f"  protocol sha256 {record.protocol_sha256}")
-        print(f"  model {record.model_name} {record.model_version} sha256 {record.weights_sha256}")
+        for model in record.models:
+            print(
+                f"  model {model['model_name']} {model['model_version']} ({model['role']}) "
+                f"sha256 {model['weights_sha256']}"
+            )
         _audit(args, "lock", [args.protocol], [lock_path(args.protocol)])
         return 0
     status = lock_status(args.protocol, required=not args.allow_unlocked)
@@ -274,7 +301,7 @@ def _cmd_monitor_batch(args: argparse.Namespace) -> int:
     from validation.lock import lock_status
     from validation.model.registry import load_locked_model
     from validation.protocol import load_protocol
-    from validation.sites import load_sites, site_files
+    from validation.sites import check_deployments, load_sites, site_files
     from validation.surveillance.batch import check_month, process_month
 
     check_month(args.month, "--month")
@@ -282,12 +309,24 @@ def _cmd_monitor_batch(args: argparse.Namespace) -> int:
     lock = lock_status(protocol.path, required=not args.allow_unlocked)
     if not lock["valid"]:
         log.warning("running WITHOUT a valid lock (results are a DRAFT): %s", lock["detail"])
-    model = load_locked_model(protocol.model_path, expected_sha256=protocol.model_sha256)
+    sites = load_sites(site_files(args.sites))
+    check_deployments(sites, [m.version for m in protocol.models])
+    released = protocol.released.version
+    # each site runs the version deployed there that month, verified against the protocol
+    versions = sorted({site.version_at(args.month, released) for site in sites} | {released})
+    models = {
+        version: load_locked_model(
+            protocol.model_version(version).path,
+            expected_sha256=protocol.model_version(version).sha256,
+        )
+        for version in versions
+    }
     summary = process_month(
         args.month,
         source=args.source,
-        sites=load_sites(site_files(args.sites)),
-        model=model,
+        sites=sites,
+        model=models,
+        released=released,
         out=args.out,
         batch_size=args.batch_size,
         threads=args.threads,
@@ -302,7 +341,7 @@ def _cmd_monitor_batch(args: argparse.Namespace) -> int:
     _audit(
         args,
         "monitor-batch",
-        [args.protocol, model.weights_path],
+        [args.protocol, *(m.weights_path for m in models.values())],
         [out / "batch.csv", out / "batch.json"],
         {"month": args.month, **counts},
     )
@@ -338,6 +377,7 @@ def _cmd_monitor_run(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         settings=settings,
         report=not args.no_report,
+        sites_dir=args.sites,
     )
     out = Path(args.out)
     summary = {
@@ -653,8 +693,12 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--out", required=True, help="folder for accounting.csv and manifest.json")
     ing.set_defaults(func=_cmd_ingest)
 
-    inf = sub.add_parser("infer", help="run the protocol's locked model over one partition")
+    inf = sub.add_parser("infer", help="run a locked model version over one partition")
     inf.add_argument("--protocol", required=True)
+    inf.add_argument(
+        "--model-version",
+        help="which of the protocol's locked versions to run (default: the released one)",
+    )
     inf.add_argument("--accounting", required=True, help="the partition's accounting.csv")
     inf.add_argument("--out", required=True, help="predictions CSV to write")
     inf.add_argument("--batch-size", type=int, default=16)
@@ -666,7 +710,18 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument("--protocol", required=True)
     ana.add_argument("--sites", default="sites")
     ana.add_argument("--accounting", nargs="+", required=True)
-    ana.add_argument("--predictions", nargs="+", required=True)
+    ana.add_argument(
+        "--predictions", nargs="+", required=True, help="the released version's predictions"
+    )
+    ana.add_argument(
+        "--candidate",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar=("VERSION", "PREDICTIONS"),
+        help="a candidate version and its predictions CSVs (repeat per candidate): analysed "
+        "like the released version and compared with it on the same studies",
+    )
     ana.add_argument("--out", required=True, help="analysis folder (results.json, analysed.csv)")
     ana.add_argument("--accounting-out", help="merged accounting.csv of all partitions")
     _draft_option(ana)
@@ -705,9 +760,11 @@ def build_parser() -> argparse.ArgumentParser:
     mon_sub = mon.add_subparsers(dest="monitor_command", required=True, metavar="ACTION")
     mb = mon_sub.add_parser(
         "batch",
-        help="ingest one month of production and run the locked model on it",
+        help="ingest one month of production and run the locked model deployed at each site",
         description="Ingest every <source>/<month>/<site>/<vendor>/ folder (every file "
-        "accounted for) and run the protocol's locked model on the included studies. Writes "
+        "accounted for) and run on the included studies the locked model version each site "
+        "runs that month (its site file's deployments, else the protocol's released version). "
+        "Writes "
         "<out>/<site>/<vendor>/{accounting,predictions}.csv, <out>/batch.csv (one row per file) "
         "and <out>/batch.json; re-running a month replaces its folder.",
     )
@@ -744,6 +801,11 @@ def build_parser() -> argparse.ArgumentParser:
         "accounting.csv)",
     )
     mr.add_argument("--batches", required=True, help="output folder of `mval monitor batch`")
+    mr.add_argument(
+        "--sites",
+        help="folder of site files: their `deployments` say which locked model version each "
+        "site ran each month (without it, every site runs the protocol's released version)",
+    )
     mr.add_argument("--labels", help="folder of late labels, <YYYY-MM>.csv by arrival month")
     mr.add_argument("--out", required=True, help="e.g. results/demo/surveillance")
     mr.add_argument("--as-of", help="evaluate as of this month, YYYY-MM (default: the last batch)")

@@ -1,10 +1,14 @@
 """Locks: the protocol and the model, hashed and frozen before anyone sees the reference standard.
 
 ``mval lock protocols/demo.yaml`` writes ``protocols/demo.lock.json`` beside the protocol: the
-sha256 of the protocol file, of the model weights (and of their tensors), the preprocessing
-settings, the software version and the UTC time. Before inference and again at unblinding the
-workflow verifies it: a changed weights file, a protocol edited after its lock or a missing lock
-stops the run with a message that names the file and both sha256.
+sha256 of the protocol file, of every locked model version's weights (and of their tensors), their
+preprocessing settings, the software version and the UTC time. Before inference and again at
+unblinding the workflow verifies it: a changed weights file of any version (the released one or
+a candidate), a protocol edited after its lock or a missing lock stops the run with a message
+that names the file and both sha256.
+
+The record's top-level model fields describe the released version (as in lock records of
+version 1, which named a single model); ``models`` lists every version, released first.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from validation import __version__
 from validation.exceptions import IntegrityError, LockError, LockMissingError, ModelIntegrityError
 from validation.hashing import sha256_file
 from validation.model.registry import read_verified_weights
-from validation.protocol import load_protocol
+from validation.protocol import ModelVersion, Protocol, load_protocol
 
-LOCK_VERSION = 1
+LOCK_VERSION = 2  # 2: every locked model version in `models`
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,51 @@ class LockRecord:
     state_sha256: str
     preprocessing: dict[str, Any]
     software: dict[str, str]
+    models: tuple[dict[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.models:  # a version-1 record: its single model is the released version
+            released = {
+                "version": Path(self.model_path).name,
+                "role": "released",
+                "locked_utc": self.locked_utc,
+                **{key: getattr(self, key) for key in _MODEL_KEYS},
+            }
+            object.__setattr__(self, "models", (released,))
+        else:
+            object.__setattr__(self, "models", tuple(dict(m) for m in self.models))
+
+    def model(self, version: str) -> dict[str, Any]:
+        """The locked entry of ``version``.
+
+        Raises
+        ------
+        ModelIntegrityError
+            When the lock has no such version (the protocol names a version added after it).
+        """
+        for entry in self.models:
+            if entry["version"] == version:
+                return entry
+        raise ModelIntegrityError(
+            f"model version {version!r} is not in the lock record (locked versions: "
+            f"{[m['version'] for m in self.models]}); a version added after the lock must be "
+            "locked with a new protocol file"
+        )
 
     @property
     def locked_at(self) -> dt.datetime:
         return dt.datetime.strptime(self.locked_utc, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+_MODEL_KEYS = (
+    "model_path",
+    "model_name",
+    "model_version",
+    "weights_file",
+    "weights_sha256",
+    "state_sha256",
+    "preprocessing",
+)
 
 
 def lock_path(protocol_path: str | Path) -> Path:
@@ -74,26 +119,45 @@ def create_lock(protocol_path: str | Path, *, now: dt.datetime | None = None) ->
             f"{target} already exists (locked {_read(target).get('locked_utc', '?')}); a lock is "
             "never overwritten"
         )
-    card, _, _ = read_verified_weights(protocol.model_path, protocol.model_sha256)
-    now = now or dt.datetime.now(dt.UTC)
+    locked_utc = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    models = [_model_entry(protocol, model, locked_utc) for model in protocol.models]
+    models.sort(key=lambda m: m["role"] != "released")
+    released = models[0]
     record = LockRecord(
         version=LOCK_VERSION,
-        locked_utc=now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        locked_utc=locked_utc,
         protocol_path=protocol.path.as_posix(),
         protocol_sha256=protocol.sha256,
-        model_path=protocol.model_path.as_posix(),
-        model_name=card.name,
-        model_version=card.version,
-        weights_file=card.weights,
-        weights_sha256=card.sha256,
-        state_sha256=card.fields["weights"].get("state_sha256", ""),
-        preprocessing=card.preprocessing.to_dict(),
+        **{key: released[key] for key in _MODEL_KEYS},
         software={"mval": __version__},
+        models=tuple(models),
     )
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(record), indent=2) + "\n")
     os.replace(tmp, target)
     return record
+
+
+def _model_entry(protocol: Protocol, model: ModelVersion, locked_utc: str) -> dict[str, Any]:
+    """One version's lock entry, after verifying its weights against card and protocol."""
+    card, _, _ = read_verified_weights(model.path, model.sha256)
+    if "models" in protocol.data and card.version != model.version:
+        raise ModelIntegrityError(
+            f"protocol {protocol.path} names version {model.version!r} for {model.path}, but its "
+            f"model card says version {card.version!r}"
+        )
+    return {
+        "version": model.version,
+        "role": model.role,
+        "locked_utc": locked_utc,
+        "model_path": model.path.as_posix(),
+        "model_name": card.name,
+        "model_version": card.version,
+        "weights_file": card.weights,
+        "weights_sha256": card.sha256,
+        "state_sha256": card.fields["weights"].get("state_sha256", ""),
+        "preprocessing": card.preprocessing.to_dict(),
+    }
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -122,7 +186,7 @@ def read_lock(protocol_path: str | Path) -> LockRecord:
 
 
 def verify_lock(protocol_path: str | Path) -> LockRecord:
-    """Check the protocol and the model on disk against their lock record.
+    """Check the protocol and every locked model version on disk against the lock record.
 
     Raises
     ------
@@ -145,27 +209,33 @@ def verify_lock(protocol_path: str | Path) -> LockRecord:
             what="protocol (edited after its lock)",
         )
     protocol = load_protocol(protocol_path)
-    if protocol.model_path.as_posix() != record.model_path:
+    for model in protocol.models:
+        _verify_model(protocol_path, model, record.model(model.version))
+    return record
+
+
+def _verify_model(protocol_path: Path, model: ModelVersion, entry: dict[str, Any]) -> None:
+    """One version's folder, weights and preprocessing against its lock entry."""
+    if model.path.as_posix() != entry["model_path"] or model.role != entry["role"]:
         raise ModelIntegrityError(
-            f"protocol {protocol_path} names model {protocol.model_path}, "
-            f"but its lock records {record.model_path}"
+            f"protocol {protocol_path} names model {model.path} ({model.role}) for version "
+            f"{model.version!r}, but its lock records {entry['model_path']} ({entry['role']})"
         )
-    weights = protocol.model_path / record.weights_file
+    weights = model.path / entry["weights_file"]
     actual = sha256_file(weights) if weights.is_file() else "(file missing)"
-    if actual != record.weights_sha256:
+    if actual != entry["weights_sha256"]:
         raise IntegrityError(
             str(weights),
-            record.weights_sha256,
+            entry["weights_sha256"],
             actual,
-            what="model weights (changed after the lock)",
+            what=f"model weights of {model.role} version {model.version} (changed after the lock)",
         )
-    card, _, _ = read_verified_weights(protocol.model_path, record.weights_sha256)
-    if card.preprocessing.to_dict() != record.preprocessing:
+    card, _, _ = read_verified_weights(model.path, entry["weights_sha256"])
+    if card.preprocessing.to_dict() != entry["preprocessing"]:
         raise ModelIntegrityError(
-            f"model {protocol.model_path}: preprocessing {card.preprocessing.to_dict()} differs "
-            f"from the locked {record.preprocessing}"
+            f"model {model.path}: preprocessing {card.preprocessing.to_dict()} differs "
+            f"from the locked {entry['preprocessing']}"
         )
-    return record
 
 
 def lock_status(protocol_path: str | Path, *, required: bool) -> dict[str, Any]:

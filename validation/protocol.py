@@ -63,6 +63,33 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class ModelVersion:
+    """One locked model version named by the protocol."""
+
+    version: str
+    role: str  # "released" (the comparator) or "candidate"
+    path: Path
+    sha256: str
+
+    @property
+    def released(self) -> bool:
+        return self.role == "released"
+
+
+#: Direction of improvement of each metric in a version comparison (candidate - released).
+BETTER = {
+    "bias": "closer to zero",
+    "loa_low": "higher",
+    "loa_high": "lower",
+    "mae": "lower",
+    "rmse": "lower",
+    "sensitivity": "higher",
+    "specificity": "higher",
+    "auc": "higher",
+}
+
+
+@dataclass(frozen=True)
 class Protocol:
     """A loaded, schema-validated protocol with its sha256."""
 
@@ -70,6 +97,7 @@ class Protocol:
     sha256: str
     data: dict[str, Any] = field(repr=False)
     endpoints: tuple[Endpoint, ...]
+    models: tuple[ModelVersion, ...] = ()
 
     @property
     def id(self) -> str:
@@ -89,12 +117,49 @@ class Protocol:
         return float(self.analysis["confidence"])
 
     @property
+    def released(self) -> ModelVersion:
+        """The released version: the comparator of every candidate, and the one surveyed."""
+        return next(m for m in self.models if m.released)
+
+    @property
+    def candidates(self) -> tuple[ModelVersion, ...]:
+        return tuple(m for m in self.models if not m.released)
+
+    def model_version(self, version: str) -> ModelVersion:
+        """The locked version named ``version``.
+
+        Raises
+        ------
+        ProtocolError
+            When the protocol names no such version.
+        """
+        for model in self.models:
+            if model.version == version:
+                return model
+        raise ProtocolError(
+            f"{self.path} names no model version {version!r}; its locked versions are "
+            f"{[m.version for m in self.models]}"
+        )
+
+    @property
     def model_path(self) -> Path:
-        return Path(self.data["model"]["path"])
+        """The released version's folder."""
+        return self.released.path
 
     @property
     def model_sha256(self) -> str:
-        return self.data["model"]["sha256"]
+        """The released version's weights sha256."""
+        return self.released.sha256
+
+    @property
+    def comparison(self) -> dict[str, Any]:
+        """The modification protocol: ``margins`` (endpoint id -> margin), ``by`` (dimension ->
+        endpoint ids judged per stratum) and ``rationale``; empty margins without candidates."""
+        plan = dict(self.data.get("comparison") or {})
+        plan.setdefault("margins", {})
+        plan.setdefault("by", {})
+        plan.setdefault("rationale", "")
+        return plan
 
     @property
     def multiplicity(self) -> dict[str, Any]:
@@ -149,6 +214,8 @@ def load_protocol(path: str | Path) -> Protocol:
         raise ProtocolError(
             f"{path}: multiplicity.order names unknown endpoint(s) {unknown}; endpoints are {ids}"
         )
+    models = _models(path, data)
+    _check_comparison(path, data, ids, models)
     endpoints = tuple(
         Endpoint(
             id=e["id"],
@@ -160,7 +227,90 @@ def load_protocol(path: str | Path) -> Protocol:
         )
         for e in data["endpoints"]
     )
-    return Protocol(path=path, sha256=sha256_file(path), data=data, endpoints=endpoints)
+    return Protocol(
+        path=path, sha256=sha256_file(path), data=data, endpoints=endpoints, models=models
+    )
+
+
+def _models(path: Path, data: dict[str, Any]) -> tuple[ModelVersion, ...]:
+    """The locked versions: ``models``, or the single ``model`` as the released version (its
+    version then named by its folder, ``models/<name>/<version>``)."""
+    if ("model" in data) == ("models" in data):
+        raise ProtocolError(
+            f"{path}: name the locked model either with `model` (a single model) or with "
+            "`models` (several versions: one released, any candidates), "
+            + ("not both" if "model" in data else "got neither")
+        )
+    if "model" in data:
+        given = [{**data["model"], "version": Path(data["model"]["path"]).name, "role": "released"}]
+    else:
+        given = data["models"]
+    released = [m["version"] for m in given if m["role"] == "released"]
+    if len(released) != 1:
+        raise ProtocolError(
+            f"{path}: models must name exactly one version with role: released (the comparator), "
+            f"got {len(released)}{f' ({released})' if released else ''}"
+        )
+    versions = [m["version"] for m in given]
+    repeated = sorted({v for v in versions if versions.count(v) > 1})
+    if repeated:
+        raise ProtocolError(f"{path}: model versions must be unique, repeated: {repeated}")
+    folders = [m["path"] for m in given]
+    repeated = sorted({f for f in folders if folders.count(f) > 1})
+    if repeated:
+        raise ProtocolError(
+            f"{path}: each model version needs its own folder, repeated: {repeated}"
+        )
+    return tuple(
+        ModelVersion(version=m["version"], role=m["role"], path=Path(m["path"]), sha256=m["sha256"])
+        for m in given
+    )
+
+
+def _check_comparison(
+    path: Path, data: dict[str, Any], ids: list[str], models: tuple[ModelVersion, ...]
+) -> None:
+    comparison = data.get("comparison")
+    candidates = [m.version for m in models if not m.released]
+    if candidates and comparison is None:
+        raise ProtocolError(
+            f"{path}: models names candidate version(s) {candidates}, so the protocol needs a "
+            "comparison block with a non-inferiority margin for every endpoint"
+        )
+    if comparison is None:
+        return
+    if not candidates:
+        raise ProtocolError(
+            f"{path}: comparison is given but models names no candidate version to compare"
+        )
+    margins = comparison["margins"]
+    unknown = sorted(set(margins) - set(ids))
+    missing = [i for i in ids if i not in margins]
+    if unknown or missing:
+        raise ProtocolError(
+            f"{path}: comparison.margins needs exactly one margin per endpoint; "
+            + "; ".join(
+                part
+                for part in (
+                    f"unknown endpoint(s) {unknown}" if unknown else "",
+                    f"missing {missing}" if missing else "",
+                )
+                if part
+            )
+            + f" (endpoints are {ids})"
+        )
+    for dimension, judged in comparison.get("by", {}).items():
+        unknown = sorted(set(judged) - set(ids))
+        if unknown:
+            raise ProtocolError(
+                f"{path}: comparison.by.{dimension} names unknown endpoint(s) {unknown}; "
+                f"endpoints are {ids}"
+            )
+        if dimension not in data["analysis"]["strata"]:
+            raise ProtocolError(
+                f"{path}: comparison.by names {dimension!r}, which is not in analysis.strata "
+                f"{data['analysis']['strata']}"
+            )
 
 
 def _signed(value: float) -> str:

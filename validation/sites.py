@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,21 @@ class Partition:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """From production month ``start`` (``YYYY-MM``) on, the site runs model ``version``."""
+
+    version: str
+    start: str
+
+
+@dataclass(frozen=True)
 class Site:
-    """A clinical site of the prospective test cohort."""
+    """A clinical site of the prospective test cohort.
+
+    ``deployments`` (post-market surveillance) lists the model version the site runs from a
+    production month on, in month order; before the first entry, or with none, the site runs
+    the protocol's released version (:meth:`version_at`).
+    """
 
     id: str
     name: str
@@ -49,6 +63,32 @@ class Site:
     partitions: tuple[Partition, ...]
     reference_path: Path
     source_file: Path
+    deployments: tuple[Deployment, ...] = ()
+
+    def version_at(self, month: str, released: str) -> str:
+        """The model version this site runs in production month ``month`` (``YYYY-MM``).
+
+        Examples
+        --------
+        >>> site = Site("s01", "X", "", (), Path("r.csv"), Path("s01.yaml"),
+        ...             (Deployment("1.1.0", "2027-01"),))
+        >>> site.version_at("2026-12", "1.0.0"), site.version_at("2027-03", "1.0.0")
+        ('1.0.0', '1.1.0')
+        """
+        version = released
+        for deployment in self.deployments:
+            if deployment.start <= month:
+                version = deployment.version
+        return version
+
+    def version_changes(self, released: str) -> list[tuple[str, str, str]]:
+        """``(month, from version, to version)`` of every change of the running version."""
+        changes, current = [], released
+        for deployment in self.deployments:
+            if deployment.version != current:
+                changes.append((deployment.start, current, deployment.version))
+                current = deployment.version
+        return changes
 
     def partition(self, vendor: str) -> Partition:
         """Return this site's partition for ``vendor``."""
@@ -73,6 +113,15 @@ def load_site(path: str | Path, *, root: str | Path = ".") -> Site:
     if duplicated:
         raise ConfigError(f"{path}: partitions list vendor(s) {duplicated} more than once")
     partitions = tuple(_partition(data["id"], p, root) for p in data["partitions"])
+    deployments = tuple(
+        Deployment(version=str(d["version"]), start=str(d["from"]))
+        for d in data.get("deployments", [])
+    )
+    starts = [d.start for d in deployments]
+    if any(later <= earlier for earlier, later in pairwise(starts)):
+        raise ConfigError(
+            f"{path}: deployments must be in strictly increasing month order (from:), got {starts}"
+        )
     return Site(
         id=data["id"],
         name=data["name"],
@@ -80,7 +129,27 @@ def load_site(path: str | Path, *, root: str | Path = ".") -> Site:
         partitions=partitions,
         reference_path=root / data["reference"]["path"],
         source_file=path,
+        deployments=deployments,
     )
+
+
+def check_deployments(sites: Iterable[Site], versions: Iterable[str]) -> None:
+    """Every deployed version must be one the protocol locks.
+
+    Raises
+    ------
+    ConfigError
+        Naming the site file, the version and the protocol's locked versions.
+    """
+    known = list(versions)
+    for site in sites:
+        for deployment in site.deployments:
+            if deployment.version not in known:
+                raise ConfigError(
+                    f"{site.source_file}: deployments names model version "
+                    f"{deployment.version!r} (from {deployment.start}), which the protocol does "
+                    f"not lock; its locked versions are {', '.join(map(repr, known))}"
+                )
 
 
 def _partition(site: str, entry: dict[str, Any], root: Path) -> Partition:

@@ -66,16 +66,58 @@ def accounting_path(config: dict[str, Any], site: str, vendor: str) -> str:
     return f"{results_dir(config)}/ingest/{site}/{vendor}/accounting.csv"
 
 
-def predictions_path(config: dict[str, Any], site: str, vendor: str) -> str:
-    return f"{results_dir(config)}/predictions/{site}/{vendor}.csv"
+def model_versions(config: dict[str, Any]) -> list[str]:
+    """The protocol's locked model versions, the released one first."""
+    from validation.protocol import load_protocol
+
+    protocol = load_protocol(config["protocol"])
+    return [protocol.released.version, *(m.version for m in protocol.candidates)]
+
+
+def released_version(config: dict[str, Any]) -> str:
+    return model_versions(config)[0]
+
+
+def candidate_versions(config: dict[str, Any]) -> list[str]:
+    return model_versions(config)[1:]
+
+
+def predictions_path(
+    config: dict[str, Any], site: str, vendor: str, version: str | None = None
+) -> str:
+    """``predictions/<version>/<site>/<vendor>.csv`` (default: the released version's)."""
+    version = version or released_version(config)
+    return f"{results_dir(config)}/predictions/{version}/{site}/{vendor}.csv"
 
 
 def all_accounting(config: dict[str, Any]) -> list[str]:
     return [accounting_path(config, s, v) for s, v in partitions(config)]
 
 
-def all_predictions(config: dict[str, Any]) -> list[str]:
-    return [predictions_path(config, s, v) for s, v in partitions(config)]
+def all_predictions(config: dict[str, Any], version: str | None = None) -> list[str]:
+    """Every partition's predictions by ``version`` (default: the released one)."""
+    return [predictions_path(config, s, v, version) for s, v in partitions(config)]
+
+
+def all_candidate_predictions(config: dict[str, Any]) -> list[str]:
+    """Every partition's predictions by every candidate version (one job each)."""
+    return [p for version in candidate_versions(config) for p in all_predictions(config, version)]
+
+
+def candidate_options(config: dict[str, Any]) -> str:
+    """``--candidate <version> <predictions...>`` per candidate, for ``mval analyze``."""
+    return " ".join(
+        f"--candidate {version} {' '.join(all_predictions(config, version))}"
+        for version in candidate_versions(config)
+    )
+
+
+def candidate_analysed(config: dict[str, Any]) -> list[str]:
+    """``analysis/versions/<version>/analysed.csv`` of every candidate."""
+    return [
+        f"{results_dir(config)}/analysis/versions/{version}/analysed.csv"
+        for version in candidate_versions(config)
+    ]
 
 
 def all_sr_indexes(config: dict[str, Any]) -> list[str]:
@@ -110,13 +152,20 @@ def demo_inputs(config: dict[str, Any]) -> list[str]:
     return [demo_marker_path(config)] if demo_enabled(config) else []
 
 
-def model_files(config: dict[str, Any]) -> list[str]:
-    """The protocol's model card and weights: inference re-runs when either changes."""
+def model_files(config: dict[str, Any], version: str | None = None) -> list[str]:
+    """A locked version's model card and weights (default: the released version's):
+    inference re-runs when either changes."""
     from validation.model.card import CARD_NAME, read_card
     from validation.protocol import load_protocol
 
-    model_dir = load_protocol(config["protocol"]).model_path
+    protocol = load_protocol(config["protocol"])
+    model_dir = (protocol.model_version(version) if version else protocol.released).path
     return [str(model_dir / CARD_NAME), str(model_dir / read_card(model_dir).weights)]
+
+
+def all_model_files(config: dict[str, Any]) -> list[str]:
+    """Model card and weights of every locked version."""
+    return [path for version in model_versions(config) for path in model_files(config, version)]
 
 
 def report_paths(config: dict[str, Any]) -> list[str]:
@@ -143,7 +192,7 @@ def lock_inputs(config: dict[str, Any]) -> list[str]:
     from validation.lock import lock_path
 
     record = lock_path(config["protocol"])
-    return [*model_files(config), *([str(record)] if record.exists() else [])]
+    return [*all_model_files(config), *([str(record)] if record.exists() else [])]
 
 
 def postmarket_settings(config: dict[str, Any]) -> dict[str, Any]:
@@ -260,3 +309,9 @@ def surveillance_options(config: dict[str, Any]) -> str:
     names = ("familywise_alpha", "arl0_months", "horizon_months", "min_shift_mm")
     names += ("min_rate_change", "bias_weight", "label_delay_months")
     return " ".join(f"--{name.replace('_', '-')} {given[name]}" for name in names if name in given)
+
+
+def all_site_files(config: dict[str, Any]) -> list[str]:
+    """Every site file (``sites/<id>.yaml``): a changed ``deployments`` list re-runs the
+    surveillance jobs that depend on it."""
+    return [str(path) for path in site_files(config["sites"])]

@@ -19,13 +19,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from validation.analysis.acceptance import apply_multiplicity
 from validation.analysis.baseline import baseline_characteristics, study_period
 from validation.analysis.benefit_risk import benefit_risk
+from validation.analysis.comparison import compare_versions, comparison_dimensions
+from validation.analysis.endpoints import assess, endpoint_rows, strata_rows
 from validation.analysis.heterogeneity import site_heterogeneity
 from validation.analysis.independence import data_independence
 from validation.analysis.method_comparison import method_comparison, reference_quality
 from validation.analysis.quality_gate import quality_gate
-from validation.analysis.results import _clean
+from validation.analysis.results import _acceptance, _clean
 from validation.protocol import load_protocol
 
 SITES = (
@@ -168,8 +171,14 @@ def _verdict(lo: float | None, hi: float | None, goal: dict) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def make_study(folder: Path, *, lock_valid: bool = False, seed: int = 7) -> Path:
-    """Write results.json and analysed.csv into ``folder``; return the results.json path."""
+def make_study(
+    folder: Path, *, lock_valid: bool = False, seed: int = 7, versions: bool = False
+) -> Path:
+    """Write results.json and analysed.csv into ``folder``; return the results.json path.
+
+    ``versions=True`` adds a candidate model version 1.1.0 and its comparison with the released
+    1.0.0 (the ``versions`` and ``comparison`` blocks, see :func:`_versions_blocks`).
+    """
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     rows, partitions, flow_by_site, refs = [], [], [], []
@@ -526,6 +535,8 @@ def make_study(folder: Path, *, lock_valid: bool = False, seed: int = 7) -> Path
         "study_table": "analysed.csv",
     }
     results.update(_analysis_blocks(df, results["model"]["card"]))
+    if versions:
+        results.update(_versions_blocks(df, results, rng))
     results["benefit_risk"] = benefit_risk(results["classification"], results["agreement"])
     manifest = {
         "version": 1,
@@ -564,6 +575,100 @@ def _analysis_blocks(df: pd.DataFrame, card: dict[str, Any]) -> dict[str, Any]:
         "independence": data_independence(df, card, [site for site, _ in SITES]),
         "quality_gate": quality_gate(df.assign(status="predicted", detail=""), protocol),
     }
+
+
+def _versions_blocks(
+    df: pd.DataFrame, results: dict[str, Any], rng: np.random.Generator
+) -> dict[str, Any]:
+    """A candidate 1.1.0 that removes the Canon over-read, analysed and compared with the real
+    analysis functions (as ``mval analyze`` does).
+
+    The candidate reads every study again with a little new noise; on Canon its +1.2 mm shift is
+    gone. The released endpoints are recomputed with the protocol's endpoint definitions too, so
+    that both versions share the endpoint ids.
+    """
+    protocol = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "demo.yaml")
+    candidate = df.copy()
+    shift = np.where(candidate["vendor"] == "Canon", VENDORS["Canon"][1], 0.0)
+    candidate["ivsd_mm"] = candidate["ivsd_mm"] - shift + rng.normal(0, 0.25, len(df))
+    candidate["difference"] = candidate["ivsd_mm"] - candidate["reference_ivsd_mm"]
+    candidate["lvh_probability"] = 1 / (1 + np.exp(-(candidate["ivsd_mm"] - LVH_MM) / 0.6))
+    candidate["lvh_pred"] = (candidate["lvh_probability"] >= 0.5).astype(int)
+    results["endpoints"] = endpoint_rows(assess(df, protocol), protocol)
+    pooled = assess(candidate, protocol)
+    endpoints = endpoint_rows(pooled, protocol)
+    strata = strata_rows(candidate, protocol)
+    comparison = compare_versions(df, candidate, protocol, version="1.1.0")
+    card = {"vendors": ["GE", "Philips", "Canon"], "studies_fit": 1800}
+    models = [
+        {
+            "version": version,
+            "role": role,
+            "name": "ivsd-cnn",
+            "path": f"models/ivsd-cnn/{version}",
+            "weights": "model.pt",
+            "sha256": _sha(f"weights-{version}"),
+            "state_sha256": _sha(f"state-{version}"),
+            "locked_utc": "2026-03-01T09:00:00Z",
+            "trained": "2026-02-20",
+            "change": change,
+            "training_data": card,
+        }
+        for version, role, change in (
+            ("1.0.0", "released", None),
+            (
+                "1.1.0",
+                "candidate",
+                {
+                    "previous_version": "1.0.0",
+                    "previous_weights_sha256": _sha("weights-1.0.0"),
+                    "description": "development cohort extended with Canon studies",
+                    "vendors_added": ["Canon"],
+                    "vendors_removed": [],
+                    "rationale": "the released version over-reads IVSd on Canon",
+                },
+            ),
+        )
+    ]
+    return {
+        "versions": {
+            "released": "1.0.0",
+            "models": models,
+            "analyses": {
+                "1.1.0": {
+                    "role": "candidate",
+                    "sha256": _sha("weights-1.1.0"),
+                    "studies": "versions/1.1.0/analysed.csv",
+                    "flow": {**results["flow"]},
+                    "endpoints": endpoints,
+                    "acceptance": _acceptance(endpoints, strata, protocol),
+                    "multiplicity": apply_multiplicity(endpoints, candidate, protocol),
+                    "strata": strata,
+                }
+            },
+        },
+        "comparison": {
+            "released": "1.0.0",
+            "candidates": ["1.1.0"],
+            "confidence": protocol.confidence,
+            "margins": protocol.comparison["margins"],
+            "by": protocol.comparison["by"],
+            "dimensions": comparison_dimensions(protocol),
+            "rationale": protocol.comparison["rationale"],
+            "results": [comparison],
+            "verdicts": {
+                "1.1.0": {"verdict": comparison["verdict"], "conclusion": comparison["conclusion"]}
+            },
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def versions_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """results.json of a locked run with a candidate version compared with the released one."""
+    return make_study(
+        tmp_path_factory.mktemp("versions") / "analysis", lock_valid=True, versions=True
+    )
 
 
 @pytest.fixture(scope="session")

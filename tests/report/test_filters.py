@@ -48,3 +48,13 @@ def test_sha_short_utc_count() -> None:
     assert f.sha_short("a" * 64) == "a" * 12 + "\u2026"
     assert f.utc("2026-11-25T15:02:11Z") == "2026-11-25 15:02:11 UTC"
     assert f.count(1234567) == "1,234,567"
+
+
+def test_differences_are_signed_in_their_unit() -> None:
+    assert f.diff(-0.0132, "") == "\u22121.3 pp"
+    assert f.diff(0.05, "", sign=False) == "5.0 pp"
+    assert f.diff(0.3456, "mm") == "+0.35 mm"
+    assert f.diff(0.0143, "index") == "+0.014"
+    assert f.diff_ci(-0.062, 0.036, "") == "\u22126.2 to +3.6 pp"
+    assert f.diff_ci([-0.43, -0.22], unit="mm") == "\u22120.43 to \u22120.22 mm"
+    assert f.diff(None, "mm") == f.diff_ci(None, None) == "n/a"

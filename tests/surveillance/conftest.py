@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,6 +75,19 @@ def shifted_history() -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     return make_history(7, shift=shift)
 
 
+#: The demo protocol's candidate version (a test deployment may switch a site to it).
+CANDIDATE = "1.1.0"
+
+
+def _reread(table: pd.DataFrame, rows: pd.Series, delta_mm: float) -> None:
+    """Rows ``rows`` of ``table`` read ``delta_mm`` differently (IVSd and LVH probability, the
+    synthetic model's logistic in the reading), in place."""
+    ivsd = pd.to_numeric(table.loc[rows, "ivsd_mm"]) + delta_mm
+    table.loc[rows, "ivsd_mm"] = ivsd.round(4).astype(table["ivsd_mm"].dtype)
+    probability = (1.0 / (1.0 + np.exp(-2.0 * (ivsd - 11.0)))).round(6)
+    table.loc[rows, "lvh_probability"] = probability.astype(table["lvh_probability"].dtype)
+
+
 def write_deployment(
     root: Path,
     *,
@@ -83,18 +97,48 @@ def write_deployment(
     shift: Shift | None = None,
     segments: list[tuple[str, str]] | None = None,
     months: list[str] | None = None,
+    candidate_delta: dict[tuple[str, str], float] | None = None,
+    switch: tuple[str, str] | None = None,
+    record_switch: bool = True,
 ) -> dict[str, Path]:
-    """Files as a deployment has them: the validation analysis and ingest accounting, the
-    processed monthly batches (``batches/<month>/batch.csv``) and the label files; the
-    predictions carry the demo protocol's model sha256."""
+    """Files as a deployment has them: the validation analysis (the released version's
+    ``analysed.csv`` and the candidate's under ``versions/1.1.0/``) and ingest accounting, the
+    site files (``sites/``), the processed monthly batches (``batches/<month>/batch.csv``) and
+    the label files; the predictions carry the demo protocol's released model sha256.
+
+    ``candidate_delta``: per segment, how much higher the candidate reads than the released
+    version (0 elsewhere), on the validation studies and in production. ``switch``: (site,
+    month) from which the site runs the candidate: its predictions from then on are the
+    candidate's (read ``candidate_delta`` differently) and, with ``record_switch``, carry the
+    candidate's sha256 and its site file records the deployment (without it, the same
+    readings arrive labelled as the released model's and nothing is recorded).
+    """
     segments = segments or SEGMENTS
     months = months or MONTHS
     protocol = load_protocol(ROOT / "protocols" / "demo.yaml")
+    candidate_delta = candidate_delta or {}
     means = segment_means(segments, seed)
     studies, accounting = synthetic_validation(segments, baseline_n, seed=seed, means=means)
     analysis = root / "analysis"
     analysis.mkdir(parents=True)
     studies.to_csv(analysis / "analysed.csv", index=False)
+    candidate = studies.copy()
+    for (site, vendor), delta in candidate_delta.items():
+        _reread(candidate, (candidate["site"] == site) & (candidate["vendor"] == vendor), delta)
+    (analysis / "versions" / CANDIDATE).mkdir(parents=True)
+    candidate.to_csv(analysis / "versions" / CANDIDATE / "analysed.csv", index=False)
+    sites = root / "sites"
+    sites.mkdir()
+    for site in sorted({s for s, _ in segments}):
+        text = f"id: {site}\nname: Site {site}\npartitions:\n" + "".join(
+            f"  - vendor: {v}\n    source: {{kind: folder, path: d/{site}/{v}}}\n"
+            for s, v in segments
+            if s == site
+        )
+        text += f"reference: {{path: r/{site}.csv}}\n"
+        if switch is not None and record_switch and switch[0] == site:
+            text += f"deployments:\n  - {{version: '{CANDIDATE}', from: '{switch[1]}'}}\n"
+        (sites / f"{site}.yaml").write_text(text)
     results = {
         "model": {"name": "ivsd-cnn", "version": "1.0.0", "sha256": protocol.model_sha256},
         "endpoints": [],
@@ -111,6 +155,19 @@ def write_deployment(
         means=means,
         model_sha256=protocol.model_sha256,
     )
+    batch["model_version"] = ""
+    if switch is not None:
+        site, start = switch
+        after = (batch["site"] == site) & (batch["month"] >= start)
+        for (s, vendor), delta in candidate_delta.items():
+            if s == site:
+                _reread(
+                    batch, after & (batch["vendor"] == vendor) & (batch["ivsd_mm"] != ""), delta
+                )
+        if record_switch:
+            predicted = after & (batch["status"] == "predicted")
+            batch.loc[predicted, "model_sha256"] = protocol.model_version(CANDIDATE).sha256
+            batch.loc[predicted, "model_version"] = CANDIDATE
     for month, rows in batch.groupby("month"):
         (root / "batches" / month).mkdir(parents=True)
         rows.to_csv(root / "batches" / month / "batch.csv", index=False)
@@ -122,5 +179,6 @@ def write_deployment(
         "analysis": analysis,
         "batches": root / "batches",
         "labels": root / "labels",
+        "sites": sites,
         "out": root / "surveillance",
     }

@@ -131,3 +131,35 @@ def test_missing_source_is_an_analysis_error(deployment, protocol):
     (deployment["analysis"] / "results.json").unlink()
     with pytest.raises(AnalysisError, match=r"results\.json not found"):
         _build(deployment, protocol)
+
+
+def test_each_candidate_version_has_the_same_summaries_from_its_predictions(deployment, protocol):
+    """A candidate's segments are those the released code path gives on the candidate's
+    analysed studies with the same accounting (the files received do not depend on the model)."""
+    from validation.surveillance.baseline import baseline_record, version_segments
+
+    analysis = deployment["analysis"]
+    record = build_baseline(
+        protocol,
+        analysis / "analysed.csv",
+        analysis / "results.json",
+        analysis.parent / "ingest" / "accounting.csv",
+        candidates={"1.1.0": analysis / "versions" / "1.1.0" / "analysed.csv"},
+    )
+    assert record["schema_version"] == 3
+    assert record["released_version"] == "1.0.0"
+    assert [v["version"] for v in record["versions"]] == ["1.1.0"]
+    assert record["versions"][0]["sha256"] == protocol.model_version("1.1.0").sha256
+    expected = baseline_record(
+        pd.read_csv(analysis / "versions" / "1.1.0" / "analysed.csv"),
+        pd.read_csv(
+            analysis.parent / "ingest" / "accounting.csv", dtype=str, keep_default_na=False
+        ),
+        protocol={"threshold": 0.5},
+    )["segments"]
+    assert json.dumps(version_segments(record, "1.1.0"), sort_keys=True) == json.dumps(
+        expected, sort_keys=True
+    )
+    assert record["sha256"] == baseline_digest(record)
+    with pytest.raises(AnalysisError, match=r"no validation summaries for model version '2\.0'"):
+        version_segments(record, "2.0")

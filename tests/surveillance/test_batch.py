@@ -7,6 +7,7 @@ wrong SOP class, ...), which must appear as excluded rows with their reasons.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -126,3 +127,41 @@ def test_cli_batch_and_its_errors(month_source, repo_root, tmp_path, monkeypatch
     assert "--month must be a month as YYYY-MM" in capsys.readouterr().err
     assert main([*argv, "--month", "2026-07"]) == 0
     assert (tmp_path / "out" / "batch.csv").is_file()
+
+
+def test_each_site_is_read_by_the_version_deployed_there(
+    month_source, repo_root, tmp_path, monkeypatch
+):
+    """s01 runs the candidate 1.1.0 from 2026-07 (its site file says so): its predictions are
+    1.1.0's, verified against the protocol's sha256 for that version, and say so."""
+    from validation.protocol import load_protocol
+
+    source, site = month_source
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / site.source_file.name).write_text(
+        site.source_file.read_text() + 'deployments:\n  - {version: "1.1.0", from: "2026-07"}\n'
+    )
+    monkeypatch.chdir(repo_root)
+    protocol = load_protocol("protocols/demo.yaml")
+    out = tmp_path / "out"
+    argv = ["-q", "monitor", "batch", "--source", str(source), "--sites", str(sites)]
+    argv += ["--protocol", "protocols/demo.yaml", "--out", str(out), "--month", "2026-07"]
+    assert main(argv) == 0
+    table = pd.read_csv(out / "batch.csv", dtype=str, keep_default_na=False)
+    predicted = table[table["status"] == "predicted"]
+    assert not predicted.empty
+    assert set(predicted["model_version"]) == {"1.1.0"}
+    assert set(predicted["model_sha256"]) == {protocol.model_version("1.1.0").sha256}
+    summary = json.loads((out / "batch.json").read_text())
+    assert summary["model"]["version"] == "1.0.0"
+    assert set(summary["models"]) == {"1.1.0"}
+    received = [p for p in summary["partitions"] if not p["missing"]]
+    assert {p["model_version"] for p in received} == {"1.1.0"}
+    # a month before the deployment: the released version
+    shutil.copytree(source / "2026-07", tmp_path / "src" / "2026-06")
+    argv[argv.index("--source") + 1] = str(tmp_path / "src")
+    argv[-1] = "2026-06"
+    assert main(argv) == 0
+    table = pd.read_csv(out / "batch.csv", dtype=str, keep_default_na=False)
+    assert set(table.loc[table["status"] == "predicted", "model_version"]) == {"1.0.0"}

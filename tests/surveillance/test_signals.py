@@ -294,6 +294,7 @@ def test_every_segment_month_and_signal_has_a_row(shifted):
         "alarm",
         "n",
         "detail",
+        "model_version",
     ]
     per_segment_month = signals.groupby(["month", "site", "vendor"]).size()
     assert len(per_segment_month) == len(MONTHS) * (len(SEGMENTS) + 1)

@@ -17,6 +17,7 @@ from validation import __version__
 from validation.analysis.acceptance import apply_multiplicity
 from validation.analysis.baseline import baseline_characteristics, study_period
 from validation.analysis.benefit_risk import benefit_risk
+from validation.analysis.comparison import compare_versions, comparison_dimensions
 from validation.analysis.endpoints import Assessment, assess, endpoint_rows, strata_rows
 from validation.analysis.heterogeneity import site_heterogeneity
 from validation.analysis.independence import data_independence
@@ -24,7 +25,7 @@ from validation.analysis.manifest import build_manifest
 from validation.analysis.method_comparison import method_comparison, reference_quality
 from validation.analysis.quality_gate import quality_gate
 from validation.analysis.unblind import unblind
-from validation.exceptions import LockError
+from validation.exceptions import AnalysisError, LockError
 from validation.hashing import sha256_file, sha256_json
 from validation.lock import lock_status
 from validation.model.card import read_card
@@ -125,13 +126,25 @@ def _classification(pooled: Assessment) -> dict[str, Any]:
     return result
 
 
-def _check_predictions_match_lock(model_hashes: list[str], lock: dict[str, Any]) -> None:
-    """Every prediction must come from the locked weights."""
-    locked = lock["record"]["weights_sha256"]
+def _check_predictions_match_lock(
+    model_hashes: list[str], lock: dict[str, Any], version: str | None = None
+) -> None:
+    """Every prediction must come from the locked weights (of ``version``, default released)."""
+    entries = lock["record"].get("models") or [{**lock["record"], "role": "released"}]
+    wanted = (
+        (lambda m: m["role"] == "released")
+        if version is None
+        else (lambda m: m.get("version") == version)
+    )
+    entry = next((m for m in entries if wanted(m)), None)
+    if entry is None:
+        raise LockError(f"model version {version} is not in the lock {lock['file']}")
+    locked = entry["weights_sha256"]
     if model_hashes != [locked]:
         raise LockError(
-            f"predictions were made by model sha256 {', '.join(model_hashes) or '(none)'}, but "
-            f"the lock {lock['file']} records {locked}: re-run inference with the locked model"
+            f"predictions {f'of version {version} ' if version else ''}were made by model sha256 "
+            f"{', '.join(model_hashes) or '(none)'}, but the lock {lock['file']} records "
+            f"{locked}: re-run inference with the locked model"
         )
 
 
@@ -163,6 +176,116 @@ def _partitions(accounting_paths: list[Path], prediction_paths: list[Path]) -> l
             }
         )
     return rows
+
+
+def _check_candidates(
+    protocol: Protocol, candidates: dict[str, list[Path]]
+) -> dict[str, list[Path]]:
+    """Every candidate of the protocol needs its predictions, and only its candidates may come."""
+    named = [m.version for m in protocol.candidates]
+    unknown = sorted(set(candidates) - set(named))
+    if unknown:
+        raise AnalysisError(
+            f"candidates: {unknown} are not candidate versions of {protocol.path} "
+            f"(its candidates: {named})"
+        )
+    missing = [v for v in named if not candidates.get(v)]
+    if missing:
+        raise AnalysisError(
+            f"candidates: the protocol {protocol.path} names candidate version(s) {missing} but "
+            "no predictions were given for them (mval analyze --candidate VERSION FILES...)"
+        )
+    return {v: [Path(p) for p in candidates[v]] for v in named}
+
+
+def _versions(
+    protocol: Protocol,
+    sites: list[Site],
+    accounting_paths: list[Path],
+    candidates: dict[str, list[Path]],
+    released_studies: pd.DataFrame,
+    lock: dict[str, Any],
+    out_dir: Path,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each candidate analysed like the released version, then compared with it (paired)."""
+    entries = {m.get("version"): m for m in (lock.get("record") or {}).get("models", [])}
+    models = []
+    for model in protocol.models:
+        card = read_card(model.path)
+        entry = entries.get(model.version, {})
+        models.append(
+            {
+                "version": model.version,
+                "role": model.role,
+                "name": card.name,
+                "path": model.path.as_posix(),
+                "weights": card.weights,
+                "sha256": model.sha256,
+                "state_sha256": card.fields["weights"].get("state_sha256", ""),
+                "locked_utc": entry.get("locked_utc", ""),
+                "trained": str((card.fields.get("training") or {}).get("trained_on", "")),
+                "change": card.fields.get("change"),
+                "training_data": card.fields.get("training_data"),
+            }
+        )
+    analyses: dict[str, Any] = {}
+    comparisons = []
+    for version, paths in candidates.items():
+        predictions = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths])
+        hashes = sorted(set(predictions["model_sha256"]) - {""})
+        if lock["valid"]:
+            _check_predictions_match_lock(hashes, lock, version)
+        unblinded = unblind(protocol, sites, accounting_paths, paths)
+        studies = unblinded.studies
+        folder = out_dir / "versions" / version
+        folder.mkdir(parents=True, exist_ok=True)
+        studies.to_csv(folder / "analysed.csv", index=False)
+        pooled = assess(studies, protocol)
+        endpoints = endpoint_rows(pooled, protocol)
+        strata = strata_rows(studies, protocol)
+        multiplicity = apply_multiplicity(
+            endpoints, studies, protocol, strata_met=not _failing_strata(strata)
+        )
+        acceptance = _acceptance(endpoints, strata, protocol)
+        analyses[version] = {
+            "role": "candidate",
+            "sha256": hashes[0] if len(hashes) == 1 else hashes,
+            "studies": f"versions/{version}/analysed.csv",
+            "flow": unblinded.flow,
+            "endpoints": endpoints,
+            "acceptance": acceptance,
+            "multiplicity": multiplicity,
+            "agreement": _agreement(pooled),
+            "classification": _classification(pooled),
+            "strata": strata,
+            "independence": data_independence(
+                studies,
+                read_card(protocol.model_version(version).path).fields,
+                [s.id for s in sites],
+            ),
+            "predictions": [{"path": Path(p).as_posix(), "sha256": sha256_file(p)} for p in paths],
+        }
+        comparisons.append(compare_versions(released_studies, studies, protocol, version=version))
+    versions = {
+        "released": protocol.released.version,
+        "models": models,
+        "analyses": analyses,
+    }
+    comparison = {
+        "released": protocol.released.version,
+        "candidates": list(candidates),
+        "confidence": protocol.confidence,
+        "margins": protocol.comparison["margins"],
+        "by": protocol.comparison["by"],
+        "dimensions": comparison_dimensions(protocol),
+        "rationale": protocol.comparison["rationale"],
+        "results": comparisons,
+        "verdicts": {
+            c["version"]: {"verdict": c["verdict"], "conclusion": c["conclusion"]}
+            for c in comparisons
+        },
+    }
+    return versions, comparison
 
 
 def _failing_strata(strata: list[dict]) -> list[dict]:
@@ -211,10 +334,17 @@ def analyse(
     prediction_paths: list[Path],
     out_dir: str | Path,
     *,
+    candidates: dict[str, list[Path]] | None = None,
     accounting_out: str | Path | None = None,
     require_lock: bool = True,
 ) -> dict[str, Any]:
-    """Unblind, compute endpoints and strata; write results.json, analysed.csv, accounting.csv."""
+    """Unblind, compute endpoints and strata; write results.json, analysed.csv, accounting.csv.
+
+    ``candidates`` maps each candidate version of the protocol to its predictions files: each
+    is analysed like the released version (``versions/<version>/analysed.csv``) and compared
+    with it on the same studies (``results.json`` ``versions`` and ``comparison``).
+    """
+    candidates = _check_candidates(protocol, candidates or {})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # the lock is checked before the sealed reference files are opened (unblinding)
@@ -303,6 +433,12 @@ def analyse(
         "study_table": "analysed.csv",
     }
     results["overall_verdict"] = results["acceptance"]["verdict"]
+    if protocol.candidates:
+        versions, comparison = _versions(
+            protocol, sites, accounting_paths, candidates, studies, lock, out_dir
+        )
+        results["versions"] = versions
+        results["comparison"] = comparison
     results["benefit_risk"] = benefit_risk(results["classification"], results["agreement"])
     results = _clean(results)
     content = {k: v for k, v in results.items() if k not in ("created_utc", "software")}

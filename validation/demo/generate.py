@@ -6,8 +6,9 @@ are written one at a time (50,000 of them never sit in memory together).
 
 Planted effects, which the analysis must find (see ``PLANTED_EFFECTS``):
 
-* the weak vendor (Canon Aplio i900) shows high-gain blooming, which makes the locked model
-  overestimate IVSd by about 1.5 mm on it;
+* the weak vendor (Canon Aplio i900) shows high-gain blooming, which makes the released model
+  (1.0.0, trained without Canon images) overestimate IVSd by about 1.5 mm on it; the candidate
+  1.1.0, retrained with Canon studies from the development sites, does not;
 * at every site, seven bad files spread over its partitions: a truncated file, a non-DICOM file,
   a CT image sent by mistake, a study from another vendor's scanner, a study with identifying
   headers left in, a study without physical spacing, and a second copy of an included study;
@@ -38,8 +39,9 @@ PLANTED_EFFECTS = {
     "weak_vendor": {
         "vendor": WEAK_VENDOR,
         "mechanism": "high-gain blooming widens the bright septal band by about 1.6 mm; the "
-        "development cohort has no images from this vendor",
-        "expected": "the model overestimates IVSd on this vendor by about 1.5 mm",
+        "development cohort of the released model (1.0.0) has no images from this vendor",
+        "expected": "the released model overestimates IVSd on this vendor by about 1.5 mm; the "
+        "candidate 1.1.0 (retrained with development-site Canon studies) does not",
     },
     "bad_files_per_site": [
         "truncated",

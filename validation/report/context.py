@@ -22,6 +22,7 @@ from validation.report import figures
 from validation.report.performance import performance_context
 from validation.report.regulatory import regulatory_context
 from validation.report.study import study_context
+from validation.report.versions import versions_context
 
 SCHEMA_VERSION = 1
 
@@ -256,6 +257,12 @@ SECTIONS: tuple[dict[str, Any], ...] = (
         "title": "Quality-gate analysis",
         "template": "partials/quality_gate.html",
     },
+    {
+        "id": "versions",
+        "title": "Model version comparison (modification protocol)",
+        "template": "partials/versions.html",
+        "requires": "comparison",
+    },
     {"id": "benefit-risk", "title": "Benefit-risk", "template": "partials/benefit_risk.html"},
     {
         "id": "risks",
@@ -297,9 +304,18 @@ SECTIONS: tuple[dict[str, Any], ...] = (
 )
 
 
-def sections_for(kind: str) -> list[dict[str, Any]]:
-    """The sections of a report of ``kind``, in order (some exist only in one kind)."""
-    return [{"appendix": False, **s} for s in SECTIONS if kind in s.get("kinds", (kind,))]
+def sections_for(kind: str, results: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The sections of a report of ``kind``, in order (some exist only in one kind).
+
+    A section that ``requires`` a results block (the model version comparison) is included only
+    when ``results`` is given and holds that block.
+    """
+    return [
+        {"appendix": False, **s}
+        for s in SECTIONS
+        if kind in s.get("kinds", (kind,))
+        and (not s.get("requires") or bool((results or {}).get(s["requires"])))
+    ]
 
 
 SIGNATORIES: tuple[dict[str, str], ...] = (
@@ -719,7 +735,7 @@ def build_context(
         "analysis": analysis,
         "confidence": analysis["confidence"],
         "signatories": [dict(s) for s in SIGNATORIES],
-        "sections": sections_for(kind),
+        "sections": sections_for(kind, results),
         "endpoints": _endpoints(results["endpoints"]),
         "overall_verdict": _verdict(results["overall_verdict"]),
         "multiplicity_statement": results["multiplicity"]["statement"],
@@ -747,4 +763,5 @@ def build_context(
         **study_context(results, table),
         **performance_context(results, table),
         **regulatory_context(results, table, kind=kind),
+        **versions_context(results),
     }

@@ -206,6 +206,52 @@ def yesno(flag: Any) -> str:
     return "yes" if flag else "no"
 
 
+def diff(value: Any, unit: str = "mm", *, units: bool = True, sign: bool = True) -> str:
+    """A signed difference (candidate minus released) in its unit: millimetres with 2 decimals,
+    a proportion ("") in percentage points with 1 decimal, an "index" (an AUC) with 3 decimals;
+    ``units=True`` appends " mm" or " pp"; ``sign=False`` drops the plus sign (for a margin).
+
+    Examples
+    --------
+    >>> diff(-0.0132, "")
+    '−1.3 pp'
+    >>> diff(0.3456, "mm")
+    '+0.35 mm'
+    >>> diff(0.0143, "index")
+    '+0.014'
+    >>> diff(0.05, "", sign=False)
+    '5.0 pp'
+    >>> diff(None, "")
+    'n/a'
+    """
+    if _is_missing(value):
+        return MISSING
+    if unit == "mm":
+        return _fixed(value, 2, sign=sign) + (" mm" if units else "")
+    if unit in ("", "proportion", "%"):
+        return _fixed(100.0 * float(value), 1, sign=sign) + (" pp" if units else "")
+    return _fixed(value, 3, sign=sign)
+
+
+def diff_ci(low: Any, high: Any = None, unit: str = "mm") -> str:
+    """A confidence interval of a difference, "low to high" with signs and the unit once.
+
+    Examples
+    --------
+    >>> diff_ci(-0.0620, 0.0361, "")
+    '−6.2 to +3.6 pp'
+    >>> diff_ci([-0.43, -0.22], unit="mm")
+    '−0.43 to −0.22 mm'
+    """
+    if isinstance(low, Sequence) and not isinstance(low, str):
+        low, high = (low[0], low[1]) if len(low) == 2 else (None, None)
+    if _is_missing(low) and _is_missing(high):
+        return MISSING
+    text = f"{diff(low, unit, units=False)} to {diff(high, unit, units=False)}"
+    suffix = {"mm": " mm", "": " pp", "proportion": " pp", "%": " pp"}.get(unit, "")
+    return text + suffix
+
+
 FILTERS: dict[str, Callable[..., str]] = {
     "num": num,
     "mm": mm,
@@ -218,4 +264,6 @@ FILTERS: dict[str, Callable[..., str]] = {
     "sha_short": sha_short,
     "utc": utc,
     "yesno": yesno,
+    "diff": diff,
+    "diff_ci": diff_ci,
 }

@@ -15,6 +15,13 @@ audited-bias signal, and the sensitivity and specificity of the LVH call), the p
 versions and scanner models seen, samples of age, BMI and predicted IVSd (exact up to
 :data:`MAX_SAMPLE` values, quantiles beyond), and the counts of sex, pixel spacing and frames.
 The protocol's goals and the premarket estimates travel with it.
+
+The segments describe the protocol's released model version. For each candidate version the
+protocol locks, ``versions`` holds the same per-segment summaries built from that version's
+predictions on the same validation studies (``analysis/versions/<version>/analysed.csv``, same
+accounting): the baseline a segment is compared with after its site switches to that version
+(:func:`version_segments`). A baseline frozen before schema 3 has no ``versions``; it is still
+read, and a run that needs a candidate's baseline says how to rebuild it.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ from validation.protocol import Protocol
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: per-segment agreement (the audited-bias yardstick)
+#: 2: per-segment agreement (the audited-bias yardstick); 3: candidate versions' segments.
+SCHEMA_VERSION = 3
 POOLED = "*"
 #: Numeric samples kept exactly up to this size; larger ones as this many quantiles.
 MAX_SAMPLE = 5000
@@ -49,6 +57,7 @@ def build_baseline(
     analysed_csv: str | Path,
     results_json: str | Path,
     accounting_csv: str | Path,
+    candidates: dict[str, str | Path] | None = None,
 ) -> dict[str, Any]:
     """Summarise the validation study per segment and pooled; return the baseline record.
 
@@ -57,9 +66,13 @@ def build_baseline(
     protocol : Protocol
         The validation protocol (threshold, goals).
     analysed_csv, results_json : path
-        ``analysed.csv`` and ``results.json`` of the validation analysis.
+        ``analysed.csv`` and ``results.json`` of the validation analysis (the released
+        version's predictions).
     accounting_csv : path
         The merged ingest accounting of the validation study (every file received).
+    candidates : dict of str to path, optional
+        Per candidate version, its ``analysed.csv`` (the candidate's predictions on the same
+        studies); summarised the same way into ``versions``.
 
     Returns
     -------
@@ -71,8 +84,9 @@ def build_baseline(
     AnalysisError
         A source file is missing or lacks a needed column.
     """
+    candidates = {v: Path(p) for v, p in (candidates or {}).items()}
     sources = [Path(analysed_csv), Path(results_json), Path(accounting_csv)]
-    for path in sources:
+    for path in [*sources, *candidates.values()]:
         if not path.is_file():
             raise AnalysisError(
                 f"surveillance baseline source {path} not found: run the validation analysis "
@@ -84,7 +98,29 @@ def build_baseline(
     _require(studies, analysed_csv, ("site", "vendor", "ivsd_mm", "lvh_probability", "age"))
     _require(accounting, accounting_csv, ("site", "vendor", "status", "software_versions"))
     model = results.get("model", {})
-    return baseline_record(
+    released = _released(protocol)
+    versions = []
+    for version, path in sorted(candidates.items()):
+        table = pd.read_csv(path, dtype={"site": str, "vendor": str})
+        _require(table, path, ("site", "vendor", "ivsd_mm", "lvh_probability", "age"))
+        # the files received are the same for every version: their summaries are the
+        # released record's (copied below), only the studies' predictions differ
+        record = baseline_record(
+            table,
+            accounting.iloc[:0],
+            protocol={"threshold": protocol.data["outputs"]["threshold"]},
+        )
+        locked = protocol.model_version(version)
+        versions.append(
+            {
+                "version": version,
+                "role": locked.role,
+                "sha256": locked.sha256,
+                "source": {"path": str(path), "sha256": sha256_file(path)},
+                "segments": record["segments"],
+            }
+        )
+    record = baseline_record(
         studies,
         accounting,
         protocol={
@@ -98,12 +134,50 @@ def build_baseline(
             "goals": goals(protocol),
         },
         model={k: model.get(k) for k in ("name", "version", "sha256")},
+        released_version=released,
+        versions=versions,
         premarket=[
             {k: e.get(k) for k in ("id", "metric", "estimate", "ci_low", "ci_high", "verdict")}
             for e in results.get("endpoints", [])
         ],
         sources=[{"path": str(p), "sha256": sha256_file(p)} for p in sources],
     )
+    if versions:
+        _copy_accounting(record["segments"], versions)
+        record["sha256"] = baseline_digest(record)
+    return record
+
+
+#: Segment fields summarising the files received (the ingest accounting), the same for every
+#: model version; ``categorical`` also holds the studies' sex, which is version-independent too.
+_ACCOUNTING_FIELDS = (
+    "received",
+    "excluded",
+    "exclusion_rate",
+    "software_versions",
+    "scanner_models",
+)
+
+
+def _copy_accounting(segments: list[dict[str, Any]], versions: list[dict[str, Any]]) -> None:
+    """Give every candidate segment the released segment's accounting summaries."""
+    released = {(s["site"], s["vendor"]): s for s in segments}
+    for entry in versions:
+        by_key = {(s["site"], s["vendor"]): s for s in entry["segments"]}
+        for key, source in released.items():
+            target = by_key.get(key)
+            if target is None:  # a segment without analysed studies: the accounting only
+                target = {**source, "n": 0, "agreement": None, "mean_ivsd": None}
+                target |= {"sd_ivsd": None, "positive_rate": None, "n_positive": 0}
+                target["numeric"] = {**source["numeric"], "ivsd_mm": []}
+                entry["segments"].insert(len(entry["segments"]) - 1, target)  # pooled last
+                continue
+            for field in _ACCOUNTING_FIELDS:
+                target[field] = source[field]
+            target["categorical"] = {
+                **source["categorical"],
+                "sex": target["categorical"].get("sex", {}),
+            }
 
 
 def baseline_record(
@@ -111,16 +185,21 @@ def baseline_record(
     accounting: pd.DataFrame,
     *,
     protocol: dict[str, Any],
-    model: dict[str, Any],
+    model: dict[str, Any] | None = None,
     premarket: list[dict[str, Any]] | None = None,
     sources: list[dict[str, str]] | None = None,
+    released_version: str | None = None,
+    versions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The baseline record from the analysed studies and the ingest accounting (no files).
 
     ``studies`` needs site, vendor, ivsd_mm, lvh_probability, age, bmi, sex; ``accounting``
     site, vendor, status, software_versions, scanner_model, spacing_mm, frames.
-    ``protocol`` needs ``threshold`` and ``goals`` (see :func:`goals`).
+    ``protocol`` needs ``threshold`` and ``goals`` (see :func:`goals`). ``released_version``
+    names the version the segments describe (default: ``model["version"]``); ``versions``
+    the candidates' entries (``version``, ``segments``, ...), see :func:`build_baseline`.
     """
+    model = model or {}
     threshold = float(protocol["threshold"])
     keys = sorted(
         set(zip(studies["site"], studies["vendor"], strict=True))
@@ -144,12 +223,55 @@ def baseline_record(
         "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "protocol": protocol,
         "model": model,
+        "released_version": released_version or model.get("version"),
         "premarket": premarket or [],
         "sources": sources or [],
         "segments": segments,
+        "versions": versions or [],
     }
     record["sha256"] = baseline_digest(record)
     return record
+
+
+def _released(protocol: Protocol) -> str | None:
+    try:
+        return protocol.released.version
+    except (AttributeError, StopIteration):  # a protocol without a models list
+        return None
+
+
+def released_version(baseline: dict[str, Any]) -> str:
+    """The model version the baseline's ``segments`` describe."""
+    version = baseline.get("released_version") or (baseline.get("model") or {}).get("version")
+    return str(version or "")
+
+
+def baseline_versions(baseline: dict[str, Any]) -> list[str]:
+    """Every model version the baseline describes, the released one first."""
+    return [released_version(baseline), *(v["version"] for v in baseline.get("versions", []))]
+
+
+def version_segments(baseline: dict[str, Any], version: str) -> list[dict[str, Any]]:
+    """The per-segment summaries (pooled last) of ``version``'s validation predictions.
+
+    Raises
+    ------
+    AnalysisError
+        The baseline holds no summaries for ``version`` (e.g. one frozen before schema 3),
+        with what to do.
+    """
+    if version == released_version(baseline):
+        return baseline["segments"]
+    for entry in baseline.get("versions", []):
+        if entry["version"] == version:
+            return entry["segments"]
+    raise AnalysisError(
+        f"the frozen surveillance baseline (schema {baseline.get('schema_version')}, frozen "
+        f"{baseline.get('created_utc', '?')}) holds no validation summaries for model version "
+        f"{version!r} (it has {', '.join(map(repr, baseline_versions(baseline)))}): move "
+        "baseline.json aside so that the next run freezes a new one from the validation "
+        f"analysis, which must include {version} (analysis/versions/{version}/analysed.csv)"
+    )
 
 
 def goals(protocol: Protocol) -> list[dict[str, Any]]:
@@ -318,8 +440,16 @@ def freeze_or_load(
             )
         return record, False
     analysis_dir = Path(analysis_dir)
+    candidates = {
+        m.version: analysis_dir / "versions" / m.version / "analysed.csv"
+        for m in getattr(protocol, "candidates", ())
+    }
     record = build_baseline(
-        protocol, analysis_dir / "analysed.csv", analysis_dir / "results.json", accounting_csv
+        protocol,
+        analysis_dir / "analysed.csv",
+        analysis_dir / "results.json",
+        accounting_csv,
+        candidates=candidates,
     )
     write_baseline(record, path)
     log.info("baseline frozen: %s (sha256 %s)", path, record["sha256"])

@@ -3,7 +3,9 @@
 ``<source>/<YYYY-MM>/<site>/<vendor>/`` holds what a partition received that month. Each folder
 is ingested like a validation partition (:func:`validation.ingest.scan.ingest_partition`, every
 file accounted for) and its included studies are read by the locked model
-(:func:`validation.model.infer.run_inference`). The month's folder under ``out`` is written to a
+(:func:`validation.model.infer.run_inference`) with the model version deployed at that site in
+that month (:meth:`validation.sites.Site.version_at`: the site file's ``deployments``, else the
+protocol's released version). The month's folder under ``out`` is written to a
 scratch folder first and then swapped in, so re-running a month replaces it whole: nothing is
 ever appended, and a failed run leaves the previous result in place.
 
@@ -11,7 +13,8 @@ Written under ``<out>`` (the month's folder)::
 
     <site>/<vendor>/accounting.csv, manifest.json, predictions.csv
     batch.csv     one row per file received (:data:`BATCH_COLUMNS`)
-    batch.json    the month, the model, and per partition its source and counts (or "missing")
+    batch.json    the month, the models, and per partition its source, model version and
+                  counts (or "missing")
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import logging
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,7 @@ BATCH_COLUMNS = [
     "ivsd_mm",
     "lvh_probability",
     "model_sha256",
+    "model_version",
     "spacing_mm",
     "frames",
     "detail",
@@ -81,8 +86,9 @@ def process_month(
     *,
     source: str | Path,
     sites: list[Site],
-    model: LockedModel,
+    model: LockedModel | Mapping[str, LockedModel],
     out: str | Path,
+    released: str | None = None,
     batch_size: int = 16,
     threads: int | None = None,
 ) -> dict[str, Any]:
@@ -97,20 +103,42 @@ def process_month(
     sites : list of Site
         The site files: every partition of every site is expected each month. A partition
         without a folder (or with an empty one) is recorded as ``missing``.
-    model : LockedModel
-        The locked model, verified by the caller (lock and sha256).
+    model : LockedModel or mapping of str to LockedModel
+        The locked model, or the locked models by protocol version, verified by the caller
+        (lock and sha256). Each site's partitions are read by the version the site runs that
+        month (:meth:`validation.sites.Site.version_at`).
     out : path
         The month's output folder; replaced as a whole.
+    released : str, optional
+        The protocol's released version (a site without a deployment runs it); needed with a
+        mapping of several models, else the one model's key.
     batch_size, threads : int
         Passed to :func:`validation.model.infer.run_inference`.
 
     Returns
     -------
     dict
-        ``month``, ``model`` (name, version, sha256) and per partition ``source``, ``missing``
-        and the counts ``received``, ``excluded``, ``predicted``, ``quality_rejected``.
+        ``month``, ``model`` (the released version: name, version, sha256), ``models`` (every
+        version used, by protocol version) and per partition ``source``, ``missing``,
+        ``model_version``, ``model_sha256`` and the counts ``received``, ``excluded``,
+        ``predicted``, ``quality_rejected``.
+
+    Raises
+    ------
+    ConfigError
+        A site runs a version that is not among ``model``.
     """
     check_month(month)
+    models = _models_by_version(model, released)
+    released = released or next(iter(models))
+    deployed = {site.id: site.version_at(month, released) for site in sites}
+    for site in sites:
+        if deployed[site.id] not in models:
+            raise ConfigError(
+                f"{site.source_file}: site {site.id} runs model version {deployed[site.id]!r} in "
+                f"{month}, which is not among the locked versions loaded "
+                f"({', '.join(map(repr, models))})"
+            )
     out = Path(out)
     folder = Path(source) / month
     if not folder.is_dir():
@@ -123,10 +151,14 @@ def process_month(
     for site in sites:
         for partition in site.partitions:
             part_dir = folder / partition.site / partition.vendor
+            version = deployed[site.id]
+            reader = models[version]
             record: dict[str, Any] = {
                 "site": partition.site,
                 "vendor": partition.vendor,
                 "source": str(part_dir),
+                "model_version": version,
+                "model_sha256": reader.sha256,
             }
             if not part_dir.is_dir() or not any(part_dir.iterdir()):
                 record["missing"] = True
@@ -137,7 +169,7 @@ def process_month(
             local = replace(partition, source_kind="folder", source_path=part_dir, source_url=None)
             ingest_partition(local, target)
             run_inference(
-                model,
+                reader,
                 target / "accounting.csv",
                 target / "predictions.csv",
                 batch_size=batch_size,
@@ -147,6 +179,7 @@ def process_month(
                 month,
                 pd.read_csv(target / "accounting.csv", dtype=str, keep_default_na=False),
                 pd.read_csv(target / "predictions.csv", dtype=str, keep_default_na=False),
+                model_version=version,
             )
             tables.append(table)
             counts = table["status"].value_counts()
@@ -162,7 +195,11 @@ def process_month(
     summary = {
         "month": month,
         "source": str(folder),
-        "model": {"name": model.name, "version": model.version, "sha256": model.sha256},
+        "model": _model_record(models[released], released),
+        "models": {
+            version: _model_record(models[version], version)
+            for version in sorted(set(deployed.values()))
+        },
         "partitions": partitions,
     }
     (scratch / "batch.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -172,8 +209,34 @@ def process_month(
     return summary
 
 
-def batch_rows(month: str, accounting: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
-    """One ``batch.csv`` row per file of a partition's accounting, its prediction joined.
+def _models_by_version(
+    model: LockedModel | Mapping[str, LockedModel], released: str | None
+) -> dict[str, LockedModel]:
+    if isinstance(model, LockedModel):
+        return {released or model.version: model}
+    models = dict(model)
+    if not models:
+        raise ConfigError("no locked model given")
+    if released is not None and released not in models:
+        raise ConfigError(f"the released version {released!r} is not among the models given")
+    if released is None and len(models) > 1:
+        raise ConfigError("several models given: name the released version")
+    return models
+
+
+def _model_record(model: LockedModel, version: str) -> dict[str, Any]:
+    return {"name": model.name, "version": version, "sha256": model.sha256}
+
+
+def batch_rows(
+    month: str,
+    accounting: pd.DataFrame,
+    predictions: pd.DataFrame,
+    *,
+    model_version: str = "",
+) -> pd.DataFrame:
+    """One ``batch.csv`` row per file of a partition's accounting, its prediction joined
+    (``model_version``: the protocol version that predicted, on every predicted row).
 
     Examples
     --------
@@ -195,6 +258,7 @@ def batch_rows(month: str, accounting: pd.DataFrame, predictions: pd.DataFrame) 
     for column in ("ivsd_mm", "lvh_probability", "model_sha256"):
         table.loc[found, column] = keyed.loc[uids, column].fillna("").astype(str).to_numpy()
     table.loc[found, "status"] = keyed.loc[uids, "status"].to_numpy()
+    table.loc[found, "model_version"] = model_version
     rejected = uids.index[table.loc[found, "status"].eq("quality_rejected").to_numpy()]
     table.loc[rejected, "reason"] = "quality_rejected"
     table.loc[rejected, "detail"] = keyed.loc[uids[rejected], "detail"].to_numpy()

@@ -264,7 +264,9 @@ def bias_change_signals(
     """Audited-bias change per segment and month; returns records, signal rows, calibration.
 
     ``labelled`` is :func:`validation.surveillance.performance.label_table`'s output (labels
-    arrived by ``as_of``). Segments whose baseline has no agreement record (a baseline frozen
+    arrived by ``as_of``; an optional ``pooled_offset`` column is subtracted from the pooled
+    segment's differences, see :meth:`validation.surveillance.epochs.EpochPlan.pooled_offsets`).
+    Segments whose baseline has no agreement record (a baseline frozen
     before schema 2, or a validation study without reference readings) and months without
     labels are recorded as not assessed.
     """
@@ -287,7 +289,14 @@ def bias_change_signals(
         )
         for key, group in cells.groupby(level=[0, 1], sort=False)
     }
-    pooled = matched.groupby("month")["difference"].agg(["size", "sum"])
+    # a study read by another version than the released one is judged against its own
+    # version's validation bias: ``pooled_offset`` (that minus the released bias) comes off
+    offset = matched["pooled_offset"] if "pooled_offset" in matched.columns else 0.0
+    pooled = (
+        matched.assign(difference=matched["difference"] - offset)
+        .groupby("month")["difference"]
+        .agg(["size", "sum"])
+    )
     arrays[(POOLED, POOLED)] = (
         pooled["size"].reindex(index, fill_value=0).to_numpy(float),
         pooled["sum"].reindex(index, fill_value=0.0).to_numpy(float),

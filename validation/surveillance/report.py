@@ -928,6 +928,31 @@ def _weighted(fa: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _deployments(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Model versions per site and the version changes (events, never alerts); a
+    ``surveillance.json`` written before versions were followed has none."""
+    record = data.get("deployments") or {}
+    epochs = record.get("epochs") or []
+    sites: dict[str, list[dict[str, Any]]] = {}
+    for epoch in epochs:
+        sites.setdefault(str(epoch["site"]), []).append(
+            {
+                "version": epoch["model_version"],
+                "start": epoch["start"],
+                "end": epoch["end"],
+            }
+        )
+    return {
+        "released_version": record.get("released_version") or data["model"].get("version"),
+        "events": [dict(e) for e in record.get("events") or []],
+        "sites": [{"site": site, "epochs": sites[site]} for site in sorted(sites)],
+        "several": any(len(v) > 1 for v in sites.values())
+        or any(e["version"] != record.get("released_version") for v in sites.values() for e in v),
+        "extra_streams": int(record.get("extra_streams") or 0),
+        "extra_bias_streams": int(record.get("extra_bias_streams") or 0),
+    }
+
+
 def _bias_month(row: Mapping[str, Any], position: Mapping[str, int]) -> dict[str, Any]:
     """One ``bias_change.months`` record for the templates, with the length of its window."""
     month, start = str(row["month"]), str(row["window_start"])
@@ -1082,6 +1107,10 @@ def _output(
     cusum, ewma = charts["cusum"], charts["ewma"]
     by = {_key(s): s for s in data["segments"]}
     base = {_key(s): s for s in data["baseline"]["segments"]}
+    by_version = {
+        str(v["version"]): {_key(s): s for s in v.get("segments") or []}
+        for v in data["baseline"].get("versions") or []
+    }
     rows = []
     for key in keys:
         seg = by[key]
@@ -1092,11 +1121,14 @@ def _output(
         ups = [_num(r.get("upper")) for r in mean_rows]
         lows = [abs(_num(r.get("lower"))) for r in mean_rows]
         ew = [abs(_num(r.get("ewma"))) for r in rate_rows]
-        b = base.get(key, {})
+        # after a version change the segment is compared with that version's baseline
+        version = str((mean_rows[-1] if mean_rows else {}).get("model_version") or "")
+        b = by_version.get(version, base).get(key, base.get(key, {}))
         rows.append(
             {
                 "segment": segment_label(*key),
                 "pooled": POOLED in key,
+                "model_versions": [str(v) for v in seg.get("model_versions") or []],
                 "baseline_mean": b.get("mean_ivsd"),
                 "last_month": str(last_mean["month"]) if last_mean else None,
                 "last_mean": last_mean.get("mean") if last_mean else None,
@@ -1302,8 +1334,10 @@ def build_surveillance_context(data: Mapping[str, Any]) -> dict[str, Any]:
             "version": data["model"]["version"] or "(version not recorded)",
             "sha256": data["model"]["sha256"],
             "matches_baseline": data["model"].get("matches_baseline", True) is not False,
+            "versions": [dict(v) for v in data["model"].get("versions") or []],
         },
         "software": _software(data),
+        "deployments": _deployments(data),
         "baseline": _baseline(data),
         "false_alarm": {
             **fa,

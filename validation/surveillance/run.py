@@ -4,7 +4,9 @@
 label rows, the ``as_of`` month and the settings; it reads and writes nothing, so it can be
 tested and benchmarked without DICOM. :func:`run_surveillance` is the file layer behind
 ``mval monitor run``: it freezes or verifies the baseline, reads every processed month and every
-label file, checks the batches were read by the protocol's locked model, calls the engine and
+label file, checks every prediction was made by the locked model version deployed at its site
+that month (the site files' ``deployments``; :mod:`validation.surveillance.epochs` for what a
+version change does to the monitoring), calls the engine and
 writes ``signals.csv``, ``alerts.json`` and ``surveillance.json`` (and the report, when the
 report module is installed).
 
@@ -21,6 +23,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,8 +34,9 @@ import pandas as pd
 from validation.exceptions import AnalysisError, IntegrityError
 from validation.hashing import sha256_json
 from validation.protocol import load_protocol
+from validation.sites import check_deployments, load_sites, site_files
 from validation.surveillance.alerts import SIGNAL_ORDER, alert_episodes
-from validation.surveillance.baseline import POOLED, freeze_or_load
+from validation.surveillance.baseline import POOLED, freeze_or_load, released_version
 from validation.surveillance.batch import BATCH_COLUMNS, check_month
 from validation.surveillance.bias_change import bias_change_signals
 from validation.surveillance.charts import (
@@ -42,6 +46,7 @@ from validation.surveillance.charts import (
     monthly_counts,
     output_signals,
 )
+from validation.surveillance.epochs import SEP, EpochPlan, build_epochs, filter_rows, version_at
 from validation.surveillance.performance import (
     label_summary,
     label_table,
@@ -109,6 +114,7 @@ def evaluate(
     as_of: str | None = None,
     settings: Settings | None = None,
     first_month: str | None = None,
+    deployments: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> Evaluation:
     """Compute every signal, the alerts and the ``surveillance.json`` content.
 
@@ -129,6 +135,12 @@ def evaluate(
     first_month : str, optional
         First monitored month (default: the first batch month). Months from it to ``as_of``
         without any batch count as missing.
+    deployments : mapping, optional
+        Site -> ``(from month, model version)`` entries in month order (the site files'
+        ``deployments``); a site not named runs the baseline's released version. From a
+        switch on, the site's segments are a new epoch (:mod:`validation.surveillance.epochs`):
+        output charts, audited performance and bias change against the switched-to version's
+        baseline, restarted; the switch is reported in ``deployments.events``, never alarmed.
 
     Returns
     -------
@@ -152,8 +164,14 @@ def evaluate(
     sites_vendors = [key for key in segments if key[0] != POOLED]
     goal_list = baseline["protocol"]["goals"]
     threshold = float(baseline["protocol"]["threshold"])
+    epochs = build_epochs(baseline, segments, months, deployments)
+    model_segments = epochs.segments
+    # each post-switch epoch's model streams (two charts, one test per goal, the audited bias)
+    # are streams of their own in the weighted Bonferroni split
     plan = plan_false_alarms(
-        count_streams(len(segments), len(goal_list)), settings, bias_streams=len(segments)
+        count_streams(len(segments), len(goal_list)) + epochs.extra * (2 + len(goal_list)),
+        settings,
+        bias_streams=len(segments) + epochs.extra,
     )
     if len(months) > settings.horizon_months:
         log.warning(
@@ -169,24 +187,43 @@ def evaluate(
         rows, months, {k: v for k, v in segments.items() if k[0] != POOLED}
     )
     drift_records, drift_rows = drift_signals(rows, months, segments, plan)
-    limits = chart_limits(segments, monthly_counts(rows, months, segments), months, plan)
-    series, output_rows = output_signals(rows, months, segments, plan, limits)
-    labelled = label_table(labels, rows, as_of)
+    # the model's outputs and agreement: per model-version epoch (one per segment without a
+    # version change), each against its own version's validation baseline
+    model_rows = epochs.label_rows(rows)
+    limits = chart_limits(
+        model_segments, monthly_counts(model_rows, months, model_segments), months, plan
+    )
+    series, output_rows = output_signals(model_rows, months, model_segments, plan, limits)
+    labelled = label_table(labels, model_rows, as_of)
+    labelled["pooled_offset"] = epochs.pooled_offsets(labelled["site"], labelled["vendor"])
     performance, performance_rows = performance_signals(
         labelled,
         months,
-        segments,
+        model_segments,
         goal_list,
         plan,
         loa_multiplier=float(baseline["protocol"].get("loa_multiplier", 1.96)),
     )
     bias_records, bias_rows, bias_summary = bias_change_signals(
-        labelled, months, segments, plan, as_of=as_of
+        labelled, months, model_segments, plan, as_of=as_of
     )
-    signals = _signal_table(
-        integrity_rows + header_rows + drift_rows + output_rows + performance_rows + bias_rows
-    )
-    alerts = alert_episodes(signals, months)
+    model_signal_rows = filter_rows(epochs, output_rows + performance_rows + bias_rows)
+    labelled_rows = integrity_rows + header_rows + drift_rows + model_signal_rows
+    # alarm episodes of the epochs' own segments: none spans a version change
+    alarmed = [row for row in labelled_rows if row["alarm"]]
+    alerts = [
+        epochs.relabel(alert, alert["onset"])
+        for alert in alert_episodes(_signal_table(alarmed), months)
+    ]
+    alerts.sort(key=lambda a: (a["onset"], a["site"] == POOLED, a["site"], a["vendor"]))
+    signals = _signal_table([epochs.relabel(row) for row in labelled_rows])
+    performance = [epochs.relabel(r) for r in filter_rows(epochs, performance)]
+    bias_records = [epochs.relabel(r) for r in filter_rows(epochs, bias_records)]
+    bias_summary["segments"] = [epochs.relabel(r) for r in bias_summary["segments"]]
+    series = _merge_series(series, epochs)
+    if epochs.extra:
+        labelled = labelled.assign(site=labelled["site"].astype(str).str.split(SEP).str[0])
+    events = epochs.events(_version_hashes(baseline))
     surveillance = {
         "schema_version": SCHEMA_VERSION,
         "created_utc": "",
@@ -196,6 +233,13 @@ def evaluate(
             k: baseline["protocol"][k] for k in ("id", "version", "sha256", "threshold", "goals")
         },
         "model": _model(batch, baseline),
+        "deployments": {
+            "released_version": epochs.released,
+            "epochs": epochs.record(),
+            "events": events,
+            "extra_streams": epochs.extra * (2 + len(goal_list)),
+            "extra_bias_streams": epochs.extra,
+        },
         "baseline": {
             "path": "baseline.json",
             "sha256": baseline["sha256"],
@@ -203,8 +247,19 @@ def evaluate(
             "sources": baseline["sources"],
             "premarket": baseline.get("premarket", []),
             "segments": [{k: seg.get(k) for k in _BASELINE_SUMMARY} for seg in segments.values()],
+            "released_version": epochs.released,
+            "versions": [
+                {
+                    "version": entry["version"],
+                    "sha256": entry.get("sha256"),
+                    "segments": [
+                        {k: seg.get(k) for k in _BASELINE_SUMMARY} for seg in entry["segments"]
+                    ],
+                }
+                for entry in baseline.get("versions", [])
+            ],
         },
-        "false_alarm": _false_alarm(plan, segments, census_rows, limits),
+        "false_alarm": _false_alarm(plan, segments, census_rows, limits, epochs),
         "census": census_rows,
         "segments": series,
         "integrity": integrity,
@@ -220,13 +275,29 @@ def evaluate(
 
 
 def _false_alarm(
-    plan: FalseAlarmPlan, segments: dict, census_rows: list[dict], limits: ChartLimits
+    plan: FalseAlarmPlan,
+    segments: dict,
+    census_rows: list[dict],
+    limits: ChartLimits,
+    epochs: EpochPlan,
 ) -> dict[str, Any]:
     """The plan, the per-segment chart limits, and the Monte Carlo check of the rate with the
     baseline's own sampling error counted."""
     record = plan.record()
     record["limits"] = plan.settings.limits
     record["calibration"] = limits.record()
+    record["calibration"]["segments"] = [
+        epochs.relabel(r) for r in record["calibration"]["segments"]
+    ]
+    if epochs.extra:
+        switched = sorted({e.site for es in epochs.epochs.values() for e in es if e.index})
+        record["statement"] += (
+            f" A model version change (at {', '.join(switched)}) starts a new epoch of that "
+            f"site's segments, compared with the new version's validation baseline: its "
+            f"{epochs.extra} post-switch segment epochs add "
+            "streams of their own (two output charts, one test per goal and the audited "
+            "bias each), all counted in the split above."
+        )
     estimate = baseline_error(segments, census_rows, plan, limits=limits)
     record["baseline_error"] = estimate
     calibrated = plan.settings.limits == "calibrated"
@@ -263,8 +334,54 @@ def _false_alarm(
     return record
 
 
+def _merge_series(series: list[dict], epochs: EpochPlan) -> list[dict]:
+    """One chart series per segment: each month's point from the epoch running then (with
+    its ``model_version``; ``epoch_start`` marks a switch month, where the chart restarts)."""
+    by_key: dict[tuple[str, str], dict] = {}
+    for entry in series:
+        label = str(entry["site"])
+        site = label.split(SEP, 1)[0]
+        merged = by_key.setdefault(
+            (site, entry["vendor"]),
+            {
+                "site": site,
+                "vendor": entry["vendor"],
+                "series": {name: [] for name in entry["series"]},
+                "model_versions": [],
+            },
+        )
+        epoch = epochs.epoch_of(label) if label != POOLED else None
+        for name, points in entry["series"].items():
+            for point in points:
+                if epochs.active(label, point["month"]):
+                    merged["series"][name].append(
+                        {
+                            **point,
+                            "model_version": epoch.version if epoch else "",
+                            "epoch_start": bool(
+                                epoch and epoch.index and point["month"] == epoch.start
+                            ),
+                        }
+                    )
+        if epoch is not None and epoch.version not in merged["model_versions"]:
+            merged["model_versions"].append(epoch.version)
+    for merged in by_key.values():
+        for points in merged["series"].values():
+            points.sort(key=lambda p: p["month"])
+    return list(by_key.values())
+
+
+def _version_hashes(baseline: dict[str, Any]) -> dict[str, str]:
+    hashes = {v["version"]: v.get("sha256", "") for v in baseline.get("versions", [])}
+    released = (baseline.get("model") or {}).get("sha256") or ""
+    return {released_version(baseline): released, **hashes}
+
+
 def _signal_table(rows: list[dict]) -> pd.DataFrame:
-    table = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
+    table = pd.DataFrame(rows, columns=[*SIGNAL_COLUMNS, "model_version"])
+    table["model_version"] = (
+        table["model_version"].astype(object).where(table["model_version"].notna(), "")
+    )
     rank = {name: i for i, name in enumerate(SIGNAL_ORDER)}
     order = pd.DataFrame(
         {
@@ -280,16 +397,23 @@ def _signal_table(rows: list[dict]) -> pd.DataFrame:
 
 
 def _model(batch: pd.DataFrame, baseline: dict) -> dict[str, Any]:
-    """The model that read the batches (``run_surveillance`` checked it is the locked one)."""
-    hashes = sorted(set(batch.loc[batch["status"] == "predicted", "model_sha256"].astype(str)))
+    """The models that read the batches (``run_surveillance`` checked each prediction came
+    from the version deployed at its site that month): the released one's name, version and
+    sha256, and the predictions each locked version made (``versions``)."""
+    predicted = batch.loc[batch["status"] == "predicted", "model_sha256"].astype(str)
+    counts = predicted.value_counts()
     known = baseline.get("model", {})
-    sha = hashes[0] if len(hashes) == 1 else hashes
-    same = len(hashes) == 1 and hashes[0] == known.get("sha256")
+    by_hash = {sha: version for version, sha in _version_hashes(baseline).items() if sha}
+    hashes = sorted(counts.index)
     return {
-        "name": known.get("name") if same or not hashes else None,
-        "version": known.get("version") if same or not hashes else None,
-        "sha256": sha if hashes else known.get("sha256"),
-        "matches_baseline": bool(same or not hashes),
+        "name": known.get("name"),
+        "version": known.get("version"),
+        "sha256": known.get("sha256"),
+        "matches_baseline": all(sha in by_hash for sha in hashes),
+        "versions": [
+            {"version": by_hash.get(sha), "sha256": sha, "predictions": int(counts[sha])}
+            for sha in hashes
+        ],
     }
 
 
@@ -332,6 +456,8 @@ def read_batches(batches_dir: str | Path, as_of: str | None = None) -> pd.DataFr
             log.warning("%s has no batch.csv (month not processed): counted as missing", folder)
             continue
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if "model_version" not in table.columns:  # processed before versions were recorded
+            table["model_version"] = ""
         missing = [c for c in BATCH_COLUMNS if c not in table.columns]
         if missing:
             raise AnalysisError(f"{path} lacks column(s) {missing}: re-run `mval monitor batch`")
@@ -362,18 +488,100 @@ def read_labels(labels_dir: str | Path | None) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else empty
 
 
-def check_model(batch: pd.DataFrame, expected_sha256: str, batches_dir: str | Path) -> None:
-    """Every prediction must come from the protocol's locked model."""
-    predicted = batch[batch["status"] == "predicted"]
-    wrong = predicted[predicted["model_sha256"] != expected_sha256]
-    if not wrong.empty:
-        month = str(wrong["month"].iloc[0])
+def check_model(
+    batch: pd.DataFrame,
+    expected: str | Mapping[str, str],
+    batches_dir: str | Path,
+    *,
+    deployments: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    released: str | None = None,
+) -> None:
+    """Every prediction must come from the locked version deployed at its site that month.
+
+    Parameters
+    ----------
+    batch : DataFrame
+        The batch rows (``month``, ``site``, ``status``, ``model_sha256``, and
+        ``model_version`` when recorded).
+    expected : str or mapping of str to str
+        The released model's sha256, or every locked version's sha256 by version.
+    deployments : mapping, optional
+        Site -> ``(from month, version)`` entries (default: every site runs ``released``).
+    released : str, optional
+        The released version (needed with a mapping of several versions).
+
+    Raises
+    ------
+    IntegrityError
+        Naming the first offending batch file, the sha256 of the version deployed at that
+        site and month, and the sha256 found (with both versions in the message).
+    """
+    hashes = {released or "": expected} if isinstance(expected, str) else dict(expected)
+    released = released if released is not None else next(iter(hashes))
+    columns = ["month", "site", "model_sha256"]
+    columns += ["model_version"] if "model_version" in batch.columns else []
+    predicted = batch.loc[batch["status"] == "predicted", columns]
+    if predicted.empty:
+        return
+    deployments = deployments or {}
+    if not deployments:  # every site runs the released version: one comparison
+        wrong_rows = predicted["model_sha256"] != hashes.get(released, "")
+        if "model_version" in predicted.columns:
+            version = predicted["model_version"].fillna("").astype(str)
+            wrong_rows |= (version != "") & (version != released)
+        if not wrong_rows.any():
+            return
+        predicted = predicted[wrong_rows]
+    # one check per distinct (month, site, hash, version) combination
+    predicted = predicted.drop_duplicates()
+    wanted = {
+        (site, month): version_at(deployments.get(site, ()), month, released)
+        for site, month in predicted[["site", "month"]].drop_duplicates().itertuples(index=False)
+    }
+    versions = pd.Series(
+        [wanted[k] for k in zip(predicted["site"], predicted["month"], strict=True)],
+        index=predicted.index,
+        dtype=object,
+    )
+    sha = versions.map(hashes).fillna("")
+    recorded = (
+        predicted["model_version"].fillna("").astype(str)
+        if "model_version" in predicted.columns
+        else pd.Series("", index=predicted.index)
+    )
+    wrong = (predicted["model_sha256"] != sha) | ((recorded != "") & (recorded != versions))
+    if wrong.any():
+        first = predicted[wrong].sort_values(["month", "site"], kind="stable").index[0]
+        row = predicted.loc[first]
+        found = str(row["model_sha256"])
+        by_hash = {h: v for v, h in hashes.items()}
+        found_version = by_hash.get(found) or recorded.loc[first] or "no locked version"
         raise IntegrityError(
-            str(Path(batches_dir) / month / "batch.csv"),
-            expected_sha256,
-            str(wrong["model_sha256"].iloc[0]),
-            what="predictions of the production batch (model sha256)",
+            str(Path(batches_dir) / str(row["month"]) / "batch.csv"),
+            str(sha.loc[first]),
+            found,
+            what=(
+                f"predictions of the production batch (model sha256; site {row['site']} runs "
+                f"model {versions.loc[first]} in {row['month']} by its deployments, the "
+                f"predictions come from {found_version})"
+            ),
         )
+
+
+def site_deployments(
+    sites_dir: str | Path | None, versions: Sequence[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """Site -> ``(from month, version)`` from the site files' ``deployments`` (checked against
+    the protocol's locked ``versions``); empty without a sites folder."""
+    if sites_dir is None:
+        return {}
+    sites = load_sites(site_files(sites_dir))
+    check_deployments(sites, versions)
+    return {
+        site.id: [(d.start, d.version) for d in site.deployments]
+        for site in sites
+        if site.deployments
+    }
 
 
 def run_surveillance(
@@ -388,6 +596,7 @@ def run_surveillance(
     first_month: str | None = None,
     settings: Settings | None = None,
     report: bool = True,
+    sites_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """``mval monitor run``: evaluate and write the outputs; return ``surveillance.json``.
 
@@ -414,6 +623,9 @@ def run_surveillance(
         Default :class:`Settings` with the protocol's confidence level.
     report : bool
         Render the PDF report when :mod:`validation.surveillance.report` is available.
+    sites_dir : path, optional
+        The site files: their ``deployments`` say which locked version each site ran in each
+        month (default: none, every site runs the protocol's released version).
     """
     protocol = load_protocol(protocol_path)
     settings = replace(settings or Settings(), confidence=protocol.confidence)
@@ -427,11 +639,24 @@ def run_surveillance(
         analysis_dir=baseline_dir,
         accounting_csv=accounting_csv,
     )
+    deployments = site_deployments(sites_dir, [m.version for m in protocol.models])
     batch = read_batches(batches_dir, as_of)
-    check_model(batch, protocol.model_sha256, batches_dir)
+    check_model(
+        batch,
+        {m.version: m.sha256 for m in protocol.models},
+        batches_dir,
+        deployments=deployments,
+        released=protocol.released.version,
+    )
     labels = read_labels(labels_dir)
     result = evaluate(
-        baseline, batch, labels, as_of=as_of, settings=settings, first_month=first_month
+        baseline,
+        batch,
+        labels,
+        as_of=as_of,
+        settings=settings,
+        first_month=first_month,
+        deployments=deployments,
     )
     surveillance = result.surveillance
     surveillance["created_utc"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

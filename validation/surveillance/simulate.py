@@ -228,6 +228,7 @@ def synthetic_history(
             "ivsd_mm": np.where(excluded, "", s["ivsd_mm"].astype(str)),
             "lvh_probability": np.where(excluded, "", s["lvh_probability"].astype(str)),
             "model_sha256": np.where(excluded, "", model_sha256),
+            "model_version": "",
             "spacing_mm": s["spacing_mm"],
             "frames": "8",
             "detail": "",
