@@ -8,6 +8,9 @@ rule demo:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/demo.log",
+    resources:
+        mem_mb=1024,
+        runtime=30,
     params:
         sites=config["sites"],
         out=lambda wildcards, output: wf.parent(output[0]),

@@ -9,6 +9,9 @@ rule postmarket_demo:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/postmarket-demo.log",
+    resources:
+        mem_mb=2048,
+        runtime=30,
     threads: workflow.cores
     params:
         sites=config["sites"],

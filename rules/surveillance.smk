@@ -22,6 +22,9 @@ rule monitor_batch:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/surveillance/batch-{{month}}.log",
+    resources:
+        mem_mb=2048,
+        runtime=60,
     threads: config.get("inference", {}).get("threads", 1)
     params:
         source=wf.surveillance_source(config),
@@ -57,6 +60,9 @@ rule surveillance:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/surveillance/run.log",
+    resources:
+        mem_mb=4096,
+        runtime=60,
     params:
         baseline=lambda wildcards, input: wf.parent(input.results),
         batches=lambda wildcards, output: f"{wf.parent(output.alerts)}/batches",

@@ -14,6 +14,9 @@ rule lock_check:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/lock-check.log",
+    resources:
+        mem_mb=512,
+        runtime=5,
     params:
         draft=wf.draft_flag(config),
         audit=wf.audit_path(config),
@@ -33,6 +36,9 @@ rule ingest:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/ingest/{{site}}/{{vendor}}.log",
+    resources:
+        mem_mb=512,
+        runtime=30,
     params:
         out=lambda wildcards, output: wf.parent(output.accounting),
         audit=wf.audit_path(config),
@@ -53,6 +59,9 @@ rule infer:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/infer/{{version}}/{{site}}/{{vendor}}.log",
+    resources:
+        mem_mb=2048,
+        runtime=60,
     threads: config.get("inference", {}).get("threads", 1)
     params:
         batch=config.get("inference", {}).get("batch_size", 16),
@@ -82,6 +91,9 @@ rule analyze:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/analyze.log",
+    resources:
+        mem_mb=2048,
+        runtime=60,
     params:
         sites=config["sites"],
         out=lambda wildcards, output: wf.parent(output.results),
@@ -107,6 +119,9 @@ rule report:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/report-{{kind}}.log",
+    resources:
+        mem_mb=1024,
+        runtime=30,
     params:
         audit=wf.audit_path(config),
     shell:
@@ -125,6 +140,9 @@ rule sr:
         "envs/mval.yaml"
     log:
         f"{RESULTS}/logs/sr/{{site}}/{{vendor}}.log",
+    resources:
+        mem_mb=1024,
+        runtime=30,
     params:
         out=lambda wildcards, output: wf.parent(output[0]),
         stow=lambda wildcards: wf.stow_option(config, wildcards.site, wildcards.vendor),

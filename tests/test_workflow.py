@@ -59,6 +59,19 @@ def test_dry_run_has_one_ingest_per_partition_and_one_infer_per_partition_and_ve
     assert int(counts["report"]) == 2  # 510(k) and De Novo
 
 
+def test_every_job_declares_memory_and_runtime(project):
+    """Any Snakemake executor (local, Slurm) can place every job: memory and runtime declared."""
+    out = _snakemake(project, "all", "surveillance", "-n", "-F", "--cores", "2", *TINY).stdout
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n(.*?)^\s*resources: (.*?)$", out, re.M | re.S)
+    rules = {name for name, _, _ in jobs}
+    assert {"ingest", "infer", "analyze", "report", "monitor_batch", "surveillance"} <= rules
+    for name, _, resources in jobs:
+        if name == "all":  # the target rule runs nothing
+            continue
+        assert re.search(r"\bmem_mb=\d+", resources), (name, resources)
+        assert re.search(r"\bruntime=\d+", resources), (name, resources)
+
+
 def test_lint_is_clean(project):
     result = _snakemake(project, "--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
