@@ -33,17 +33,6 @@ VERDICT_CSS = {
     "NOT EVALUABLE": "not-evaluable",
 }
 
-#: Stratum dimensions with their headings (as in the subgroup section).
-DIMENSION_TITLES: dict[str, str] = {
-    "site": "Site",
-    "vendor": "Ultrasound vendor",
-    "scanner_model": "Scanner model",
-    "sex": "Sex",
-    "age_band": "Age band",
-    "bmi_band": "Body-mass index band",
-    "image_quality": "Image quality",
-}
-
 #: Units of the endpoint metrics (filter names), where the endpoint does not state one.
 METRIC_UNITS = {"bias": "mm", "loa_low": "mm", "loa_high": "mm", "mae": "mm", "rmse": "mm"}
 METRIC_UNITS.update({"auc": "index", "sensitivity": "", "specificity": ""})
@@ -73,7 +62,10 @@ def _badge(text: Any) -> dict[str, str]:
 
 
 def _title(dimension: str) -> str:
-    return DIMENSION_TITLES.get(dimension, dimension.replace("_", " ").capitalize())
+    """The subgroup section's heading of a stratum dimension (context imports this module)."""
+    from validation.report.context import DIMENSIONS
+
+    return DIMENSIONS.get(dimension, dimension.replace("_", " ").capitalize())
 
 
 def _site_names(results: Mapping[str, Any]) -> dict[str, str]:
