@@ -26,6 +26,7 @@ include: "rules/demo.smk"
 include: "rules/validation.smk"
 include: "rules/postmarket.smk"
 include: "rules/surveillance.smk"
+include: "rules/federated.smk"
 
 
 rule all:

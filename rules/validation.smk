@@ -4,6 +4,13 @@
 # studies), and render the reports. Every stage appends to the hash-chained audit trail.
 
 
+# On a cluster these run on the submit node, not as Slurm jobs: the lock check only hashes a few
+# files (seconds) and gates every inference; a report renders one PDF in seconds.
+localrules:
+    lock_check,
+    report,
+
+
 rule lock_check:
     input:
         protocol=config["protocol"],

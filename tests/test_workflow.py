@@ -14,10 +14,10 @@ import pandas as pd
 import pypdf
 import pytest
 
+from tests.project import copy_project
 from validation.hashing import sha256_file
 
 BIN = Path(sys.executable).parent
-PROJECT_FILES = ("Snakefile", "rules", "config", "protocols", "sites", "models")
 
 
 def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -37,12 +37,7 @@ def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Comp
 def project(repo_root, tmp_path_factory) -> Path:
     """A copy of the project's workflow files in a fresh folder."""
     workdir = tmp_path_factory.mktemp("project")
-    for name in PROJECT_FILES:
-        source = repo_root / name
-        if source.is_dir():
-            shutil.copytree(source, workdir / name)
-        else:
-            shutil.copy(source, workdir / name)
+    copy_project(repo_root, workdir)
     return workdir
 
 

@@ -3,7 +3,7 @@
 Exit codes: 0 success; 1 unexpected error; 2 configuration; 3 protocol; 4 ingest;
 5 integrity (a file differs from its recorded sha256); 6 analysis; 7 report; 8 lock;
 9 audit trail (see :mod:`validation.exceptions`); 10 a surveillance alarm (`mval monitor run`,
-unless --alarm-exit-code says otherwise).
+unless --alarm-exit-code says otherwise); 11 a federated site bundle refused (`mval bundle`).
 """
 
 from __future__ import annotations
@@ -594,6 +594,139 @@ def _cmd_plan_agreement(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_keys_generate(args: argparse.Namespace) -> int:
+    from validation.federated.keys import generate_keys, key_id, load_public_key
+
+    key, pub = generate_keys(args.site, args.out, overwrite=args.force)
+    print(f"site {args.site}: private key {key} (keep it at the site, mode 0600)")
+    print(f"  public key {pub}: register it at the coordinating centre as <keys>/{pub.name}")
+    print(f"  key id {key_id(load_public_key(pub))}")
+    _audit(args, "keys-generate", [], [pub], {"site": args.site})
+    return 0
+
+
+def _registered(args: argparse.Namespace):
+    """The study's sites and the public keys registered for them (``--sites``, ``--keys``)."""
+    from validation.federated.keys import registered_keys
+    from validation.sites import load_sites, site_files
+
+    sites = load_sites(site_files(args.sites))
+    return sites, registered_keys(args.keys, [s.id for s in sites])
+
+
+def _cmd_bundle_export(args: argparse.Namespace) -> int:
+    from validation.federated.bundle import export_bundle
+
+    manifest = export_bundle(args.site, args.protocol, args.results, args.key, args.out)
+    files = manifest["files"]
+    log.info(
+        "bundle %s: site %s, %d files, signed by key %s…",
+        args.out,
+        manifest["site"]["id"],
+        len(files),
+        manifest["signer_key_id"][:16],
+    )
+    for entry in manifest["withheld"]:
+        log.info("withheld %(file)s column %(column)s: %(reason)s", entry)
+    _audit(
+        args,
+        "bundle-export",
+        [args.site, args.protocol, *(Path(args.results) / f["path"] for f in files)],
+        [args.out],
+        {
+            "site": manifest["site"]["id"],
+            "signer_key_id": manifest["signer_key_id"],
+            "files": len(files),
+            "withheld": manifest["withheld"],
+        },
+    )
+    return 0
+
+
+def _cmd_bundle_verify(args: argparse.Namespace) -> int:
+    from validation.exceptions import BundleError
+    from validation.federated.bundle import verify_bundle
+
+    sites, keys = _registered(args)
+    refused, verdicts, seen = None, [], {}
+    for path in args.bundles:
+        try:
+            bundle = verify_bundle(path, protocol_path=args.protocol, keys=keys, sites=sites)
+            if bundle.site in seen:
+                raise BundleError(
+                    path,
+                    bundle.site,
+                    f"a second bundle for site {bundle.site} (the first is {seen[bundle.site]})",
+                )
+        except BundleError as exc:
+            refused = refused or exc
+            verdicts.append(
+                {"bundle": path, "site": exc.site, "verdict": "REFUSED", "reason": exc.reason}
+            )
+            print(f"{path}: REFUSED (site {exc.site or '?'}): {exc.reason}")
+            continue
+        seen[bundle.site] = path
+        verdicts.append({"bundle": path, "site": bundle.site, "verdict": "OK"})
+        print(
+            f"{path}: OK site {bundle.site}, signed by key {bundle.key_id[:16]}… (registered for "
+            f"{bundle.site}), {len(bundle.members)} files, protocol sha256 "
+            f"{bundle.manifest['protocol']['sha256'][:16]}…"
+        )
+    _audit(args, "bundle-verify", [args.protocol, *args.bundles], [], {"bundles": verdicts})
+    if refused is not None:
+        raise refused
+    return 0
+
+
+def _cmd_bundle_pool(args: argparse.Namespace) -> int:
+    from validation.exceptions import AnalysisError, BundleError
+    from validation.federated.pool import BUNDLES_RECORD, pool_bundles
+
+    sites, keys = _registered(args)
+    try:
+        results = pool_bundles(
+            args.bundles,
+            protocol_path=args.protocol,
+            keys=keys,
+            sites=sites,
+            out=args.out,
+            accounting_out=args.accounting_out,
+        )
+    except (BundleError, AnalysisError) as exc:  # the refusal is on the record too
+        _audit(args, "federated-pool", [args.protocol, *args.bundles], [], {"refused": str(exc)})
+        raise
+    out = Path(args.out)
+    record = json.loads((out / BUNDLES_RECORD).read_text())["bundles"]
+    _audit(
+        args,
+        "federated-pool",
+        [args.protocol, *args.bundles],
+        [
+            out / "results.json",
+            out / "analysed.csv",
+            out / "manifest.json",
+            out / BUNDLES_RECORD,
+            *filter(None, [args.accounting_out]),
+        ],
+        {
+            "overall_verdict": results["overall_verdict"],
+            "lock": results["lock"]["status"],
+            "bundles": [{k: b[k] for k in ("site", "sha256", "signer_key_id")} for b in record],
+        },
+    )
+    for entry in record:
+        log.info(
+            "pooled %s from %s (signed by %s…)",
+            entry["site"],
+            entry["bundle"],
+            entry["signer_key_id"][:16],
+        )
+    for endpoint in results["endpoints"]:
+        log.info("%-40s %s", endpoint["label"], endpoint["verdict"])
+    log.info("overall: %s; results in %s", results["overall_verdict"], out / "results.json")
+    return 0
+
+
 def _audit(args: argparse.Namespace, stage: str, inputs, outputs, details=None) -> None:
     """Append this stage to the audit trail when ``--audit`` names one."""
     if getattr(args, "audit", None):
@@ -918,7 +1051,49 @@ def build_parser() -> argparse.ArgumentParser:
     agr.add_argument("--json", action="store_true", help="print JSON instead of a table")
     agr.set_defaults(func=_cmd_plan_agreement)
 
-    for stage in (ing, inf, ana, srp, rep, lk, mb, mr):
+    keys = sub.add_parser("keys", help="federated mode: a site's signing key pair")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    kg = keys_sub.add_parser(
+        "generate", help="write <site>.key (private, mode 0600) and <site>.pub (to register)"
+    )
+    kg.add_argument("--site", required=True, help="the site id, e.g. s01")
+    kg.add_argument("--out", required=True, help="folder for the key files")
+    kg.add_argument("--force", action="store_true", help="replace existing key files")
+    kg.set_defaults(func=_cmd_keys_generate)
+
+    bun = sub.add_parser(
+        "bundle", help="federated mode: signed site bundles (export, verify, pool)"
+    )
+    bun_sub = bun.add_subparsers(dest="bundle_command", required=True, metavar="ACTION")
+    bx = bun_sub.add_parser(
+        "export", help="at a site: write its signed bundle (no pixels, no identifying headers)"
+    )
+    bx.add_argument("--site", required=True, help="the site file, e.g. sites/s01.yaml")
+    bx.add_argument("--protocol", required=True, help="the locked protocol")
+    bx.add_argument("--results", required=True, help="the site's results/<protocol> folder")
+    bx.add_argument("--key", required=True, help="the site's private key (mval keys generate)")
+    bx.add_argument("--out", required=True, help="bundle file to write, e.g. s01.bundle")
+    bx.set_defaults(func=_cmd_bundle_export)
+    bv = bun_sub.add_parser(
+        "verify", help="at the coordinating centre: check signatures, lock and content"
+    )
+    bp = bun_sub.add_parser(
+        "pool",
+        help="at the coordinating centre: verify every bundle, then run the analysis on them",
+    )
+    for action in (bv, bp):
+        action.add_argument("bundles", nargs="+", help="bundle files, one per site")
+        action.add_argument("--protocol", required=True, help="the centre's locked protocol")
+        action.add_argument("--sites", default="sites", help="folder of the study's site files")
+        action.add_argument(
+            "--keys", required=True, help="folder of registered public keys, <site>.pub"
+        )
+    bv.set_defaults(func=_cmd_bundle_verify)
+    bp.add_argument("--out", required=True, help="analysis folder (results.json, analysed.csv)")
+    bp.add_argument("--accounting-out", help="merged accounting.csv of all partitions")
+    bp.set_defaults(func=_cmd_bundle_pool)
+
+    for stage in (ing, inf, ana, srp, rep, lk, mb, mr, kg, bx, bv, bp):
         stage.add_argument("--audit", help="append this stage to this audit trail (JSON lines)")
     return parser
 

@@ -80,3 +80,23 @@ class IntegrityError(ModelIntegrityError):
         super().__init__(
             f"{what} {path!s} has been changed: expected sha256 {expected}, got sha256 {actual}"
         )
+
+
+class BundleError(ValidationToolkitError):
+    """A federated site bundle is refused: unsigned, signed by a key not registered for its
+    site, changed after signing, made under another protocol or lock, for a site outside the
+    study (or a second one for a site), or holding pixels or identifying data.
+
+    The message names the bundle file, the site and what failed, e.g. ``bundle
+    s02.bundle (site s02) refused: signature does not verify with the key registered for
+    s02 ...``.
+    """
+
+    exit_code = 11
+
+    def __init__(self, bundle: str, site: str | None, reason: str) -> None:
+        self.bundle = str(bundle)
+        self.site = site
+        self.reason = reason
+        where = f" (site {site})" if site else ""
+        super().__init__(f"bundle {self.bundle}{where} refused: {reason}")

@@ -6,13 +6,47 @@ interface, see the README) is defined once, here.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
 from validation.schema import validate
 from validation.sites import Site, load_sites, site_files
+
+if TYPE_CHECKING:
+    from validation.model.card import ModelCard
+    from validation.protocol import Protocol
+
+T = TypeVar("T")
+
+#: parsed and validated files, keyed by what they are, their resolved paths and contents:
+#: Snakemake calls the input functions once per job, and re-parsing and re-validating the
+#: protocol, the model cards and every site file for each of thousands of jobs dominated the
+#: planning time (reading and hashing the bytes is about a hundred times cheaper than that)
+_PARSED: dict[tuple[Any, ...], Any] = {}
+
+
+def _stamp(path: Path) -> tuple[str, str]:
+    """A file's resolved path and a digest of its content (empty when it cannot be read)."""
+    try:
+        digest = hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
+    except OSError:
+        digest = ""
+    return (str(path.resolve()), digest)
+
+
+def _cached(kind: str, paths: list[Path], load: Callable[[], T]) -> T:
+    """``load()``, run once per content of ``paths``: an edited file is read again.
+
+    Errors are not cached: a missing or broken file raises on every call, as it did uncached.
+    """
+    key = (kind, *(_stamp(p) for p in paths))
+    if key not in _PARSED:
+        _PARSED[key] = load()
+    return _PARSED[key]
 
 
 def check_config(config: dict[str, Any], source: str = "workflow config") -> None:
@@ -50,7 +84,24 @@ def results_dir(config: dict[str, Any]) -> str:
 
 
 def sites(config: dict[str, Any]) -> list[Site]:
-    return load_sites(site_files(config["sites"]))
+    """The sites of ``config["sites"]``, read and validated once per state of their files."""
+    files = site_files(config["sites"])
+    return list(_cached("sites", files, lambda: load_sites(files)))
+
+
+def _protocol(config: dict[str, Any]) -> Protocol:
+    """The config's protocol, read and validated once per state of the file."""
+    from validation.protocol import load_protocol
+
+    path = Path(config["protocol"])
+    return _cached("protocol", [path], lambda: load_protocol(path))
+
+
+def _card(model_dir: Path) -> ModelCard:
+    """A model version's card, read and validated once per state of the file."""
+    from validation.model.card import CARD_NAME, read_card
+
+    return _cached("card", [model_dir / CARD_NAME], lambda: read_card(model_dir))
 
 
 def partitions(config: dict[str, Any]) -> list[tuple[str, str]]:
@@ -68,9 +119,7 @@ def accounting_path(config: dict[str, Any], site: str, vendor: str) -> str:
 
 def model_versions(config: dict[str, Any]) -> list[str]:
     """The protocol's locked model versions, the released one first."""
-    from validation.protocol import load_protocol
-
-    protocol = load_protocol(config["protocol"])
+    protocol = _protocol(config)
     return [protocol.released.version, *(m.version for m in protocol.candidates)]
 
 
@@ -155,12 +204,11 @@ def demo_inputs(config: dict[str, Any]) -> list[str]:
 def model_files(config: dict[str, Any], version: str | None = None) -> list[str]:
     """A locked version's model card and weights (default: the released version's):
     inference re-runs when either changes."""
-    from validation.model.card import CARD_NAME, read_card
-    from validation.protocol import load_protocol
+    from validation.model.card import CARD_NAME
 
-    protocol = load_protocol(config["protocol"])
+    protocol = _protocol(config)
     model_dir = (protocol.model_version(version) if version else protocol.released).path
-    return [str(model_dir / CARD_NAME), str(model_dir / read_card(model_dir).weights)]
+    return [str(model_dir / CARD_NAME), str(model_dir / _card(Path(model_dir)).weights)]
 
 
 def all_model_files(config: dict[str, Any]) -> list[str]:

@@ -19,11 +19,13 @@ Every function takes a required integer ``seed`` and records it in its result.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 import warnings
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -279,6 +281,50 @@ def _layout(n: int, clusters: ArrayLike | None, strata: ArrayLike | None) -> _La
     sizes = np.bincount(cluster_stratum).astype(np.intp)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp)
     return _Layout(position[cluster_codes], cluster_stratum, starts, sizes)
+
+
+#: replicates and jackknife values of recent bootstraps, which do not depend on the confidence
+#: level: inverting an interval into a p-value (validation.analysis.acceptance) asks for the
+#: same bootstrap at dozens of levels, and redrawing 2,000 resamples each time dominated the
+#: analysis of a large study. Keyed by the data's bytes, the clusters and strata layout, the
+#: seed, the number of resamples, the method and the statistic (a function without closure
+#: cells only: one whose result is fixed by its arguments); least recently used evicted.
+_MEMO: OrderedDict[tuple[Hashable, ...], tuple[Any, ...]] = OrderedDict()
+_MEMO_SIZE = 32
+
+
+def _digest(*arrays: NDArray[Any]) -> str:
+    h = hashlib.sha1(usedforsecurity=False)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _memo_key(
+    kind: str, statistic: Any, arrays: Sequence[NDArray[Any]], layout: _Layout, *rest: Hashable
+) -> tuple[Hashable, ...] | None:
+    """The memo key of a bootstrap, or None when the statistic may hold state (a closure)."""
+    if statistic is not None and getattr(statistic, "__closure__", True) is not None:
+        return None
+    data = _digest(*arrays, layout.row_cluster, layout.cluster_stratum)
+    return (kind, statistic, data, *rest)
+
+
+def _memo_get(key: tuple[Hashable, ...] | None) -> tuple[Any, ...] | None:
+    if key is None or key not in _MEMO:
+        return None
+    _MEMO.move_to_end(key)
+    return _MEMO[key]
+
+
+def _memo_put(key: tuple[Hashable, ...] | None, value: tuple[Any, ...]) -> None:
+    if key is None:
+        return
+    _MEMO[key] = value
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
 
 
 def _chunk_rows(width: int, total: int) -> int:
@@ -669,7 +715,43 @@ def cluster_bootstrap(
                 f"has {a.shape[0]}."
             )
     layout = _layout(n, clusters, strata)
+    key = _memo_key("generic", statistic, arrays, layout, vectorized, seed_value, resamples, chosen)
+    cached = _memo_get(key)
+    if cached is None:
+        cached = _generic_replicates(
+            arrays, statistic, layout, vectorized, seed_value, resamples, chosen
+        )
+        _memo_put(key, cached)
+    estimate, scalar, replicates, jackknife = cached
+    summary = _summarise(
+        replicates, estimate, jackknife, layout.cluster_stratum, layout.sizes, level, chosen, limit
+    )
+    return _result(
+        summary,
+        estimate.copy(),
+        replicates.copy(),
+        scalar,
+        layout,
+        n,
+        resamples,
+        seed_value,
+        chosen,
+        level,
+        limit,
+    )
 
+
+def _generic_replicates(
+    arrays: list[NDArray[np.float64]],
+    statistic: Callable[..., Any],
+    layout: _Layout,
+    vectorized: bool,
+    seed_value: int,
+    resamples: int,
+    chosen: str,
+) -> tuple[NDArray[np.float64], bool, NDArray[np.float64], NDArray[np.float64] | None]:
+    """The estimate, whether it is a scalar, the replicates and (BCa) the jackknife values."""
+    n = arrays[0].shape[0]
     if vectorized:
         raw = statistic(*arrays, weights=np.ones((1, n)))
         scalar = np.ndim(raw) <= 1
@@ -712,22 +794,7 @@ def cluster_bootstrap(
     jackknife = None
     if chosen == "bca":
         jackknife = _jackknife(arrays, statistic, layout, vectorized, k)
-    summary = _summarise(
-        replicates, estimate, jackknife, layout.cluster_stratum, layout.sizes, level, chosen, limit
-    )
-    return _result(
-        summary,
-        estimate,
-        replicates,
-        scalar,
-        layout,
-        n,
-        resamples,
-        seed_value,
-        chosen,
-        level,
-        limit,
-    )
+    return estimate, scalar, replicates, jackknife
 
 
 def _jackknife(
@@ -737,9 +804,21 @@ def _jackknife(
     vectorized: bool,
     k: int,
 ) -> NDArray[np.float64]:
-    """The statistic with each cluster left out in turn, shape ``(n_clusters, k)``."""
+    """The statistic with each cluster left out in turn, shape ``(n_clusters, k)``.
+
+    Re-weighting costs O(n_clusters * n). A vectorized statistic may carry a
+    ``leave_one_cluster_out(*arrays, row_cluster=..., n_clusters=...)`` attribute that
+    returns the same values directly (e.g. :func:`validation.stats.roc.auc_leave_one_cluster_out`
+    for the AUC, in O(n log n)), or None to fall back to re-weighting.
+    """
     n = arrays[0].shape[0]
     n_clusters = layout.n_clusters
+    direct = getattr(statistic, "leave_one_cluster_out", None) if vectorized else None
+    if direct is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = direct(*arrays, row_cluster=layout.row_cluster, n_clusters=n_clusters)
+        if values is not None:
+            return _as_rows(values, n_clusters)
     out = np.empty((n_clusters, k))
     with np.errstate(divide="ignore", invalid="ignore"):
         if vectorized:
@@ -908,6 +987,39 @@ def cluster_bootstrap_ratio(
     num, den, scalar = _ratio_inputs(numerator, denominator)
     n = num.shape[0]
     layout = _layout(n, clusters, strata)
+    key = _memo_key("ratio", None, [num, den], layout, seed_value, resamples, chosen)
+    cached = _memo_get(key)
+    if cached is None:
+        cached = _ratio_bootstrap(num, den, layout, seed_value, resamples, chosen)
+        _memo_put(key, cached)
+    estimate, replicates, jackknife = cached
+    summary = _summarise(
+        replicates, estimate, jackknife, layout.cluster_stratum, layout.sizes, level, chosen, limit
+    )
+    return _result(
+        summary,
+        estimate.copy(),
+        replicates.copy(),
+        scalar,
+        layout,
+        n,
+        resamples,
+        seed_value,
+        chosen,
+        level,
+        limit,
+    )
+
+
+def _ratio_bootstrap(
+    num: NDArray[np.float64],
+    den: NDArray[np.float64],
+    layout: _Layout,
+    seed_value: int,
+    resamples: int,
+    chosen: str,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]:
+    """The ratio's estimate, replicates and (BCa) jackknife values."""
     g = layout.n_clusters
     sum_num = _cluster_sums(num, layout.row_cluster, g)
     sum_den = _cluster_sums(den, layout.row_cluster, g)
@@ -922,22 +1034,7 @@ def cluster_bootstrap_ratio(
     rng = np.random.default_rng(seed_value)
     replicates = _ratio_replicates(rng, sum_num, sum_den, layout.starts, layout.sizes, resamples)
     jackknife = _ratio_jackknife(sum_num, sum_den) if chosen == "bca" else None
-    summary = _summarise(
-        replicates, estimate, jackknife, layout.cluster_stratum, layout.sizes, level, chosen, limit
-    )
-    return _result(
-        summary,
-        estimate,
-        replicates,
-        scalar,
-        layout,
-        n,
-        resamples,
-        seed_value,
-        chosen,
-        level,
-        limit,
-    )
+    return estimate, replicates, jackknife
 
 
 # --------------------------------------------------------------------------- tidy table

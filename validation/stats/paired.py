@@ -836,6 +836,21 @@ def paired_bootstrap_difference(
                 function(x, *other), dtype=np.float64
             )
 
+    direct = getattr(function, "leave_one_cluster_out", None) if vectorized else None
+    if direct is not None:
+
+        def leave_one_cluster_out(
+            x: NDArray, y: NDArray, *other: NDArray, row_cluster: NDArray, n_clusters: int
+        ) -> NDArray | None:
+            """The difference with each cluster left out, from the statistic's own shortcut."""
+            a = direct(x, *other, row_cluster=row_cluster, n_clusters=n_clusters)
+            b = direct(y, *other, row_cluster=row_cluster, n_clusters=n_clusters)
+            if a is None or b is None:
+                return None
+            return np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+
+        difference.leave_one_cluster_out = leave_one_cluster_out  # type: ignore[attr-defined]
+
     result = cluster_bootstrap(
         (out_a, out_b, *rest),
         difference,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,6 +40,11 @@ _PB_CI_METHODS: tuple[str, ...] = ("paper", "mcr")
 _REL_TIE = 1e-12
 # Number of pairwise differences formed per block in Passing-Bablok (2 MB per temporary).
 _PB_BLOCK_ELEMENTS = 1 << 18
+# Above this many pairwise slopes (8 bytes each: 256 MiB) they are streamed, never all held:
+# n = 8,192 studies; 50,000 studies have 1.25e9 slopes (10 GB).
+_PB_MAX_SLOPES = 1 << 25
+_PB_SAMPLE_PAIRS = 1 << 20  # pairs sampled to cut the streamed slopes into cells
+_PB_EDGES = 1025  # quantiles of the sample that bound the cells
 
 
 @dataclass(frozen=True)
@@ -354,40 +360,62 @@ def _pairwise_slopes(
     out = np.empty(n * (n - 1) // 2)
     filled = 0
     shift = 0
+    for slopes, below in _slope_blocks(x, y, float_minus_one=float_minus_one):
+        shift += below
+        out[filled : filled + slopes.shape[0]] = slopes
+        filled += slopes.shape[0]
+    return out[:filled], shift
+
+
+def _slope_blocks(
+    x: NDArray[np.float64], y: NDArray[np.float64], *, float_minus_one: bool
+) -> Iterator[tuple[NDArray[np.float64], int]]:
+    """The pairwise slopes (see :func:`_pairwise_slopes`) block by block, with each block's
+    count of slopes below -1."""
+    n = x.shape[0]
     rows = max(1, _PB_BLOCK_ELEMENTS // n)
     for start in range(0, n - 1, rows):
         stop = min(start + rows, n - 1)
         upper = np.arange(start + 1, n)[None, :] > np.arange(start, stop)[:, None]  # i < j
         xi, xj = np.broadcast_arrays(x[start:stop, None], x[None, start + 1 :])
         yi, yj = np.broadcast_arrays(y[start:stop, None], y[None, start + 1 :])
-        xi, xj, yi, yj = xi[upper], xj[upper], yi[upper], yj[upper]
-        dx, dy = xj - xi, yj - yi
-        scale_x = (np.abs(xi) + np.abs(xj)) / 2.0
-        scale_y = (np.abs(yi) + np.abs(yj)) / 2.0
-        dx[np.abs(dx) < _REL_TIE * scale_x] = 0.0
-        dy[np.abs(dy) < _REL_TIE * scale_y] = 0.0
-        keep = (dx != 0.0) | (dy != 0.0)
-        dx, dy, scale_x, scale_y = dx[keep], dy[keep], scale_x[keep], scale_y[keep]
-        vertical = dx == 0.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slopes = np.where(vertical, math.inf, dy / np.where(vertical, 1.0, dx))
-        if float_minus_one:
-            angle = np.arctan(slopes)
-            minus_one = angle == -math.pi / 4.0
-            below = angle < -math.pi / 4.0
-        else:
-            minus_one = ~vertical & (np.abs(dx + dy) <= _REL_TIE * (scale_x + scale_y))
-            below = ~minus_one & (slopes < -1.0)
-        slopes = slopes[~minus_one]
-        shift += int(np.count_nonzero(below))
-        out[filled : filled + slopes.shape[0]] = slopes
-        filled += slopes.shape[0]
-    return out[:filled], shift
+        yield _pair_slopes(xi[upper], xj[upper], yi[upper], yj[upper], float_minus_one)
 
 
-def _order_stats(slopes: NDArray[Any], ranks: list[int]) -> dict[int, float]:
+def _pair_slopes(
+    xi: NDArray[np.float64],
+    xj: NDArray[np.float64],
+    yi: NDArray[np.float64],
+    yj: NDArray[np.float64],
+    float_minus_one: bool,
+) -> tuple[NDArray[np.float64], int]:
+    """Slopes of the pairs (i, j), i < j, without the discarded ones; the count below -1."""
+    dx, dy = xj - xi, yj - yi
+    scale_x = (np.abs(xi) + np.abs(xj)) / 2.0
+    scale_y = (np.abs(yi) + np.abs(yj)) / 2.0
+    dx[np.abs(dx) < _REL_TIE * scale_x] = 0.0
+    dy[np.abs(dy) < _REL_TIE * scale_y] = 0.0
+    keep = (dx != 0.0) | (dy != 0.0)
+    dx, dy, scale_x, scale_y = dx[keep], dy[keep], scale_x[keep], scale_y[keep]
+    vertical = dx == 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slopes = np.where(vertical, math.inf, dy / np.where(vertical, 1.0, dx))
+    if float_minus_one:
+        angle = np.arctan(slopes)
+        minus_one = angle == -math.pi / 4.0
+        below = angle < -math.pi / 4.0
+    else:
+        minus_one = ~vertical & (np.abs(dx + dy) <= _REL_TIE * (scale_x + scale_y))
+        below = ~minus_one & (slopes < -1.0)
+    return slopes[~minus_one], int(np.count_nonzero(below))
+
+
+def _order_stats(slopes: NDArray[Any] | _StreamedSlopes, ranks: list[int]) -> dict[int, float]:
     """The order statistics of the given 1-based ranks (in-place partial sort, O(N))."""
     wanted = sorted({r for r in ranks if 1 <= r <= slopes.shape[0]})
+    if isinstance(slopes, _StreamedSlopes):
+        values = slopes.partition([r - 1 for r in wanted]) if wanted else {}
+        return {r: values[r - 1] for r in wanted}
     if wanted:
         slopes.partition([r - 1 for r in wanted])
     return {r: float(slopes[r - 1]) for r in wanted}
@@ -403,8 +431,74 @@ def _half_ranks(twice: int) -> list[int]:
     return [(twice + 1) // 2] if twice % 2 else [twice // 2, twice // 2 + 1]
 
 
+class _StreamedSlopes:
+    """The pairwise slopes of a large sample, never held at once: order statistics in 2 passes.
+
+    Pass 1 counts the slopes in cells cut by quantiles of a sample of pairs (each edge value
+    is a cell of its own, so a heavily repeated slope costs nothing); pass 2 keeps only the
+    slopes in the open cells that hold a wanted rank, and partitions them. The values are the
+    same as from the sorted slopes; the memory is a few blocks plus those cells.
+    """
+
+    def __init__(self, x: NDArray[np.float64], y: NDArray[np.float64], float_minus_one: bool):
+        self.x, self.y, self.float_minus_one = x, y, float_minus_one
+        n = x.shape[0]
+        rng = np.random.default_rng(0)
+        i = rng.integers(0, n, _PB_SAMPLE_PAIRS)
+        j = rng.integers(0, n, _PB_SAMPLE_PAIRS)
+        i, j = np.minimum(i, j)[i != j], np.maximum(i, j)[i != j]
+        sample, _ = _pair_slopes(x[i], x[j], y[i], y[j], float_minus_one)
+        quantiles = np.linspace(0.0, 1.0, _PB_EDGES)
+        finite = sample[np.isfinite(sample)]
+        self.edges = np.unique(np.quantile(finite, quantiles)) if finite.size else np.zeros(1)
+        counts = np.zeros(2 * self.edges.shape[0] + 1, dtype=np.int64)
+        shift = 0
+        for slopes, below in _slope_blocks(x, y, float_minus_one=float_minus_one):
+            shift += below
+            counts += np.bincount(self._cells(slopes), minlength=counts.shape[0])
+        self.counts, self.shift = counts, shift
+        self.shape = (int(counts.sum()),)
+
+    def _cells(self, values: NDArray[np.float64]) -> NDArray[np.intp]:
+        """Cell 2k: between edges k-1 and k (open); cell 2k + 1: equal to edge k."""
+        k = np.searchsorted(self.edges, values, "left")
+        last = self.edges.shape[0] - 1
+        return 2 * k + (self.edges[np.minimum(k, last)] == values)
+
+    def partition(self, ranks0: list[int]) -> dict[int, float]:
+        """The order statistics of the given 0-based ranks."""
+        ends = np.cumsum(self.counts)
+        where = {r: int(np.searchsorted(ends, r, "right")) for r in ranks0}
+        out: dict[int, float] = {}
+        wanted_open = sorted({c for c in where.values() if c % 2 == 0})
+        for r, c in where.items():
+            if c % 2 == 1:
+                out[r] = float(self.edges[c // 2])
+        if wanted_open:
+            kept: dict[int, list[NDArray[np.float64]]] = {c: [] for c in wanted_open}
+            blocks = _slope_blocks(self.x, self.y, float_minus_one=self.float_minus_one)
+            for slopes, _ in blocks:
+                for c in wanted_open:
+                    k = c // 2
+                    inside = np.ones(slopes.shape[0], dtype=bool)
+                    if k > 0:
+                        inside &= slopes > self.edges[k - 1]
+                    if k < self.edges.shape[0]:
+                        inside &= slopes < self.edges[k]
+                    kept[c].append(slopes[inside])
+            for c in wanted_open:
+                cell = np.concatenate(kept[c])
+                first = int(ends[c] - self.counts[c])
+                local = sorted({r - first for r, cc in where.items() if cc == c})
+                cell.partition(local)
+                for r, cc in where.items():
+                    if cc == c:
+                        out[r] = float(cell[r - first])
+        return out
+
+
 def _pb_slope_and_limits(
-    slopes: NDArray[Any], shift: int, z: float, n: int, rule: str
+    slopes: NDArray[Any] | _StreamedSlopes, shift: int, z: float, n: int, rule: str
 ) -> tuple[float, float, float]:
     """Shifted-median slope and its rank-based limits (``-inf``/``inf`` when out of range)."""
     size = slopes.shape[0]
@@ -582,7 +676,11 @@ def passing_bablok(
 
     tau = stats.kendalltau(xs, ys).statistic
     sign = 1.0 if tau >= 0 else -1.0  # as mcr: cor(x, y, method="kendall") >= 0
-    slopes, shift = _pairwise_slopes(xs, sign * ys, float_minus_one=rule == "mcr")
+    if n * (n - 1) // 2 <= _PB_MAX_SLOPES:
+        slopes, shift = _pairwise_slopes(xs, sign * ys, float_minus_one=rule == "mcr")
+    else:  # too many slopes to hold (8 bytes each): stream them twice
+        slopes = _StreamedSlopes(xs, sign * ys, float_minus_one=rule == "mcr")
+        shift = slopes.shift
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     slope, slope_low, slope_high = _pb_slope_and_limits(slopes, shift, z, n, rule)
     if sign < 0:
