@@ -503,7 +503,10 @@ def auc_leave_one_cluster_out(
     >>> y = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 1.0])
     >>> s = np.array([0.1, 0.4, 0.35, 0.8, 0.5, 0.5])
     >>> auc_leave_one_cluster_out(y, s, row_cluster=np.array([0, 0, 1, 1, 2, 2]), n_clusters=3)
-    array([0.75, 0.5 , 0.75])
+    array([0.5       , 0.83333333, 0.75      ])
+
+    Leaving out cluster 0 keeps positives 0.35, 0.8, 0.5 against the negative 0.5: (0 + 1 +
+    0.5) / 3 = 0.5, as :func:`roc_auc` of those rows gives.
     """
     if y_true.ndim != 1 or score.ndim != 1:
         return None
