@@ -11,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pypdf
 import pytest
 
 from tests.project import copy_project
 from validation.audit import verify
+from validation.hashing import sha256_file
 
 BIN = Path(sys.executable).parent
 TINY = ["--config", "demo={enabled: true, n_studies: 48, seed: 5, out: data/demo}"]
@@ -66,6 +68,7 @@ def _comparable(results: dict) -> dict:
         for key in ("accounting_sha256", "predictions_sha256"):
             partition.pop(key)
     data["manifest"].pop("sha256")
+    data.pop("bundles", None)  # only the pooled run came from bundles
     for reference in data["reference_files"]:
         reference.pop("path")
         reference.pop("sha256")
@@ -101,6 +104,21 @@ def test_pooled_results_equal_the_centralised_run(federated):
 def test_reports_render_from_the_pooled_results(federated):
     for kind in ("510k", "de-novo"):
         assert (federated / f"results/demo/federated/report/{kind}.pdf").stat().st_size > 10_000
+
+
+def test_results_and_report_name_the_verified_bundles(federated):
+    pooled = json.loads((federated / "results/demo/federated/analysis/results.json").read_text())
+    bundles = pooled["data"]["bundles"]
+    assert [b["site"] for b in bundles] == list(SITES)
+    for b in bundles:
+        assert b["sha256"] == sha256_file(federated / b["bundle"])
+    pdf = pypdf.PdfReader(federated / "results/demo/federated/report/510k.pdf")
+    text = " ".join(" ".join((page.extract_text() or "").split()) for page in pdf.pages)
+    assert f"pooled from {len(SITES)} signed site bundles" in text
+    assert "Site bundles (federated mode)" in text
+    assert all(b["sha256"] in text.replace(" ", "") for b in bundles)
+    central = pypdf.PdfReader(federated / "results/demo/report/510k.pdf")
+    assert "federated mode" not in " ".join(p.extract_text() or "" for p in central.pages)
 
 
 def test_each_bundle_was_signed_by_its_own_site(federated):

@@ -337,12 +337,15 @@ def analyse(
     candidates: dict[str, list[Path]] | None = None,
     accounting_out: str | Path | None = None,
     require_lock: bool = True,
+    bundles: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Unblind, compute endpoints and strata; write results.json, analysed.csv, accounting.csv.
 
     ``candidates`` maps each candidate version of the protocol to its predictions files: each
     is analysed like the released version (``versions/<version>/analysed.csv``) and compared
     with it on the same studies (``results.json`` ``versions`` and ``comparison``).
+    ``bundles`` (federated mode) records the verified site bundles the files came from
+    (``results.json`` ``data.bundles``: site, bundle sha256, signer key id, withheld columns).
     """
     candidates = _check_candidates(protocol, candidates or {})
     out_dir = Path(out_dir)
@@ -414,6 +417,7 @@ def analyse(
                 "sha256": sha256_file(manifest_path),
                 "partitions": manifest["partitions"],
             },
+            **({"bundles": bundles} if bundles else {}),
         },
         "flow": unblinded.flow,
         "flow_by_site": unblinded.flow_by_site,

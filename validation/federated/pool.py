@@ -157,16 +157,6 @@ def pool_bundles(
             pooled / "predictions" / version / site / f"{vendor}.csv" for site, vendor in partitions
         ]
 
-    results = analyse(
-        protocol,
-        pooled_sites,
-        [pooled / "ingest" / site / vendor / "accounting.csv" for site, vendor in partitions],
-        predictions(protocol.released.version),
-        out,
-        candidates={m.version: predictions(m.version) for m in protocol.candidates},
-        accounting_out=accounting_out,
-        require_lock=True,
-    )
     record = [
         {
             "site": b.site,
@@ -179,5 +169,16 @@ def pool_bundles(
         }
         for b in bundles
     ]
+    results = analyse(
+        protocol,
+        pooled_sites,
+        [pooled / "ingest" / site / vendor / "accounting.csv" for site, vendor in partitions],
+        predictions(protocol.released.version),
+        out,
+        candidates={m.version: predictions(m.version) for m in protocol.candidates},
+        accounting_out=accounting_out,
+        require_lock=True,
+        bundles=record,
+    )
     (out / BUNDLES_RECORD).write_text(json.dumps({"bundles": record}, indent=2) + "\n")
     return results

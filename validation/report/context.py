@@ -755,6 +755,10 @@ def build_context(
             for p in results["data"]["partitions"]
         ],
         "manifest": results["data"]["manifest"],
+        "bundles": [
+            dict(b, site_name=names.get(str(b["site"]), str(b["site"])))
+            for b in results["data"].get("bundles", [])
+        ],
         "reference_files": [
             dict(r, site_name=names.get(str(r["site"]), str(r["site"])))
             for r in results["data"]["reference_files"]
