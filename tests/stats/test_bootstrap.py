@@ -39,6 +39,7 @@ many seeds, and the comparison allows 4 such SDs (of the difference).
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 import zlib
@@ -47,6 +48,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from validation.stats import DEFAULT_RESAMPLES, paired_bootstrap_difference
 from validation.stats.bootstrap import (
     BootstrapResult,
     cluster_bootstrap,
@@ -119,6 +121,7 @@ def test_mean_interval_matches_r_boot_ci(method, expected):
     assert np.all(tolerance < 0.015 * np.array(expected))  # meaningful: within 1.5%
     assert abs(res.ci_low - expected[0]) <= tolerance[0]
     assert abs(res.ci_high - expected[1]) <= tolerance[1]
+    assert res.interval(res.confidence) == (res.ci_low, res.ci_high)
 
 
 def test_spatial_variance_bca_matches_published_example():
@@ -149,6 +152,7 @@ def test_spatial_variance_bca_matches_published_example():
     ours = np.array([res.z0, res.ci_low, res.ci_high])
     assert np.all(np.abs(ours - published) <= tolerance), (ours, published, tolerance)
     assert tolerance[1] < 10 and tolerance[2] < 30  # far narrower than the interval
+    assert res.interval(0.90) == (res.ci_low, res.ci_high)
 
 
 def test_mouse_mean_and_ideal_bootstrap_se():
@@ -488,6 +492,109 @@ def test_undefined_replicates_are_dropped_counted_and_limited():
     assert abs(expected_invalid / 2000 - (57 / 60) ** 60) < 0.02
 
 
+def _result(replicates, estimate, *, method="bca", z0=0.0, acceleration=0.0):
+    """A hand-made scalar result (as a caller holding replicates would have)."""
+    replicates = np.asarray(replicates, dtype=float)
+    return BootstrapResult(
+        estimate=estimate,
+        ci_low=math.nan,
+        ci_high=math.nan,
+        se=math.nan,
+        bias=math.nan,
+        z0=z0,
+        acceleration=acceleration,
+        n_invalid=0,
+        n=10,
+        n_clusters=10,
+        n_strata=1,
+        n_resamples=replicates.shape[0],
+        seed=0,
+        method=method,
+        confidence=0.95,
+        replicates=replicates,
+    )
+
+
+@pytest.mark.parametrize("method", ["bca", "percentile"])
+def test_interval_at_another_level_is_that_bootstrap(method):
+    """Replicates, z0 and a do not depend on the level: res.interval(c) is the run at c."""
+    res = cluster_bootstrap((MOUSE_T,), mean, n_resamples=4000, method=method, seed=5)
+    assert res.interval(0.95) == (res.ci_low, res.ci_high)
+    for level in (0.80, 0.90, 0.99):
+        other = cluster_bootstrap(
+            (MOUSE_T,), mean, n_resamples=4000, method=method, confidence=level, seed=5
+        )
+        assert res.interval(level) == (other.ci_low, other.ci_high)
+    low80, high80 = res.interval(0.80)
+    assert res.ci_low < low80 < high80 < res.ci_high
+
+
+@pytest.mark.parametrize("method", ["bca", "percentile"])
+def test_interval_of_the_ratio_path_and_by_hand(method):
+    y_true = np.tile([True, True, False, True, False], 12)
+    y_pred = np.tile([True, False, False, True, True], 12)
+    res = cluster_bootstrap_ratio(y_true & y_pred, y_true, seed=3, method=method)
+    assert res.interval(res.confidence) == (res.ci_low, res.ci_high)
+    valid = np.sort(res.replicates)
+    alpha = np.array([0.05, 0.95])
+    if method == "bca":
+        z = res.z0 + special.ndtri(alpha)
+        alpha = special.ndtr(res.z0 + z / (1 - res.acceleration * z))
+    assert res.interval(0.90) == pytest.approx(tuple(np.quantile(valid, alpha)), abs=1e-12)
+
+
+def test_interval_degenerate_and_undefined_cases():
+    assert _result(np.full(2000, 3.5), 3.5).interval(0.9) == (3.5, 3.5)
+    assert _result(np.full(2000, 3.5), 3.5, method="percentile").interval(0.5) == (3.5, 3.5)
+    spread = np.linspace(1.0, 2.0, 2000)
+    # every replicate above the estimate: z0 = -inf, the BCa interval is undefined
+    assert all(math.isnan(v) for v in _result(spread, 0.5).interval(0.95))
+    # ... while the percentile interval needs neither z0 nor a
+    low, high = _result(spread, 0.5, method="percentile").interval(0.95)
+    assert (low, high) == pytest.approx((1.025, 1.975), abs=1e-3)
+    assert all(math.isnan(v) for v in _result(spread, 1.5, acceleration=math.nan).interval(0.9))
+    # a = 0.6: 1 - a (z0 + z_0.975) < 0, past the pole of the BCa transformation the upper
+    # level is 1 (its limit at the pole): the largest replicate; a = -0.6 mirrors it
+    low, high = _result(spread, 1.5, acceleration=0.6).interval(0.95)
+    assert 1.0 < low < 1.5 and high == 2.0
+    low, high = _result(spread, 1.5, acceleration=-0.6).interval(0.95)
+    assert low == 1.0 and 1.5 < high < 2.0
+    assert all(math.isnan(v) for v in _result(spread, math.nan).interval(0.95))
+    with np.errstate(invalid="ignore"):
+        assert all(math.isnan(v) for v in _result(np.full(2000, np.nan), 1.0).interval(0.95))
+
+
+def test_interval_is_monotone_in_the_level_up_to_the_bca_pole():
+    """Skewed data with a large acceleration: inverting the interval needs monotone limits.
+
+    With a = 0.158 and z0 = 0.278 the upper BCa level reaches 1 at z = 1/a - z0, a two-sided
+    level of 1 - 1.5e-9; beyond it the upper limit stays the largest replicate (computed
+    through the pole, it used to fall back below the lower limit).
+    """
+    data = np.random.default_rng(3).lognormal(0.0, 1.5, 30)
+    with pytest.warns(RuntimeWarning, match="reach the end of the bootstrap distribution"):
+        res = cluster_bootstrap((data,), variance, seed=9)
+    assert 0.15 < res.acceleration < 0.17 and 0.25 < res.z0 < 0.3
+    pole = 2 * special.ndtr(1.0 / res.acceleration - res.z0) - 1
+    assert 1 - 1e-8 < pole < 1 - 1e-9
+    levels = [1e-9, 0.5, 0.9, 0.95, 0.99, 0.999, 0.99999, 1 - 1e-6, 1 - 1e-9, 1 - 1e-12]
+    lows, highs = zip(*(res.interval(c) for c in levels), strict=True)
+    assert list(lows) == sorted(lows, reverse=True) and list(highs) == sorted(highs)
+    assert highs[-1] == highs[-2] == res.replicates.max() and lows[-1] > res.replicates.min()
+    assert res.interval(res.confidence) == (res.ci_low, res.ci_high)
+
+
+def test_interval_rejects_bad_levels_and_vector_results():
+    res = cluster_bootstrap((X16,), mean, seed=1)
+    with pytest.raises(ValueError, match="open interval"):
+        res.interval(1.0)
+    with pytest.raises(TypeError, match="confidence"):
+        res.interval("0.95")
+    both = cluster_bootstrap_ratio(np.column_stack([X16, X16]), np.ones((16, 2)), seed=1)
+    with pytest.raises(ValueError, match="scalar statistic; this one holds 2"):
+        both.interval(0.95)
+
+
 def test_percentile_has_no_bca_constants():
     res = cluster_bootstrap((X16,), mean, method="percentile", seed=1)
     assert math.isnan(res.z0) and math.isnan(res.acceleration)
@@ -508,6 +615,22 @@ def test_same_seed_same_result_and_seed_recorded():
     assert not np.array_equal(a.replicates, c.replicates) and a.ci_low != c.ci_low
     assert isinstance(a, BootstrapResult) and isinstance(a.ci, Interval)
     assert a.n == values.size and a.n_clusters == 40 and a.n_resamples == 2000
+
+
+def test_one_default_number_of_resamples():
+    """Every bootstrap in validation.stats defaults to the one DEFAULT_RESAMPLES (2000)."""
+    assert DEFAULT_RESAMPLES == 2000
+    functions = [
+        cluster_bootstrap,
+        cluster_bootstrap_ratio,
+        cluster_bootstrap_table,
+        paired_bootstrap_difference,
+    ]
+    for function in functions:
+        default = inspect.signature(function).parameters["n_resamples"].default
+        assert default == DEFAULT_RESAMPLES, function.__name__
+    res = cluster_bootstrap_ratio(np.arange(10.0), np.ones(10), seed=1)
+    assert res.n_resamples == res.replicates.shape[0] == DEFAULT_RESAMPLES
 
 
 # --------------------------------------------------------------------------- coverage

@@ -276,6 +276,7 @@ def test_ewma_arl_montgomery_design_is_about_500():
     assert ewma_arl(0.1, 2.814, limits="asymptotic") == pytest.approx(500, rel=5e-3)
 
 
+@pytest.mark.slow
 def test_exact_limits_against_simulation():
     """Time-varying limits: the non-homogeneous chain against a seeded simulation."""
     for shift, n_runs, max_t in ((0.0, 4000, 3000), (1.0, 20_000, 200)):
@@ -349,6 +350,7 @@ def test_limit_for_false_alarm_requirement_binding(chart):
     )
 
 
+@pytest.mark.slow
 def test_limit_for_arl_requirement_binding():
     lim = limit_for("cusum", arl0_min=5000, horizon=12, false_alarm_prob=0.05, k=0.5)
     assert lim.binding == "arl0"

@@ -2,10 +2,11 @@
 
 Data: ``aSAH`` of the R package pROC (113 patients with aneurysmal subarachnoid haemorrhage;
 Turck et al., Intensive Care Med 2010;36:107-115): outcome ``Poor`` (41 cases) vs ``Good``
-(72 controls) and the markers ``wfns``, ``s100b`` and ``ndka``. The three columns are embedded
-below and checked against ``../shared/reference-data/asah.csv`` when that file is present.
-In aSAH all three markers are higher in the cases, so pROC's automatic direction
-("controls < cases") equals ours (higher score = positive class).
+(72 controls) and the markers ``wfns``, ``s100b`` and ``ndka``, read from the copy of pROC's
+data set in ``tests/stats/reference/asah.csv`` (see the README beside it; Robin et al., BMC
+Bioinformatics 2011;12:77), whose SHA-256 is checked. In aSAH all three markers are higher in
+the cases, so pROC's automatic direction ("controls < cases") equals ours (higher score =
+positive class).
 
 Sources (pROC repository, github.com/xrobin/pROC, ``tests/testthat``; ``r.wfns``,
 ``r.s100b`` and ``r.ndka`` are ``roc(aSAH$outcome, aSAH$<marker>, quiet = TRUE)`` as defined in
@@ -48,10 +49,12 @@ The wfns AUC of pROC's test suite is 0.8236789 (not 0.8236961).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
@@ -61,49 +64,15 @@ from validation.stats.roc import weighted_auc
 
 # ------------------------------------------------------------------------------- aSAH (pROC)
 
-# outcome: P = Poor (case, 1), G = Good (control, 0), in the row order of pROC's aSAH.
-_OUTCOME = (
-    "GGGGPPGPGGPGPPGGPGPPPGPGGGGGGGGGPGGPPGPPGGGGGGGGGPPGGGPGGGPGPGGPPPGPPGPPPPGGGPPGPGGGGGGPG"
-    "GGGGGGGGGGGPPPPPPGGGPGGG"
-)
-POOR = np.array([c == "P" for c in _OUTCOME])
-WFNS = np.array(
-    [
-        1, 1, 1, 1, 3, 2, 5, 4, 1, 2, 5, 2, 5, 5, 1, 2, 5, 2, 2, 5, 2, 1, 1, 1, 1, 2, 1, 2, 1, 1, 3,
-        4, 2, 1, 4, 5, 4, 1, 4, 2, 5, 5, 1, 1, 2, 4, 1, 1, 2, 5, 5, 2, 1, 2, 5, 1, 2, 2, 2, 1, 5, 1,
-        1, 2, 5, 2, 1, 4, 5, 2, 4, 4, 1, 4, 1, 2, 1, 4, 2, 1, 2, 3, 2, 4, 2, 1, 4, 5, 1, 1, 5, 4, 2,
-        2, 1, 1, 1, 3, 1, 2, 5, 2, 2, 5, 5, 5, 2, 4, 4, 5, 1, 1, 1,
-    ]
-)  # fmt: skip
-S100B = np.array(
-    [
-        0.13, 0.14, 0.1, 0.04, 0.13, 0.1, 0.47, 0.16, 0.18, 0.1, 0.12, 0.1, 0.44, 0.71, 0.04, 0.08,
-        0.49, 0.04, 0.07, 0.33, 0.09, 0.09, 0.07, 0.11, 0.07, 0.17, 0.07, 0.11, 0.13, 0.19, 0.05,
-        0.16, 0.41, 0.14, 0.34, 0.35, 0.48, 0.09, 0.96, 0.25, 0.5, 0.46, 0.16, 0.07, 0.43, 0.45,
-        0.11, 0.08, 0.09, 0.86, 0.52, 0.08, 0.06, 0.13, 2.07, 0.1, 0.14, 0.15, 0.07, 0.06, 0.77,
-        0.05, 0.09, 0.3, 0.03, 0.09, 0.04, 0.23, 0.7, 0.09, 0.27, 0.71, 0.08, 0.26, 0.08, 0.16,
-        0.09, 0.13, 0.1, 0.08, 0.11, 0.33, 0.11, 0.28, 0.07, 0.1, 0.32, 0.22, 0.07, 0.05, 0.24,
-        0.38, 0.1, 0.15, 0.08, 0.14, 0.1, 0.07, 0.04, 0.19, 0.56, 0.14, 0.58, 0.32, 0.82, 0.74,
-        0.15, 0.47, 0.17, 0.44, 0.15, 0.5, 0.48,
-    ]
-)  # fmt: skip
-NDKA = np.array(
-    [
-        3.01, 8.54, 8.09, 10.42, 17.4, 12.75, 6.0, 13.2, 15.54, 6.01, 15.96, 17.86, 5.18, 8.9,
-        13.41, 20.75, 11.6, 16.11, 32.37, 54.82, 32.41, 49.94, 40.34, 9.47, 6.29, 12.53, 6.54, 6.3,
-        80.3, 12.8, 9.8, 9.81, 9.85, 18.21, 5.03, 14.04, 21.93, 8.02, 7.42, 8.38, 6.59, 9.63,
-        13.12, 7.96, 14.34, 41.43, 7.63, 7.06, 12.59, 13.56, 3.87, 9.44, 7.66, 12.98, 419.19,
-        27.19, 22.27, 9.95, 21.22, 11.73, 10.4, 58.83, 6.39, 11.09, 12.22, 13.67, 17.21, 22.63,
-        12.9, 9.7, 21.57, 8.23, 72.57, 15.54, 10.51, 10.6, 14.57, 5.19, 9.63, 4.61, 21.48, 17.3,
-        12.71, 9.44, 11.07, 19.46, 10.83, 5.37, 11.97, 7.75, 9.83, 10.55, 28.49, 8.53, 12.57, 12.9,
-        46.83, 11.68, 12.67, 9.01, 9.57, 34.06, 11.72, 14.26, 47.61, 11.67, 24.58, 10.33, 13.87,
-        15.89, 22.43, 6.79, 13.45,
-    ]
-)  # fmt: skip
+# pROC's aSAH, in its row order; outcome Poor = case (1), Good = control (0).
+ASAH_CSV = Path(__file__).resolve().parent / "reference" / "asah.csv"
+ASAH_SHA256 = "612fbea5b61306f0c6936b0d5dbdedaf14d109fd66e90ef35271b2686d9bcc34"
+ASAH = pd.read_csv(ASAH_CSV)
+POOR = ASAH["outcome"].eq("Poor").to_numpy()
+WFNS = ASAH["wfns"].to_numpy()
+S100B = ASAH["s100b"].to_numpy()
+NDKA = ASAH["ndka"].to_numpy()
 MARKERS = {"wfns": WFNS, "s100b": S100B, "ndka": NDKA}
-
-# ../shared beside the project root, as laid out for developers and CI
-ASAH_CSV = Path(__file__).resolve().parents[3] / "shared" / "reference-data" / "asah.csv"
 
 # pROC tests/testthat/test-var.R
 PROC_VAR = {"wfns": 0.00146991470882363, "ndka": 0.0031908105493913, "s100b": 0.00266868245717244}
@@ -136,15 +105,18 @@ PROC_ROC_TEST = {
 }
 
 
-@pytest.mark.skipif(not ASAH_CSV.exists(), reason="shared aSAH reference file not available")
-def test_embedded_asah_equals_the_shared_reference_file():
-    import pandas as pd
-
-    frame = pd.read_csv(ASAH_CSV)
-    assert len(frame) == 113
-    np.testing.assert_array_equal(frame["outcome"].eq("Poor").to_numpy(), POOR)
-    for name, values in MARKERS.items():
-        np.testing.assert_array_equal(frame[name].to_numpy(dtype=float), values.astype(float))
+def test_the_asah_file_is_procs_data_set():
+    """The in-repository copy of pROC's aSAH: its digest, size, columns and a few values."""
+    assert hashlib.sha256(ASAH_CSV.read_bytes()).hexdigest() == ASAH_SHA256
+    assert ASAH.shape == (113, 7)
+    assert list(ASAH.columns) == ["gos6", "outcome", "gender", "age", "wfns", "s100b", "ndka"]
+    assert set(ASAH["outcome"]) == {"Good", "Poor"} and int(POOR.sum()) == 41
+    assert WFNS.dtype.kind == "i" and S100B.dtype.kind == NDKA.dtype.kind == "f"
+    assert (WFNS[:4].tolist(), S100B[:4].tolist(), NDKA[:4].tolist()) == (
+        [1, 1, 1, 1],
+        [0.13, 0.14, 0.1, 0.04],
+        [3.01, 8.54, 8.09, 10.42],
+    )
 
 
 def test_asah_class_sizes_match_proc():

@@ -10,7 +10,8 @@ tested against a published worked example (see ``tests/stats``).
   :func:`root_mean_square_error`, :func:`lin_ccc`, :func:`icc`, :func:`cohen_kappa`
 - method-comparison regression: :func:`deming`, :func:`passing_bablok`
 - clustered data: :func:`cluster_bootstrap`, :func:`cluster_bootstrap_ratio`,
-  :func:`cluster_bootstrap_table`
+  :func:`cluster_bootstrap_table` (:data:`DEFAULT_RESAMPLES` resamples unless told otherwise;
+  :meth:`BootstrapResult.interval` at any other level)
 - across sites: :func:`random_effects`, :func:`leave_one_out`
 - multiplicity: :func:`holm`, :func:`bonferroni`, :func:`fixed_sequence`,
   :func:`multiplicity_adjust`
@@ -23,6 +24,7 @@ tested against a published worked example (see ``tests/stats``).
 from validation.stats.accuracy import DiagnosticAccuracy, diagnostic_accuracy
 from validation.stats.agreement import BlandAltman, bland_altman
 from validation.stats.bootstrap import (
+    DEFAULT_RESAMPLES,
     BootstrapResult,
     cluster_bootstrap,
     cluster_bootstrap_ratio,
@@ -73,6 +75,7 @@ from validation.stats.sample_size import (
 )
 
 __all__ = [
+    "DEFAULT_RESAMPLES",
     "BlandAltman",
     "BlandAltmanSampleSize",
     "BootstrapResult",

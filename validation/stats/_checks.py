@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
@@ -19,11 +20,19 @@ __all__ = [
     "check_choice",
     "check_confidence",
     "check_count",
+    "check_finite",
+    "check_labels",
     "check_numeric_array",
+    "check_open_unit",
+    "check_paired",
     "check_positive_finite",
+    "check_real",
     "check_same_length",
     "check_successes_n",
 ]
+
+
+_Choice = TypeVar("_Choice", bound=str)
 
 
 def _show(value: Any) -> str:
@@ -31,19 +40,42 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def check_real(value: Any, name: str, expected: str) -> float:
+    """Return ``value`` as a float if it is a real number (not a boolean); raise otherwise.
+
+    ``expected`` completes the message ``"{name} must be {expected}"``; range checks are the
+    caller's (or those of the checks below).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be {expected}; got {_show(value)} of type {type(value).__name__}."
+        )
+    return float(value)
+
+
+def check_finite(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a finite real number; raise otherwise."""
+    number = check_real(value, name, "a finite real number")
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite real number; got {_show(value)}.")
+    return number
+
+
+def check_open_unit(value: Any, name: str, example: str | None = None) -> float:
+    """Return ``value`` as a float if it lies in the open interval (0, 1); raise otherwise.
+
+    ``example`` (e.g. ``"0.95"``) is quoted in the message as a typical value.
+    """
+    hint = f", e.g. {example}" if example else ""
+    number = check_real(value, name, f"a real number in the open interval (0, 1){hint}")
+    if not (0.0 < number < 1.0):  # also rejects NaN
+        raise ValueError(f"{name} must be in the open interval (0, 1){hint}; got {_show(value)}.")
+    return number
+
+
 def check_confidence(confidence: Any, name: str = "confidence") -> float:
     """Return ``confidence`` as a float, or raise if it is not a number in (0, 1)."""
-    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
-        raise TypeError(
-            f"{name} must be a real number in the open interval (0, 1); "
-            f"got {_show(confidence)} of type {type(confidence).__name__}."
-        )
-    value = float(confidence)
-    if not (0.0 < value < 1.0):  # also rejects NaN
-        raise ValueError(
-            f"{name} must be in the open interval (0, 1), e.g. 0.95; got {_show(confidence)}."
-        )
-    return value
+    return check_open_unit(confidence, name, "0.95")
 
 
 def check_count(value: Any, name: str) -> int:
@@ -82,62 +114,98 @@ def check_successes_n(successes: Any, n: Any) -> tuple[int, int]:
     return x, size
 
 
-def check_choice(value: Any, name: str, choices: Collection[str]) -> str:
-    """Return ``value`` if it is one of ``choices``; raise otherwise."""
+def check_choice(value: Any, name: str, choices: Collection[_Choice]) -> _Choice:
+    """Return ``value`` if it is one of ``choices``; raise otherwise.
+
+    Typed by its choices: with the ``typing.get_args`` of a ``Literal``, it returns that
+    ``Literal``.
+    """
     allowed = ", ".join(repr(c) for c in choices)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be one of {allowed}; got {_show(value)}.")
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {allowed}; got {value!r}.")
-    return value
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise ValueError(f"{name} must be one of {allowed}; got {value!r}.")
 
 
 def check_positive_finite(value: Any, name: str) -> float:
     """Return ``value`` as a float if it is a finite number > 0; raise otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a positive finite number; "
-            f"got {_show(value)} of type {type(value).__name__}."
-        )
-    number = float(value)
+    number = check_real(value, name, "a positive finite number")
     if not (math.isfinite(number) and number > 0.0):
         raise ValueError(f"{name} must be a positive finite number; got {_show(value)}.")
     return number
 
 
-def _as_1d(values: ArrayLike, name: str) -> NDArray[Any]:
+def check_labels(labels: Any, n: int, what: str, against: str) -> tuple[str, ...]:
+    """Return ``n`` unique labels as strings; raise on a non-sequence, a wrong length or repeats.
+
+    ``what`` names the labels (e.g. ``"site names"``), ``against`` the argument whose length
+    they must have (e.g. ``"estimates"``).
+    """
+    if isinstance(labels, str) or not isinstance(
+        labels, Sequence | np.ndarray | pd.Index | pd.Series
+    ):
+        raise TypeError(f"labels must be a sequence of {what}; got {type(labels).__name__}.")
+    names = tuple(str(label) for label in labels)
+    if len(names) != n:
+        raise ValueError(
+            f"labels and {against} must have the same length; got {len(names)} and {n}."
+        )
+    if len(set(names)) != n:
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"labels must be unique; duplicated: {duplicated}.")
+    return names
+
+
+def _as_array(values: ArrayLike, name: str, ndim: tuple[int, ...] = (1,)) -> NDArray[Any]:
+    """``values`` as an array with one of the dimensions ``ndim`` and at least one row."""
+    what = "one-dimensional" if ndim == (1,) else f"{' or '.join(map(str, ndim))}-D"
     try:
         array = np.asarray(values)
     except Exception as exc:  # ragged input and the like
-        raise TypeError(f"{name} must be a one-dimensional array-like; {exc}") from exc
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional; got an array with shape {array.shape}.")
-    if array.size == 0:
+        raise TypeError(f"{name} must be a {what} array-like; {exc}") from exc
+    if array.ndim not in ndim:
+        raise ValueError(
+            f"{name} must be {what} with one row per observation; got an array with shape "
+            f"{array.shape}."
+        )
+    if array.shape[0] == 0:
         raise ValueError(f"{name} must contain at least one observation; got an empty array.")
     return array
 
 
-def check_numeric_array(values: ArrayLike, name: str) -> NDArray[np.float64]:
-    """Return a 1-D float array with only finite values; raise otherwise."""
-    array = _as_1d(values, name)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name} must hold real numbers; got an array of dtype {array.dtype}.")
+def check_numeric_array(
+    values: ArrayLike, name: str, *, ndim: tuple[int, ...] = (1,), booleans: bool = False
+) -> NDArray[np.float64]:
+    """Return a float array with only finite values; raise otherwise.
+
+    The array must have one of the dimensions ``ndim`` (1-D by default) with at least one row;
+    with ``booleans``, boolean input is accepted (as 0.0 and 1.0).
+    """
+    array = _as_array(values, name, ndim)
+    if not (booleans and array.dtype == bool) and (
+        array.dtype == bool or not np.issubdtype(array.dtype, np.number)
+    ):
+        kinds = "real numbers or booleans" if booleans else "real numbers"
+        raise TypeError(f"{name} must hold {kinds}; got an array of dtype {array.dtype}.")
     if np.iscomplexobj(array):
         raise TypeError(f"{name} must hold real numbers; got complex values.")
     result = array.astype(np.float64)
     bad = ~np.isfinite(result)
     if bad.any():
-        first = int(np.flatnonzero(bad)[0])
+        first = int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
+        where = f"at index {first} ({result[first]})" if result.ndim == 1 else f"in row {first}"
         raise ValueError(
             f"{name} must contain only finite values; found {int(bad.sum())} NaN or infinite "
-            f"value(s), the first at index {first} ({result[first]})."
+            f"value(s), the first {where}."
         )
     return result
 
 
 def check_binary_array(values: ArrayLike, name: str) -> NDArray[np.bool_]:
     """Return a 1-D boolean array from 0/1 or bool input; raise on anything else."""
-    array = _as_1d(values, name)
+    array = _as_array(values, name)
     if array.dtype == bool:
         return array.astype(bool)
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
@@ -156,7 +224,7 @@ def check_binary_array(values: ArrayLike, name: str) -> NDArray[np.bool_]:
         raise ValueError(
             f"{name} must hold binary labels (0/1 or bool); found other values {shown}."
         )
-    return as_float == 1.0
+    return np.equal(as_float, 1.0)
 
 
 def check_same_length(a: NDArray[Any], b: NDArray[Any], name_a: str, name_b: str) -> None:
@@ -165,3 +233,17 @@ def check_same_length(a: NDArray[Any], b: NDArray[Any], name_a: str, name_b: str
         raise ValueError(
             f"{name_a} and {name_b} must have the same length; got {a.shape[0]} and {b.shape[0]}."
         )
+
+
+def check_paired(
+    a: ArrayLike, b: ArrayLike, name_a: str, name_b: str, *, binary: bool = False
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Two 1-D arrays of paired observations of the same length: finite floats, or booleans.
+
+    Each is checked by :func:`check_numeric_array` (or :func:`check_binary_array` with
+    ``binary``), then their lengths by :func:`check_same_length`.
+    """
+    check = check_binary_array if binary else check_numeric_array
+    first, second = check(a, name_a), check(b, name_b)
+    check_same_length(first, second, name_a, name_b)
+    return first, second

@@ -6,16 +6,16 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from validation.stats._checks import (
-    check_binary_array,
     check_choice,
     check_confidence,
-    check_same_length,
+    check_paired,
 )
 from validation.stats.proportions import (
     _PROPORTION_METHODS,
@@ -124,7 +124,7 @@ def _nan_interval(confidence: float, method: str) -> Interval:
 
 
 def _proportion(
-    successes: int, total: int, label: str, *, confidence: float, method: str
+    successes: int, total: int, label: str, *, confidence: float, method: ProportionMethod
 ) -> Estimate:
     if total == 0:
         warnings.warn(
@@ -133,7 +133,7 @@ def _proportion(
             stacklevel=4,
         )
         return Estimate(math.nan, _nan_interval(confidence, method))
-    ci = proportion_interval(successes, total, confidence=confidence, method=method)  # type: ignore[arg-type]
+    ci = proportion_interval(successes, total, confidence=confidence, method=method)
     return Estimate(successes / total, ci)
 
 
@@ -191,25 +191,25 @@ def _from_counts(
     tn: int,
     *,
     confidence: float,
-    method: str,
+    method: ProportionMethod,
     reference_standard: bool,
 ) -> DiagnosticAccuracy:
     sens_label = "sensitivity" if reference_standard else "positive percent agreement (PPA)"
     spec_label = "specificity" if reference_standard else "negative percent agreement (NPA)"
     positives, negatives = tp + fn, fp + tn
     n = positives + negatives
-    kw = {"confidence": confidence, "method": method}
+    proportion = partial(_proportion, confidence=confidence, method=method)
     return DiagnosticAccuracy(
         tp=tp,
         fp=fp,
         fn=fn,
         tn=tn,
         n=n,
-        sensitivity=_proportion(tp, positives, sens_label, **kw),
-        specificity=_proportion(tn, negatives, spec_label, **kw),
-        ppv=_proportion(tp, tp + fp, "PPV", **kw),
-        npv=_proportion(tn, tn + fn, "NPV", **kw),
-        prevalence=_proportion(positives, n, "prevalence", **kw),
+        sensitivity=proportion(tp, positives, sens_label),
+        specificity=proportion(tn, negatives, spec_label),
+        ppv=proportion(tp, tp + fp, "PPV"),
+        npv=proportion(tn, tn + fn, "NPV"),
+        prevalence=proportion(positives, n, "prevalence"),
         lr_positive=_likelihood_ratio(tp, positives, fp, negatives, "LR+", confidence=confidence),
         lr_negative=_likelihood_ratio(fn, positives, tn, negatives, "LR-", confidence=confidence),
         confidence=confidence,
@@ -306,9 +306,7 @@ def diagnostic_accuracy(
     >>> diagnostic_accuracy(y_true, y_pred, reference_standard=False).labels["sensitivity"]
     'PPA'
     """
-    truth = check_binary_array(y_true, "y_true")
-    pred = check_binary_array(y_pred, "y_pred")
-    check_same_length(truth, pred, "y_true", "y_pred")
+    truth, pred = check_paired(y_true, y_pred, "y_true", "y_pred", binary=True)
     level = check_confidence(confidence)
     chosen = check_choice(method, "method", _PROPORTION_METHODS)
     if not isinstance(reference_standard, bool | np.bool_):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -14,16 +14,15 @@ from scipy import stats
 from validation.stats._checks import (
     check_choice,
     check_confidence,
-    check_numeric_array,
+    check_paired,
     check_positive_finite,
-    check_same_length,
 )
 from validation.stats.proportions import Interval
 
 __all__ = ["BlandAltman", "bland_altman"]
 
 LoACIMethod = Literal["exact", "approximate"]
-_CI_METHODS: tuple[str, ...] = ("exact", "approximate")
+_CI_METHODS: tuple[LoACIMethod, ...] = get_args(LoACIMethod)
 
 
 @dataclass(frozen=True)
@@ -251,9 +250,7 @@ def bland_altman(
     >>> res.loa_high_ci.method
     'exact'
     """
-    x = check_numeric_array(method, "method")
-    y = check_numeric_array(reference, "reference")
-    check_same_length(x, y, "method", "reference")
+    x, y = check_paired(method, reference, "method", "reference")
     level = check_confidence(confidence)
     multiplier = check_positive_finite(loa_multiplier, "loa_multiplier")
     chosen = check_choice(ci_method, "ci_method", _CI_METHODS)

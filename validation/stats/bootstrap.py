@@ -14,7 +14,10 @@ keep every study of a drawn patient together.
   as a tidy DataFrame (``metric, stratum, n, estimate, ci_low, ci_high, confidence,
   method`` and the bootstrap's own columns).
 
-Every function takes a required integer ``seed`` and records it in its result.
+Every function takes a required integer ``seed`` and records it in its result, and draws
+:data:`DEFAULT_RESAMPLES` resamples unless told otherwise. A result's
+:meth:`BootstrapResult.interval` gives its interval at any other confidence level from the same
+replicates (e.g. to invert it into a p-value).
 """
 
 from __future__ import annotations
@@ -27,17 +30,25 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, NamedTuple, get_args
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from validation.stats._checks import check_choice, check_confidence, check_count
+from validation.stats._checks import (
+    check_choice,
+    check_confidence,
+    check_count,
+    check_numeric_array,
+    check_real,
+)
 from validation.stats.proportions import Interval
 
 __all__ = [
+    "DEFAULT_RESAMPLES",
     "TABLE_COLUMNS",
     "BootstrapMethod",
     "BootstrapResult",
@@ -47,8 +58,12 @@ __all__ = [
 ]
 
 BootstrapMethod = Literal["bca", "percentile"]
-_METHODS: tuple[str, ...] = ("bca", "percentile")
+_METHODS: tuple[BootstrapMethod, ...] = get_args(BootstrapMethod)
 _LABELS = {"bca": "BCa", "percentile": "percentile"}
+DEFAULT_RESAMPLES = 2000
+"""Bootstrap resamples drawn unless a caller states otherwise (the analysis: unless the
+protocol states ``analysis.bootstrap.n_resamples``): twice the 1000 Efron & Tibshirani (1993,
+ch. 19) ask of an interval, which leaves 50 replicates beyond each limit of a 95% interval."""
 _MIN_RESAMPLES = 1000  # Efron & Tibshirani (1993, ch. 19): B of about 1000 for intervals
 _MIN_TAIL = 10  # replicates expected beyond each limit
 _CHUNK = 1 << 22  # elements per weight/count block (32 MiB of float64)
@@ -140,6 +155,77 @@ class BootstrapResult:
             for lo, hi in zip(self.ci_low, self.ci_high, strict=True)
         )
 
+    def interval(self, confidence: float) -> tuple[float, float]:
+        """The interval at another confidence level, from the same replicates.
+
+        Parameters
+        ----------
+        confidence : float
+            Two-sided confidence level, in (0, 1).
+
+        Returns
+        -------
+        tuple of float
+            ``(low, high)`` by the result's own method (BCa or percentile); at the result's
+            ``confidence`` it is ``(ci_low, ci_high)``. NaN when the BCa interval is undefined
+            (``z0`` or the acceleration not finite); the point estimate twice when every
+            replicate is equal.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``confidence`` not a number in (0, 1).
+        ValueError
+            The result is of a vector statistic (one interval per statistic is not a pair).
+
+        Notes
+        -----
+        Neither the replicates, ``z0`` nor the acceleration depend on the level, so an
+        interval at any level (e.g. to invert it into a p-value) costs two quantiles, not a
+        new bootstrap. The BCa levels are ``Phi(z0 + w / (1 - a w))`` with ``w = z0 + z_q``
+        for the normal quantiles ``z_q`` of ``(1 - confidence)/2`` and ``(1 + confidence)/2``.
+        With a large acceleration, levels near 1 pass the pole ``1 - a w = 0`` of that
+        transformation, where the BCa level reaches 1 (or 0 for ``a < 0``): there the limit
+        is the end of the bootstrap distribution, so the limits stay monotone in the level
+        and an interval can be inverted into a p-value. (The bootstrap functions report a NaN
+        interval, with a warning, when that happens at their own level.) Levels far in the
+        tails need enough resamples beyond the limits; unlike the bootstrap functions this
+        method does not enforce that.
+
+        References
+        ----------
+        .. [1] Efron B. Better bootstrap confidence intervals. J Am Stat Assoc.
+           1987;82(397):171-185.
+        .. [2] DiCiccio TJ, Efron B. Bootstrap confidence intervals. Stat Sci.
+           1996;11(3):189-228.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.array([10, 12, 12.5, 12.5, 13.9, 15, 21, 22, 23, 34, 50, 81, 89, 121, 134, 213])
+        >>> def mean(x, weights):
+        ...     return weights @ x / weights.sum(axis=1)
+        >>> res = cluster_bootstrap((x,), mean, seed=1)
+        >>> res.interval(res.confidence) == (res.ci_low, res.ci_high)
+        True
+        >>> low90, high90 = res.interval(0.90)
+        >>> res.ci_low < low90 < high90 < res.ci_high
+        True
+        """
+        level = check_confidence(confidence)
+        if np.ndim(self.estimate) != 0:
+            raise ValueError(
+                "interval() needs the result of a scalar statistic; this one holds "
+                f"{np.size(self.estimate)} statistics."
+            )
+        theta = float(self.estimate)
+        valid = self.replicates[np.isfinite(self.replicates)]
+        if valid.size == 0 or not math.isfinite(theta):
+            return math.nan, math.nan
+        stored = float(self.acceleration)
+        limits = _limits(valid, theta, level, self.method, lambda: stored)
+        return limits.low, limits.high
+
 
 # --------------------------------------------------------------------------- checks
 
@@ -169,40 +255,40 @@ def _check_resamples(n_resamples: Any, confidence: float) -> int:
 
 
 def _check_fraction(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in [0, 1); got {value!r}.")
-    number = float(value)
+    number = check_real(value, name, "a number in [0, 1)")
     if not 0.0 <= number < 1.0:
         raise ValueError(f"{name} must be in [0, 1); got {value!r}.")
     return number
 
 
-def _check_values(values: ArrayLike, name: str, ndim: tuple[int, ...]) -> NDArray[np.float64]:
-    """Numeric or boolean array with ``ndim`` in ``ndim``, every value finite, as float."""
-    try:
-        array = np.asarray(values)
-    except Exception as exc:  # ragged input and the like
-        raise TypeError(f"{name} must be array-like; {exc}") from exc
-    if array.ndim not in ndim:
-        raise ValueError(
-            f"{name} must have {' or '.join(map(str, ndim))} dimension(s) with one row per "
-            f"observation; got shape {array.shape}."
-        )
-    if array.shape[0] == 0:
-        raise ValueError(f"{name} must contain at least one observation; got an empty array.")
-    if array.dtype != bool and (
-        not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array)
-    ):
-        raise TypeError(f"{name} must hold real numbers or booleans; got dtype {array.dtype}.")
-    result = array.astype(np.float64)
-    bad = ~np.isfinite(result)
-    if bad.any():
-        first = int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
-        raise ValueError(
-            f"{name} must contain only finite values; found {int(bad.sum())} NaN or infinite "
-            f"value(s), the first in row {first}."
-        )
-    return result
+@dataclass(frozen=True)
+class _Options:
+    """The checked options every bootstrap here takes."""
+
+    method: str
+    confidence: float
+    n_resamples: int
+    seed: int
+    max_invalid: float
+
+    @property
+    def draws(self) -> tuple[int, int, str]:
+        """What the replicates and jackknife depend on (the memo key; not the level)."""
+        return self.seed, self.n_resamples, self.method
+
+
+def _check_options(
+    method: Any, confidence: Any, n_resamples: Any, seed: Any, max_invalid: Any
+) -> _Options:
+    chosen = check_choice(method, "method", _METHODS)
+    level = check_confidence(confidence)
+    return _Options(
+        method=chosen,
+        confidence=level,
+        n_resamples=_check_resamples(n_resamples, level),
+        seed=_check_seed(seed),
+        max_invalid=_check_fraction(max_invalid, "max_invalid"),
+    )
 
 
 def _codes(labels: ArrayLike, name: str, n: int) -> tuple[NDArray[np.intp], NDArray[Any]]:
@@ -227,6 +313,13 @@ def _codes(labels: ArrayLike, name: str, n: int) -> tuple[NDArray[np.intp], NDAr
     return codes.astype(np.intp), np.asarray(uniques)
 
 
+def _cluster_codes(clusters: ArrayLike | None, n: int) -> tuple[NDArray[np.intp], NDArray[Any]]:
+    """:func:`_codes` of the clusters; without clusters, every observation is its own."""
+    if clusters is None:
+        return np.arange(n, dtype=np.intp), np.arange(n)
+    return _codes(clusters, "clusters", n)
+
+
 # --------------------------------------------------------------------------- resampling layout
 
 
@@ -249,10 +342,7 @@ class _Layout:
 
 
 def _layout(n: int, clusters: ArrayLike | None, strata: ArrayLike | None) -> _Layout:
-    if clusters is None:
-        cluster_codes, cluster_labels = np.arange(n, dtype=np.intp), np.arange(n)
-    else:
-        cluster_codes, cluster_labels = _codes(clusters, "clusters", n)
+    cluster_codes, cluster_labels = _cluster_codes(clusters, n)
     n_clusters = int(cluster_labels.shape[0])
     if n_clusters < 2:
         raise ValueError(
@@ -365,7 +455,9 @@ class _Summary:
     excess: list[int]  # components with too many invalid replicates
 
 
-def _acceleration(jack: NDArray[np.float64], stratum: NDArray[np.intp], sizes: NDArray) -> float:
+def _acceleration(
+    jack: NDArray[np.float64], stratum: NDArray[np.intp], sizes: NDArray[np.intp]
+) -> float:
     """Jackknife acceleration over clusters, stratified as in Davison & Hinkley (1997).
 
     ``u_g = (n_s - 1) / n_s * (mean_s - theta_(g))`` for cluster ``g`` of stratum ``s`` (with
@@ -388,15 +480,95 @@ def _acceleration(jack: NDArray[np.float64], stratum: NDArray[np.intp], sizes: N
     return float((u**3).sum() / (6.0 * denominator**1.5))
 
 
+class _Limits(NamedTuple):
+    """One statistic's interval from its valid replicates, and what went wrong, if anything."""
+
+    low: float
+    high: float
+    z0: float
+    acceleration: float
+    problem: str | None  # "degenerate", "one-sided", "acceleration", "edge" or None
+    levels: NDArray[np.float64] | None  # the BCa quantile levels
+
+
+def _no_acceleration() -> float:
+    return 0.0
+
+
+def _limits(
+    valid: NDArray[np.float64],
+    theta: float,
+    confidence: float,
+    method: str,
+    acceleration: Callable[[], float],
+) -> _Limits:
+    """Percentile or BCa limits of one statistic: the one implementation of both intervals.
+
+    ``valid`` holds the finite replicates and ``theta`` the (finite) full-data estimate;
+    ``acceleration`` is called only when a BCa interval needs it (the jackknife is costly).
+
+    The BCa level ``Phi(z0 + w / (1 - a w))``, ``w = z0 + z_q``, rises to 1 (``a > 0``) or
+    falls to 0 (``a < 0``) as ``1 - a w`` falls to 0, and is undefined beyond. Past that pole
+    the limit on that side is the end of the bootstrap distribution (the limit of the BCa
+    limit at the pole), with the problem ``"acceleration"``: a reported interval is then NaN
+    (:func:`_summarise`), while :meth:`BootstrapResult.interval` keeps the limit, so that an
+    interval inverted into a p-value stays monotone in the level.
+    """
+    nan = math.nan
+    spread = float(valid.max() - valid.min())
+    if spread <= 1e-12 * max(1.0, abs(theta), float(np.abs(valid).max())):
+        return _Limits(theta, theta, nan, nan, "degenerate", None)
+    alpha = (1.0 - confidence) / 2.0
+    if method == "percentile":
+        low, high = np.quantile(valid, [alpha, 1.0 - alpha])
+        return _Limits(float(low), float(high), nan, nan, None, None)
+    below = np.count_nonzero(valid < theta) + 0.5 * np.count_nonzero(valid == theta)
+    z0 = float(special.ndtri(below / valid.shape[0]))
+    if not math.isfinite(z0):
+        return _Limits(nan, nan, z0, nan, "one-sided", None)
+    a = float(acceleration())
+    if not math.isfinite(a):
+        return _Limits(nan, nan, z0, a, "acceleration", None)
+    shifted = z0 + special.ndtri(np.array([alpha, 1.0 - alpha]))
+    scale = 1.0 - a * shifted
+    defined = scale > 0.0
+    levels = np.where(defined, special.ndtr(z0 + shifted / np.where(defined, scale, 1.0)), a > 0)
+    edge = 1.0 / valid.shape[0]
+    if not defined.all():
+        problem: str | None = "acceleration"
+    elif levels[0] < edge or levels[1] > 1.0 - edge:
+        problem = "edge"
+    else:
+        problem = None
+    low, high = np.quantile(valid, levels)
+    return _Limits(float(low), float(high), z0, a, problem, levels)
+
+
+def _problem_note(limits: _Limits) -> str:
+    """The warning text of an interval's problem."""
+    if limits.problem == "degenerate":
+        return "every replicate is equal: the interval is the point estimate"
+    if limits.problem == "one-sided":
+        return (
+            "every replicate lies on one side of the estimate: the BCa interval is undefined "
+            "(NaN); consider method='percentile'"
+        )
+    if limits.problem == "acceleration":
+        return f"the acceleration a={limits.acceleration:.3g} is too large: BCa undefined"
+    low, high = limits.levels if limits.levels is not None else (math.nan, math.nan)
+    return (
+        f"the BCa levels ({low:.4g}, {high:.4g}) reach the end of the bootstrap distribution; "
+        "increase n_resamples"
+    )
+
+
 def _summarise(
     replicates: NDArray[np.float64],
     estimate: NDArray[np.float64],
     jackknife: NDArray[np.float64] | None,
     layout_stratum: NDArray[np.intp],
     sizes: NDArray[np.intp],
-    confidence: float,
-    method: str,
-    max_invalid: float,
+    options: _Options,
 ) -> _Summary:
     """Percentile or BCa limits, SE and bias of each statistic (column) of ``replicates``."""
     n_resamples, k = replicates.shape
@@ -405,8 +577,6 @@ def _summarise(
     n_invalid = np.zeros(k, dtype=np.int64)
     notes: list[tuple[int, str, str]] = []
     excess: list[int] = []
-    alpha = (1.0 - confidence) / 2.0
-    z_alpha = special.ndtri(np.array([alpha, 1.0 - alpha]))
     for j in range(k):
         column = replicates[:, j]
         valid = column[np.isfinite(column)]
@@ -415,7 +585,7 @@ def _summarise(
         if not math.isfinite(theta):
             notes.append((j, "undefined", "the statistic is undefined (NaN) on the full data"))
             continue
-        if n_invalid[j] > max_invalid * n_resamples:
+        if n_invalid[j] > options.max_invalid * n_resamples:
             excess.append(j)
             continue
         if n_invalid[j]:
@@ -429,66 +599,42 @@ def _summarise(
             )
         se[j] = float(valid.std(ddof=1))
         bias[j] = float(valid.mean()) - theta
-        spread = float(valid.max() - valid.min())
-        if spread <= 1e-12 * max(1.0, abs(theta), float(np.abs(valid).max())):
-            low[j] = high[j] = theta
-            notes.append(
-                (j, "degenerate", "every replicate is equal: the interval is the point estimate")
-            )
-            continue
-        if method == "percentile":
-            low[j], high[j] = np.quantile(valid, [alpha, 1.0 - alpha])
-            continue
-        below = np.count_nonzero(valid < theta) + 0.5 * np.count_nonzero(valid == theta)
-        z0 = float(special.ndtri(below / valid.shape[0]))
-        z0s[j] = z0
-        if not math.isfinite(z0):
-            notes.append(
-                (
-                    j,
-                    "one-sided",
-                    "every replicate lies on one side of the estimate: the BCa interval is "
-                    "undefined (NaN); consider method='percentile'",
-                )
-            )
-            continue
-        a = 0.0 if jackknife is None else _acceleration(jackknife[:, j], layout_stratum, sizes)
-        accs[j] = a
-        shifted = z0 + z_alpha
-        scale = 1.0 - a * shifted
-        if np.any(scale <= 0.0):
-            notes.append(
-                (j, "acceleration", f"the acceleration a={a:.3g} is too large: BCa undefined")
-            )
-            continue
-        levels = special.ndtr(z0 + shifted / scale)
-        edge = 1.0 / valid.shape[0]
-        if levels[0] < edge or levels[1] > 1.0 - edge:
-            notes.append(
-                (
-                    j,
-                    "edge",
-                    f"the BCa levels ({levels[0]:.4g}, {levels[1]:.4g}) reach the end of the "
-                    "bootstrap distribution; increase n_resamples",
-                )
-            )
-        low[j], high[j] = np.quantile(valid, levels)
+        acceleration = (
+            _no_acceleration
+            if jackknife is None
+            else partial(_acceleration, jackknife[:, j], layout_stratum, sizes)
+        )
+        limits = _limits(valid, theta, options.confidence, options.method, acceleration)
+        if limits.problem != "acceleration":  # past the BCa pole no interval is reported
+            low[j], high[j] = limits.low, limits.high
+        z0s[j], accs[j] = limits.z0, limits.acceleration
+        if limits.problem is not None:
+            notes.append((j, limits.problem, _problem_note(limits)))
     return _Summary(low, high, se, bias, z0s, accs, n_invalid, notes, excess)
 
 
-def _result(
-    summary: _Summary,
-    estimate: NDArray[np.float64],
-    replicates: NDArray[np.float64],
-    scalar: bool,
+#: A bootstrap's draws, as memoised: the estimate, whether it is a scalar, the replicates and
+#: (BCa) the jackknife values.
+_Cached = tuple[NDArray[np.float64], bool, NDArray[np.float64], NDArray[np.float64] | None]
+
+
+def _bootstrap_result(
+    key: tuple[Hashable, ...] | None,
+    draw: Callable[[], _Cached],
     layout: _Layout,
     n: int,
-    n_resamples: int,
-    seed: int,
-    method: str,
-    confidence: float,
-    max_invalid: float,
+    options: _Options,
 ) -> BootstrapResult:
+    """The bootstrap's result from its memoised (or newly drawn) replicates."""
+    cached = _memo_get(key)
+    if cached is None:
+        cached = draw()
+        _memo_put(key, cached)
+    estimate, scalar, replicates, jackknife = cached
+    summary = _summarise(
+        replicates, estimate, jackknife, layout.cluster_stratum, layout.sizes, options
+    )
+    n_resamples, max_invalid = options.n_resamples, options.max_invalid
     if summary.excess:
         j = summary.excess[0]
         count = int(summary.n_invalid[j])
@@ -507,7 +653,7 @@ def _result(
         return values[0].item() if scalar else values
 
     return BootstrapResult(
-        estimate=pick(estimate),
+        estimate=pick(estimate.copy()),
         ci_low=pick(summary.low),
         ci_high=pick(summary.high),
         se=pick(summary.se),
@@ -519,10 +665,10 @@ def _result(
         n_clusters=layout.n_clusters,
         n_strata=int(layout.sizes.shape[0]),
         n_resamples=n_resamples,
-        seed=seed,
-        method=method,
-        confidence=confidence,
-        replicates=replicates[:, 0] if scalar else replicates,
+        seed=options.seed,
+        method=options.method,
+        confidence=options.confidence,
+        replicates=(replicates[:, 0] if scalar else replicates).copy(),
     )
 
 
@@ -557,7 +703,7 @@ def cluster_bootstrap(
     seed: int,
     clusters: ArrayLike | None = None,
     strata: ArrayLike | None = None,
-    n_resamples: int = 2000,
+    n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
     method: BootstrapMethod = "bca",
     vectorized: bool = True,
@@ -588,7 +734,7 @@ def cluster_bootstrap(
     strata : array-like of shape (n,), optional
         Stratum (e.g. site) of every observation: clusters are resampled within strata,
         keeping each stratum's number of clusters. Clusters must be nested in strata.
-    n_resamples : int, default 2000
+    n_resamples : int, default DEFAULT_RESAMPLES
         Number of resamples: at least 1000, and enough for 10 replicates beyond each limit.
     confidence : float, default 0.95
         Two-sided confidence level, in (0, 1).
@@ -692,11 +838,7 @@ def cluster_bootstrap(
     >>> res.n, res.n_clusters, round(res.estimate, 4)
     (8, 4, 0.2375)
     """
-    chosen = check_choice(method, "method", _METHODS)
-    level = check_confidence(confidence)
-    resamples = _check_resamples(n_resamples, level)
-    seed_value = _check_seed(seed)
-    limit = _check_fraction(max_invalid, "max_invalid")
+    options = _check_options(method, confidence, n_resamples, seed, max_invalid)
     if not callable(statistic):
         raise TypeError(f"statistic must be callable; got {type(statistic).__name__}.")
     if not isinstance(vectorized, bool):
@@ -706,7 +848,9 @@ def cluster_bootstrap(
             "data must be a non-empty tuple of arrays, e.g. (x,) or (method, reference); got "
             f"{type(data).__name__}."
         )
-    arrays = [_check_values(a, f"data[{i}]", (1, 2)) for i, a in enumerate(data)]
+    arrays = [
+        check_numeric_array(a, f"data[{i}]", ndim=(1, 2), booleans=True) for i, a in enumerate(data)
+    ]
     n = arrays[0].shape[0]
     for i, a in enumerate(arrays[1:], start=1):
         if a.shape[0] != n:
@@ -715,29 +859,13 @@ def cluster_bootstrap(
                 f"has {a.shape[0]}."
             )
     layout = _layout(n, clusters, strata)
-    key = _memo_key("generic", statistic, arrays, layout, vectorized, seed_value, resamples, chosen)
-    cached = _memo_get(key)
-    if cached is None:
-        cached = _generic_replicates(
-            arrays, statistic, layout, vectorized, seed_value, resamples, chosen
-        )
-        _memo_put(key, cached)
-    estimate, scalar, replicates, jackknife = cached
-    summary = _summarise(
-        replicates, estimate, jackknife, layout.cluster_stratum, layout.sizes, level, chosen, limit
-    )
-    return _result(
-        summary,
-        estimate.copy(),
-        replicates.copy(),
-        scalar,
+    key = _memo_key("generic", statistic, arrays, layout, vectorized, *options.draws)
+    return _bootstrap_result(
+        key,
+        lambda: _generic_replicates(arrays, statistic, layout, vectorized, options),
         layout,
         n,
-        resamples,
-        seed_value,
-        chosen,
-        level,
-        limit,
+        options,
     )
 
 
@@ -746,11 +874,10 @@ def _generic_replicates(
     statistic: Callable[..., Any],
     layout: _Layout,
     vectorized: bool,
-    seed_value: int,
-    resamples: int,
-    chosen: str,
-) -> tuple[NDArray[np.float64], bool, NDArray[np.float64], NDArray[np.float64] | None]:
+    options: _Options,
+) -> _Cached:
     """The estimate, whether it is a scalar, the replicates and (BCa) the jackknife values."""
+    resamples = options.n_resamples
     n = arrays[0].shape[0]
     if vectorized:
         raw = statistic(*arrays, weights=np.ones((1, n)))
@@ -766,7 +893,7 @@ def _generic_replicates(
             f"statistic is undefined (NaN or infinite) on the full data: {estimate.tolist()}."
         )
 
-    rng = np.random.default_rng(seed_value)
+    rng = np.random.default_rng(options.seed)
     width = max(n, layout.n_clusters)
     rows = _chunk_rows(width, resamples)
     replicates = np.empty((resamples, k))
@@ -792,7 +919,7 @@ def _generic_replicates(
         replicates[start : start + b] = block
 
     jackknife = None
-    if chosen == "bca":
+    if options.method == "bca":
         jackknife = _jackknife(arrays, statistic, layout, vectorized, k)
     return estimate, scalar, replicates, jackknife
 
@@ -842,8 +969,8 @@ def _jackknife(
 def _ratio_inputs(
     numerator: ArrayLike, denominator: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], bool]:
-    num = _check_values(numerator, "numerator", (1, 2))
-    den = _check_values(denominator, "denominator", (1, 2))
+    num = check_numeric_array(numerator, "numerator", ndim=(1, 2), booleans=True)
+    den = check_numeric_array(denominator, "denominator", ndim=(1, 2), booleans=True)
     if num.shape != den.shape:
         raise ValueError(
             f"numerator and denominator must have the same shape; got {num.shape} and {den.shape}."
@@ -852,7 +979,9 @@ def _ratio_inputs(
     return num.reshape(num.shape[0], -1), den.reshape(den.shape[0], -1), scalar
 
 
-def _cluster_sums(values: NDArray[np.float64], row_cluster: NDArray[np.intp], g: int) -> NDArray:
+def _cluster_sums(
+    values: NDArray[np.float64], row_cluster: NDArray[np.intp], g: int
+) -> NDArray[np.float64]:
     return np.stack(
         [
             np.bincount(row_cluster, weights=values[:, j], minlength=g)
@@ -862,34 +991,35 @@ def _cluster_sums(values: NDArray[np.float64], row_cluster: NDArray[np.intp], g:
     )
 
 
-def _ratio_replicates(
+def _ratio_draws(
     rng: np.random.Generator,
     sum_num: NDArray[np.float64],
     sum_den: NDArray[np.float64],
     starts: NDArray[np.intp],
     sizes: NDArray[np.intp],
-    n_resamples: int,
-) -> NDArray[np.float64]:
-    """Ratios of the resampled sums, ``(counts @ sum_num) / (counts @ sum_den)``.
+    options: _Options,
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """Replicates of the ratios of cluster sums and (BCa) their jackknife values.
 
-    The product is an einsum over one ``(k, G)`` block rather than a BLAS matmul: for these
-    skinny products it is as fast and does not stall when the machine's cores are busy.
+    Each replicate is ``(counts @ sum_num) / (counts @ sum_den)``; the product is an einsum
+    over one ``(k, G)`` block rather than a BLAS matmul: for these skinny products it is as
+    fast and does not stall when the machine's cores are busy. The jackknife leaves each
+    cluster's sums out of the totals.
     """
+    n_resamples = options.n_resamples
     k = sum_num.shape[1]
     both = np.ascontiguousarray(np.concatenate([sum_num, sum_den], axis=1).T)
     rows = _chunk_rows(sum_num.shape[0], n_resamples)
-    out = np.empty((n_resamples, k))
+    replicates = np.empty((n_resamples, k))
+    jackknife = None
     with np.errstate(divide="ignore", invalid="ignore"):
         for start in range(0, n_resamples, rows):
             b = min(rows, n_resamples - start)
             totals = np.einsum("bg,kg->bk", _draw_counts(rng, starts, sizes, b), both)
-            out[start : start + b] = totals[:, :k] / totals[:, k:]
-    return out
-
-
-def _ratio_jackknife(sum_num: NDArray[np.float64], sum_den: NDArray[np.float64]) -> NDArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (sum_num.sum(axis=0) - sum_num) / (sum_den.sum(axis=0) - sum_den)
+            replicates[start : start + b] = totals[:, :k] / totals[:, k:]
+        if options.method == "bca":
+            jackknife = (sum_num.sum(axis=0) - sum_num) / (sum_den.sum(axis=0) - sum_den)
+    return replicates, jackknife
 
 
 def cluster_bootstrap_ratio(
@@ -899,7 +1029,7 @@ def cluster_bootstrap_ratio(
     seed: int,
     clusters: ArrayLike | None = None,
     strata: ArrayLike | None = None,
-    n_resamples: int = 2000,
+    n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
     method: BootstrapMethod = "bca",
     max_invalid: float = 0.01,
@@ -922,7 +1052,7 @@ def cluster_bootstrap_ratio(
         Seed of ``numpy.random.default_rng``; required and recorded in the result.
     clusters, strata : array-like of shape (n,), optional
         As in :func:`cluster_bootstrap`.
-    n_resamples : int, default 2000
+    n_resamples : int, default DEFAULT_RESAMPLES
         Number of resamples (at least 1000, and 10 replicates beyond each limit).
     confidence : float, default 0.95
         Two-sided confidence level, in (0, 1).
@@ -979,47 +1109,24 @@ def cluster_bootstrap_ratio(
     >>> res.ci[0]
     Interval(low=0.7, high=1.0, confidence=0.95, method='cluster bootstrap percentile')
     """
-    chosen = check_choice(method, "method", _METHODS)
-    level = check_confidence(confidence)
-    resamples = _check_resamples(n_resamples, level)
-    seed_value = _check_seed(seed)
-    limit = _check_fraction(max_invalid, "max_invalid")
+    options = _check_options(method, confidence, n_resamples, seed, max_invalid)
     num, den, scalar = _ratio_inputs(numerator, denominator)
     n = num.shape[0]
     layout = _layout(n, clusters, strata)
-    key = _memo_key("ratio", None, [num, den], layout, seed_value, resamples, chosen)
-    cached = _memo_get(key)
-    if cached is None:
-        cached = _ratio_bootstrap(num, den, layout, seed_value, resamples, chosen)
-        _memo_put(key, cached)
-    estimate, replicates, jackknife = cached
-    summary = _summarise(
-        replicates, estimate, jackknife, layout.cluster_stratum, layout.sizes, level, chosen, limit
-    )
-    return _result(
-        summary,
-        estimate.copy(),
-        replicates.copy(),
-        scalar,
-        layout,
-        n,
-        resamples,
-        seed_value,
-        chosen,
-        level,
-        limit,
+    key = _memo_key("ratio", None, [num, den], layout, scalar, *options.draws)
+    return _bootstrap_result(
+        key, lambda: _ratio_bootstrap(num, den, scalar, layout, options), layout, n, options
     )
 
 
 def _ratio_bootstrap(
     num: NDArray[np.float64],
     den: NDArray[np.float64],
+    scalar: bool,
     layout: _Layout,
-    seed_value: int,
-    resamples: int,
-    chosen: str,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]:
-    """The ratio's estimate, replicates and (BCa) jackknife values."""
+    options: _Options,
+) -> _Cached:
+    """The ratio's estimate, whether it is a scalar, its replicates and (BCa) jackknife values."""
     g = layout.n_clusters
     sum_num = _cluster_sums(num, layout.row_cluster, g)
     sum_den = _cluster_sums(den, layout.row_cluster, g)
@@ -1031,10 +1138,11 @@ def _ratio_bootstrap(
             "positive study for a sensitivity)."
         )
     estimate = sum_num.sum(axis=0) / total_den
-    rng = np.random.default_rng(seed_value)
-    replicates = _ratio_replicates(rng, sum_num, sum_den, layout.starts, layout.sizes, resamples)
-    jackknife = _ratio_jackknife(sum_num, sum_den) if chosen == "bca" else None
-    return estimate, replicates, jackknife
+    rng = np.random.default_rng(options.seed)
+    replicates, jackknife = _ratio_draws(
+        rng, sum_num, sum_den, layout.starts, layout.sizes, options
+    )
+    return estimate, scalar, replicates, jackknife
 
 
 # --------------------------------------------------------------------------- tidy table
@@ -1061,7 +1169,7 @@ def cluster_bootstrap_table(
     seed: int,
     clusters: ArrayLike | None,
     by: ArrayLike | None = None,
-    n_resamples: int = 2000,
+    n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
     method: BootstrapMethod = "bca",
     max_invalid: float = 0.01,
@@ -1084,7 +1192,7 @@ def cluster_bootstrap_table(
     by : array-like of shape (n,), optional
         Subgroup of every study (site, vendor, ...); each subgroup is bootstrapped on its
         own studies. Omitted, one stratum ``"all"``.
-    n_resamples : int, default 2000
+    n_resamples : int, default DEFAULT_RESAMPLES
         Resamples per subgroup (at least 1000, and 10 replicates beyond each limit).
     confidence : float, default 0.95
         Two-sided confidence level, in (0, 1).
@@ -1151,11 +1259,7 @@ def cluster_bootstrap_table(
     specificity       A 35          26
            bias       A 60          30
     """
-    chosen = check_choice(method, "method", _METHODS)
-    level = check_confidence(confidence)
-    resamples = _check_resamples(n_resamples, level)
-    seed_value = _check_seed(seed)
-    limit = _check_fraction(max_invalid, "max_invalid")
+    options = _check_options(method, confidence, n_resamples, seed, max_invalid)
     if not isinstance(ratios, Mapping) or len(ratios) == 0:
         raise ValueError(
             "ratios must be a non-empty mapping of metric name to (numerator, denominator); "
@@ -1169,8 +1273,8 @@ def cluster_bootstrap_table(
                 f"ratios[{name!r}] must be a (numerator, denominator) pair; got "
                 f"{type(pair).__name__}."
             )
-        nums.append(_check_values(pair[0], f"ratios[{name!r}] numerator", (1,)))
-        dens.append(_check_values(pair[1], f"ratios[{name!r}] denominator", (1,)))
+        nums.append(check_numeric_array(pair[0], f"ratios[{name!r}] numerator", booleans=True))
+        dens.append(check_numeric_array(pair[1], f"ratios[{name!r}] denominator", booleans=True))
     n = nums[0].shape[0]
     for name, num, den in zip(names, nums, dens, strict=True):
         for part, values in (("numerator", num), ("denominator", den)):
@@ -1179,10 +1283,7 @@ def cluster_bootstrap_table(
                     f"every ratio must have one value per study: ratios[{names[0]!r}] has {n} "
                     f"and ratios[{name!r}] {part} has {values.shape[0]}."
                 )
-    if clusters is None:
-        cluster_codes = np.arange(n, dtype=np.intp)
-    else:
-        cluster_codes, _ = _codes(clusters, "clusters", n)
+    cluster_codes, _ = _cluster_codes(clusters, n)
     if by is None:
         by_codes, by_labels = np.zeros(n, dtype=np.intp), np.array(["all"])
     else:
@@ -1201,7 +1302,7 @@ def cluster_bootstrap_table(
     group_of = by_sorted[firsts]
     bounds = np.searchsorted(group_of, np.arange(by_labels.shape[0] + 1))
 
-    label = f"cluster bootstrap {_LABELS[chosen]}"
+    label = f"cluster bootstrap {_LABELS[options.method]}"
     rows: list[dict[str, Any]] = []
     problems: dict[str, list[str]] = {}
     k = len(names)
@@ -1220,25 +1321,18 @@ def cluster_bootstrap_table(
                     f"{names[j]}/{text}"
                 )
         else:
-            rng = np.random.default_rng(_stratum_seed(seed_value, text))
+            rng = np.random.default_rng(_stratum_seed(options.seed, text))
             starts, sizes = np.array([0], dtype=np.intp), np.array([g], dtype=np.intp)
-            replicates = _ratio_replicates(rng, s_num, s_den, starts, sizes, resamples)
-            jackknife = _ratio_jackknife(s_num, s_den) if chosen == "bca" else None
+            replicates, jackknife = _ratio_draws(rng, s_num, s_den, starts, sizes, options)
             summary = _summarise(
-                replicates,
-                estimate,
-                jackknife,
-                np.zeros(g, dtype=np.intp),
-                sizes,
-                level,
-                chosen,
-                limit,
+                replicates, estimate, jackknife, np.zeros(g, dtype=np.intp), sizes, options
             )
             for j, kind, _ in summary.notes:
                 problems.setdefault(_TABLE_PROBLEMS[kind], []).append(f"{names[j]}/{text}")
             for j in summary.excess:
                 problems.setdefault(
-                    f"more than max_invalid={limit:g} of the replicates undefined: interval NaN",
+                    f"more than max_invalid={options.max_invalid:g} of the replicates "
+                    "undefined: interval NaN",
                     [],
                 ).append(f"{names[j]}/{text} ({summary.n_invalid[j]})")
         n_metric = n_nonzero[lo:hi].sum(axis=0)
@@ -1252,13 +1346,13 @@ def cluster_bootstrap_table(
                     "estimate": float(estimate[j]),
                     "ci_low": float(summary.low[j]) if summary else math.nan,
                     "ci_high": float(summary.high[j]) if summary else math.nan,
-                    "confidence": level,
+                    "confidence": options.confidence,
                     "method": label,
                     "n_clusters": int(clusters_metric[j]),
                     "se": float(summary.se[j]) if summary else math.nan,
                     "n_invalid": int(summary.n_invalid[j]) if summary else 0,
-                    "n_resamples": resamples,
-                    "seed": seed_value,
+                    "n_resamples": options.n_resamples,
+                    "seed": options.seed,
                 }
             )
     for problem, where in problems.items():

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -22,7 +22,13 @@ from scipy import optimize, sparse
 from scipy.sparse.linalg import spsolve
 from scipy.special import ndtr
 
-from validation.stats._checks import check_choice, check_count, check_positive_finite
+from validation.stats._checks import (
+    check_choice,
+    check_count,
+    check_finite,
+    check_open_unit,
+    check_positive_finite,
+)
 
 __all__ = [
     "ControlLimit",
@@ -41,10 +47,10 @@ EwmaLimits = Literal["exact", "asymptotic"]
 CusumArlMethod = Literal["combined", "bivariate"]
 MissingPolicy = Literal["raise", "carry"]
 
-_CHARTS: tuple[str, ...] = ("cusum", "ewma")
-_EWMA_LIMITS: tuple[str, ...] = ("exact", "asymptotic")
-_CUSUM_ARL_METHODS: tuple[str, ...] = ("combined", "bivariate")
-_MISSING: tuple[str, ...] = ("raise", "carry")
+_CHARTS: tuple[ChartName, ...] = get_args(ChartName)
+_EWMA_LIMITS: tuple[EwmaLimits, ...] = get_args(EwmaLimits)
+_CUSUM_ARL_METHODS: tuple[CusumArlMethod, ...] = get_args(CusumArlMethod)
+_MISSING: tuple[MissingPolicy, ...] = get_args(MissingPolicy)
 
 # Markov-chain sizes. One-sided CUSUM chain: relative ARL error below 1e-4; bivariate
 # (two-sided) CUSUM chain: P(RL <= t) about 0.2% too high; EWMA chain: ARL within about 0.1%.
@@ -172,36 +178,18 @@ class ControlLimit:
 # --------------------------------------------------------------------------- input checks
 
 
-def _check_real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a finite real number; got {value!r} of type {type(value).__name__}."
-        )
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite real number; got {value!r}.")
-    return number
-
-
 def _check_nonnegative(value: Any, name: str) -> float:
-    number = _check_real(value, name)
+    number = check_finite(value, name)
     if number < 0.0:
         raise ValueError(f"{name} must be >= 0; got {value!r}.")
     return number
 
 
 def _check_lam(value: Any) -> float:
-    lam = _check_real(value, "lam")
+    lam = check_finite(value, "lam")
     if not (0.0 < lam <= 1.0):
         raise ValueError(f"lam must be in the interval (0, 1], e.g. 0.2; got {value!r}.")
     return lam
-
-
-def _check_probability(value: Any, name: str) -> float:
-    number = _check_real(value, name)
-    if not (0.0 < number < 1.0):
-        raise ValueError(f"{name} must be in the open interval (0, 1); got {value!r}.")
-    return number
 
 
 def _check_horizon(value: Any) -> int:
@@ -244,6 +232,26 @@ def _check_series(z: ArrayLike, missing: str) -> NDArray[np.float64]:
 def _first_alarm(alarm: NDArray[np.bool_], one_d: bool) -> Any:
     first = np.where(alarm.any(axis=1), alarm.argmax(axis=1), -1).astype(np.int64)
     return int(first[0]) if one_d else first
+
+
+def _scan(
+    values: NDArray[np.float64],
+    update: Callable[..., tuple[NDArray[np.float64], ...]],
+    state: tuple[NDArray[np.float64], ...],
+) -> list[NDArray[np.float64]]:
+    """Run a chart's recursion over the periods and record its state after each one.
+
+    ``update(state, z_t, seen)`` gets the previous state, the period's values (0 where
+    missing) and where they were observed, and returns the new state (one array per stream
+    for each part); the result holds, per part, an array of ``values``'s shape.
+    """
+    records = [np.empty_like(values) for _ in state]
+    for t in range(values.shape[1]):
+        seen = ~np.isnan(values[:, t])
+        state = update(state, np.where(seen, values[:, t], 0.0), seen)
+        for record, part in zip(records, state, strict=True):
+            record[:, t] = part
+    return records
 
 
 # --------------------------------------------------------------------------- charts
@@ -321,18 +329,18 @@ def cusum(
     policy = check_choice(missing, "missing", _MISSING)
     values = _check_series(z, policy)
     one_d = np.ndim(z) == 1
-    upper = np.empty_like(values)
-    lower = np.empty_like(values)
-    c_plus = np.zeros(values.shape[0])
-    c_minus = np.zeros(values.shape[0])
-    for t in range(values.shape[1]):
-        z_t = values[:, t]
-        seen = ~np.isnan(z_t)
-        z_t = np.where(seen, z_t, 0.0)
-        c_plus = np.where(seen, np.maximum(0.0, z_t - reference + c_plus), c_plus)
-        c_minus = np.where(seen, np.maximum(0.0, -z_t - reference + c_minus), c_minus)
-        upper[:, t] = c_plus
-        lower[:, t] = c_minus
+
+    def update(
+        state: tuple[NDArray[np.float64], ...], z_t: NDArray[np.float64], seen: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.float64], ...]:
+        c_plus, c_minus = state
+        return (
+            np.where(seen, np.maximum(0.0, z_t - reference + c_plus), c_plus),
+            np.where(seen, np.maximum(0.0, -z_t - reference + c_minus), c_minus),
+        )
+
+    start = np.zeros(values.shape[0])
+    upper, lower = _scan(values, update, (start, start))
     alarm = (upper > limit) | (lower > limit)
     first = _first_alarm(alarm, one_d)
     if one_d:
@@ -435,17 +443,15 @@ def ewma(
     policy = check_choice(missing, "missing", _MISSING)
     values = _check_series(z, policy)
     one_d = np.ndim(z) == 1
-    statistic = np.empty_like(values)
-    n_seen = np.empty_like(values)
-    w = np.zeros(values.shape[0])
-    seen_so_far = np.zeros(values.shape[0])
-    for t in range(values.shape[1]):
-        z_t = values[:, t]
-        seen = ~np.isnan(z_t)
-        w = np.where(seen, smoothing * np.where(seen, z_t, 0.0) + (1.0 - smoothing) * w, w)
-        seen_so_far = seen_so_far + seen
-        statistic[:, t] = w
-        n_seen[:, t] = seen_so_far
+
+    def update(
+        state: tuple[NDArray[np.float64], ...], z_t: NDArray[np.float64], seen: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.float64], ...]:
+        w, seen_so_far = state
+        return np.where(seen, smoothing * z_t + (1.0 - smoothing) * w, w), seen_so_far + seen
+
+    start = np.zeros(values.shape[0])
+    statistic, n_seen = _scan(values, update, (start, start))
     if kind == "exact":
         limit = multiplier * _ewma_sd(smoothing, n_seen)
     else:
@@ -626,7 +632,7 @@ def cusum_arl(
     """
     reference = _check_nonnegative(k, "k")
     limit = check_positive_finite(h, "h")
-    delta = _check_real(shift, "shift")
+    delta = check_finite(shift, "shift")
     how = check_choice(method, "method", _CUSUM_ARL_METHODS)
     if how == "combined":
         return _cusum_arl_combined(reference, limit, delta)
@@ -763,7 +769,7 @@ def ewma_arl(lam: float, L: float, *, shift: float = 0.0, limits: EwmaLimits = "
     """
     smoothing = _check_lam(lam)
     multiplier = check_positive_finite(L, "L")
-    delta = _check_real(shift, "shift")
+    delta = check_finite(shift, "shift")
     kind = check_choice(limits, "limits", _EWMA_LIMITS)
     return _ewma_arl(smoothing, multiplier, delta, kind)
 
@@ -847,7 +853,7 @@ def run_length_cdf(
     name = check_choice(chart, "chart", _CHARTS)
     value = check_positive_finite(limit, "limit")
     periods = _check_horizon(horizon)
-    delta = _check_real(shift, "shift")
+    delta = check_finite(shift, "shift")
     if name == "cusum":
         reference = _check_nonnegative(k, "k")
         return np.array(_cusum_cdf(reference, value, delta, periods))
@@ -952,11 +958,11 @@ def limit_for(
     ('false_alarm_prob', True, True)
     """
     name = check_choice(chart, "chart", _CHARTS)
-    target_arl = _check_real(arl0_min, "arl0_min")
+    target_arl = check_finite(arl0_min, "arl0_min")
     if target_arl < 1.0:
         raise ValueError(f"arl0_min must be >= 1 period; got {arl0_min!r}.")
     periods = _check_horizon(horizon)
-    alpha = _check_probability(false_alarm_prob, "false_alarm_prob")
+    alpha = check_open_unit(false_alarm_prob, "false_alarm_prob")
     if name == "cusum":
         reference = _check_nonnegative(k, "k")
 

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from validation.stats._checks import check_choice, check_count, check_numeric_array
+from validation.stats._checks import check_choice, check_count, check_numeric_array, check_real
 
 __all__ = ["Chi2Drift", "KsDrift", "PsiResult", "chi2_drift", "ks_drift", "psi"]
 
 KsMethod = Literal["auto", "exact", "asymp"]
-_KS_METHODS: tuple[str, ...] = ("auto", "exact", "asymp")
+_KS_METHODS: tuple[KsMethod, ...] = get_args(KsMethod)
 
 
 # --------------------------------------------------------------------------- results
@@ -240,9 +240,8 @@ def psi(
     n_bins_requested = check_count(bins, "bins")
     if n_bins_requested < 2:
         raise ValueError(f"bins must be at least 2; got {n_bins_requested}.")
-    if isinstance(floor, bool) or not isinstance(floor, (int, float)):
-        raise TypeError(f"floor must be a number in (0, 0.01]; got {floor!r}.")
-    if not (0.0 < float(floor) <= 0.01):
+    floor_value = check_real(floor, "floor", "a number in (0, 0.01]")
+    if not (0.0 < floor_value <= 0.01):
         raise ValueError(f"floor must be in (0, 0.01], e.g. 1e-4; got {floor!r}.")
     _check_min_size(reference, "baseline", n_bins_requested)
     _check_min_size(sample, "current", 1)
@@ -256,12 +255,12 @@ def psi(
             "PSI is undefined. Compare such a variable with chi2_drift instead."
         )
     n_bins = cuts.size + 1
-    base_frac = np.bincount(np.searchsorted(cuts, reference, side="right"), minlength=n_bins)
-    curr_frac = np.bincount(np.searchsorted(cuts, sample, side="right"), minlength=n_bins)
-    base_frac = base_frac / reference.size
-    curr_frac = curr_frac / sample.size
-    b = np.where(base_frac > 0, base_frac, floor)
-    c = np.where(curr_frac > 0, curr_frac, floor)
+    base_counts = np.bincount(np.searchsorted(cuts, reference, side="right"), minlength=n_bins)
+    curr_counts = np.bincount(np.searchsorted(cuts, sample, side="right"), minlength=n_bins)
+    base_frac = base_counts / reference.size
+    curr_frac = curr_counts / sample.size
+    b = np.where(base_frac > 0, base_frac, floor_value)
+    c = np.where(curr_frac > 0, curr_frac, floor_value)
     value = float(np.sum((c - b) * np.log(c / b)))
     scale = 1.0 / reference.size + 1.0 / sample.size
     statistic = value / scale
@@ -277,7 +276,7 @@ def psi(
         cut_points=cuts,
         baseline_fraction=base_frac,
         current_fraction=curr_frac,
-        floor=float(floor),
+        floor=floor_value,
         min_expected=float(sample.size * base_frac.min()),
     )
 

@@ -8,7 +8,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from validation.stats._checks import check_confidence, check_numeric_array, check_same_length
+from validation.stats._checks import (
+    check_confidence,
+    check_numeric_array,
+    check_paired,
+)
 from validation.stats.proportions import Estimate, Interval
 
 
@@ -91,9 +95,7 @@ def mean_absolute_error(
     >>> round(res.estimate, 3)
     0.833
     """
-    x = check_numeric_array(method, "method")
-    y = check_numeric_array(reference, "reference")
-    check_same_length(x, y, "method", "reference")
+    x, y = check_paired(method, reference, "method", "reference")
     return mean_interval(np.abs(x - y), confidence=confidence)
 
 
@@ -149,9 +151,7 @@ def root_mean_square_error(
     >>> round(res.estimate, 4)
     0.6124
     """
-    x = check_numeric_array(method, "method")
-    y = check_numeric_array(reference, "reference")
-    check_same_length(x, y, "method", "reference")
+    x, y = check_paired(method, reference, "method", "reference")
     level = check_confidence(confidence)
     n = x.shape[0]
     if n < 2:

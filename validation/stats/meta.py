@@ -12,11 +12,10 @@ poolability flag. :func:`leave_one_out` refits the model with each site omitted 
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -26,8 +25,9 @@ from scipy import optimize, stats
 from validation.stats._checks import (
     check_choice,
     check_confidence,
-    check_numeric_array,
-    check_same_length,
+    check_labels,
+    check_open_unit,
+    check_paired,
 )
 from validation.stats.proportions import Interval
 
@@ -43,9 +43,9 @@ __all__ = [
 PoolMethod = Literal["REML", "DL", "FE"]
 PoolTest = Literal["z", "knha"]
 PredictionMethod = Literal["higgins", "normal"]
-_METHODS: tuple[str, ...] = ("REML", "DL", "FE")
-_TESTS: tuple[str, ...] = ("z", "knha")
-_PREDICTIONS: tuple[str, ...] = ("higgins", "normal")
+_METHODS: tuple[PoolMethod, ...] = get_args(PoolMethod)
+_TESTS: tuple[PoolTest, ...] = get_args(PoolTest)
+_PREDICTIONS: tuple[PredictionMethod, ...] = get_args(PredictionMethod)
 
 _REML_TOL = 1e-10  # Fisher-scoring stopping threshold (metafor's default is 1e-5)
 _REML_MAXITER = 100  # metafor's default maximum number of iterations
@@ -159,25 +159,10 @@ class RandomEffectsPool:
 # --------------------------------------------------------------------------- input checks
 
 
-def _check_unit_open(value: Any, name: str) -> float:
-    """Return ``value`` as a float in the open interval (0, 1), or raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a real number in the open interval (0, 1); "
-            f"got {value!r} of type {type(value).__name__}."
-        )
-    number = float(value)
-    if not (0.0 < number < 1.0):  # also rejects NaN
-        raise ValueError(f"{name} must be in the open interval (0, 1); got {value!r}.")
-    return number
-
-
 def _check_inputs(
     estimates: ArrayLike, variances: ArrayLike, labels: Sequence[Any] | None, min_k: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], tuple[str, ...]]:
-    y = check_numeric_array(estimates, "estimates")
-    v = check_numeric_array(variances, "variances")
-    check_same_length(y, v, "estimates", "variances")
+    y, v = check_paired(estimates, variances, "estimates", "variances")
     k = int(y.shape[0])
     if k < min_k:
         raise ValueError(
@@ -194,20 +179,7 @@ def _check_inputs(
     if labels is None:
         names = tuple(str(i) for i in range(1, k + 1))
     else:
-        if isinstance(labels, str) or not isinstance(
-            labels, Sequence | np.ndarray | pd.Index | pd.Series
-        ):
-            raise TypeError(
-                f"labels must be a sequence of site names; got {type(labels).__name__}."
-            )
-        names = tuple(str(label) for label in labels)
-        if len(names) != k:
-            raise ValueError(
-                f"labels and estimates must have the same length; got {len(names)} and {k}."
-            )
-        if len(set(names)) != k:
-            duplicated = sorted({n for n in names if names.count(n) > 1})
-            raise ValueError(f"labels must be unique; duplicated: {duplicated}.")
+        names = check_labels(labels, k, "site names", "estimates")
     return y, v, names
 
 
@@ -227,7 +199,7 @@ def _tau2_dl(y: NDArray[np.float64], v: NDArray[np.float64]) -> float:
     """DerSimonian & Laird (1986) moment estimator, truncated at 0."""
     w = 1.0 / v
     c = float(w.sum() - (w @ w) / w.sum())
-    return max(0.0, (_cochran_q(y, v) - (y.shape[0] - 1)) / c)
+    return max(0.0, (_cochran_q(y, v) - (len(y) - 1)) / c)
 
 
 def _reml_loglik(tau2: float, y: NDArray[np.float64], v: NDArray[np.float64]) -> float:
@@ -592,8 +564,8 @@ def random_effects(
     chosen_test = check_choice(test, "test", _TESTS)
     chosen_prediction = check_choice(prediction, "prediction", _PREDICTIONS)
     level = check_confidence(confidence)
-    q_level = _check_unit_open(q_alpha, "q_alpha")
-    i2_level = _check_unit_open(i2_threshold, "i2_threshold")
+    q_level = check_open_unit(q_alpha, "q_alpha")
+    i2_level = check_open_unit(i2_threshold, "i2_threshold")
     y, v, names = _check_inputs(estimates, variances, labels, min_k=2)
 
     fit = _fit(y, v, chosen_method, chosen_test, chosen_prediction, level)

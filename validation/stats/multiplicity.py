@@ -21,16 +21,20 @@ matching level (:meth:`MultiplicityResult.matching_confidence`).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from validation.stats._checks import check_choice, check_numeric_array
+from validation.stats._checks import (
+    check_choice,
+    check_labels,
+    check_numeric_array,
+    check_open_unit,
+)
 
 __all__ = [
     "MultiplicityProcedure",
@@ -42,7 +46,7 @@ __all__ = [
 ]
 
 MultiplicityProcedure = Literal["holm", "bonferroni", "fixed-sequence", "none"]
-_PROCEDURES: tuple[str, ...] = ("holm", "bonferroni", "fixed-sequence", "none")
+_PROCEDURES: tuple[MultiplicityProcedure, ...] = get_args(MultiplicityProcedure)
 
 _COLUMNS: tuple[str, ...] = (
     "hypothesis",
@@ -155,10 +159,13 @@ class MultiplicityResult:
     def to_frame(self) -> pd.DataFrame:
         """Tidy table, one row per hypothesis in input order.
 
-        Columns: ``hypothesis, order, p, adjusted_p, local_alpha, tested, rejected,
-        procedure, alpha``; ``order`` is the 1-based position at which the procedure
-        examined the hypothesis (sorted p-values for Holm, the given order for
-        fixed-sequence, the input position otherwise).
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``hypothesis, order, p, adjusted_p, local_alpha, tested, rejected,
+            procedure, alpha``; ``order`` is the 1-based position at which the procedure
+            examined the hypothesis (sorted p-values for Holm, the given order for
+            fixed-sequence, the input position otherwise).
         """
         if self.procedure == "holm":
             ranks = np.empty(len(self.p_values), dtype=int)
@@ -187,18 +194,6 @@ class MultiplicityResult:
 # --------------------------------------------------------------------------- input checks
 
 
-def _check_alpha(alpha: Any) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(
-            f"alpha must be a real number in the open interval (0, 1), e.g. 0.05; "
-            f"got {alpha!r} of type {type(alpha).__name__}."
-        )
-    value = float(alpha)
-    if not (0.0 < value < 1.0):  # also rejects NaN
-        raise ValueError(f"alpha must be in the open interval (0, 1), e.g. 0.05; got {alpha!r}.")
-    return value
-
-
 def _check_p_values(p_values: ArrayLike) -> NDArray[np.float64]:
     p = check_numeric_array(p_values, "p_values")
     outside = (p < 0.0) | (p > 1.0)
@@ -214,21 +209,7 @@ def _check_p_values(p_values: ArrayLike) -> NDArray[np.float64]:
 def _check_labels(labels: Sequence[Any] | None, m: int) -> tuple[str, ...]:
     if labels is None:
         return tuple(f"H{i}" for i in range(1, m + 1))
-    if isinstance(labels, str) or not isinstance(
-        labels, Sequence | np.ndarray | pd.Index | pd.Series
-    ):
-        raise TypeError(
-            f"labels must be a sequence of hypothesis names; got {type(labels).__name__}."
-        )
-    names = tuple(str(label) for label in labels)
-    if len(names) != m:
-        raise ValueError(
-            f"labels and p_values must have the same length; got {len(names)} and {m}."
-        )
-    if len(set(names)) != m:
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"labels must be unique; duplicated: {duplicated}.")
-    return names
+    return check_labels(labels, m, "hypothesis names", "p_values")
 
 
 def _result(
@@ -272,6 +253,47 @@ def _holm(p: NDArray[np.float64], alpha: float) -> tuple[NDArray[np.float64], ND
     adjusted[order] = adjusted_sorted
     local[order] = local_sorted
     return adjusted, local
+
+
+def _bonferroni(
+    p: NDArray[np.float64], alpha: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    m = p.shape[0]
+    return np.minimum(1.0, m * p), np.full(m, alpha / m)
+
+
+def _fixed_sequence(
+    p: NDArray[np.float64], alpha: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    m = p.shape[0]
+    failures = np.flatnonzero(p > alpha)
+    reached = m if failures.size == 0 else int(failures[0]) + 1
+    return np.maximum.accumulate(p), np.where(np.arange(m) < reached, alpha, np.nan)
+
+
+def _unadjusted(
+    p: NDArray[np.float64], alpha: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    return p.copy(), np.full(p.shape[0], alpha)
+
+
+_PROCEDURE_STEPS = {
+    "holm": _holm,
+    "bonferroni": _bonferroni,
+    "fixed-sequence": _fixed_sequence,
+    "none": _unadjusted,
+}
+
+
+def _adjust(
+    procedure: str, p_values: ArrayLike, alpha: float, labels: Sequence[Any] | None
+) -> MultiplicityResult:
+    """Check the inputs, run the named procedure and collect its result."""
+    level = check_open_unit(alpha, "alpha", "0.05")
+    p = _check_p_values(p_values)
+    names = _check_labels(labels, p.shape[0])
+    adjusted, local = _PROCEDURE_STEPS[procedure](p, level)
+    return _result(procedure, level, names, p, adjusted, local)
 
 
 def holm(
@@ -333,11 +355,7 @@ def holm(
     >>> res.local_alpha[3], res.local_alpha[0]
     (0.0125, 0.016666666666666666)
     """
-    level = _check_alpha(alpha)
-    p = _check_p_values(p_values)
-    names = _check_labels(labels, p.shape[0])
-    adjusted, local = _holm(p, level)
-    return _result("holm", level, names, p, adjusted, local)
+    return _adjust("holm", p_values, alpha, labels)
 
 
 def bonferroni(
@@ -387,13 +405,7 @@ def bonferroni(
     >>> res.rejected
     (True, False, False, True)
     """
-    level = _check_alpha(alpha)
-    p = _check_p_values(p_values)
-    m = p.shape[0]
-    names = _check_labels(labels, m)
-    adjusted = np.minimum(1.0, m * p)
-    local = np.full(m, level / m)
-    return _result("bonferroni", level, names, p, adjusted, local)
+    return _adjust("bonferroni", p_values, alpha, labels)
 
 
 def fixed_sequence(
@@ -457,24 +469,7 @@ def fixed_sequence(
     >>> [round(x, 3) for x in res.adjusted_p]
     [0.01, 0.04, 0.06, 0.06]
     """
-    level = _check_alpha(alpha)
-    p = _check_p_values(p_values)
-    m = p.shape[0]
-    names = _check_labels(labels, m)
-    adjusted = np.maximum.accumulate(p)
-    failures = np.flatnonzero(p > level)
-    reached = m if failures.size == 0 else int(failures[0]) + 1
-    local = np.where(np.arange(m) < reached, level, np.nan)
-    return _result("fixed-sequence", level, names, p, adjusted, local)
-
-
-def _unadjusted(
-    p_values: ArrayLike, *, alpha: float = 0.05, labels: Sequence[Any] | None = None
-) -> MultiplicityResult:
-    level = _check_alpha(alpha)
-    p = _check_p_values(p_values)
-    names = _check_labels(labels, p.shape[0])
-    return _result("none", level, names, p, p.copy(), np.full(p.shape[0], level))
+    return _adjust("fixed-sequence", p_values, alpha, labels)
 
 
 def multiplicity_adjust(
@@ -548,10 +543,4 @@ def multiplicity_adjust(
     (True, True)
     """
     chosen = check_choice(procedure, "procedure", _PROCEDURES)
-    dispatch = {
-        "holm": holm,
-        "bonferroni": bonferroni,
-        "fixed-sequence": fixed_sequence,
-        "none": _unadjusted,
-    }
-    return dispatch[chosen](p_values, alpha=alpha, labels=labels)
+    return _adjust(chosen, p_values, alpha, labels)

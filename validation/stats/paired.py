@@ -38,24 +38,24 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
 from validation.stats._checks import (
-    check_binary_array,
     check_choice,
     check_confidence,
     check_count,
+    check_numeric_array,
+    check_paired,
     check_positive_finite,
-    check_same_length,
 )
 from validation.stats.bootstrap import (
+    DEFAULT_RESAMPLES,
     BootstrapMethod,
     BootstrapResult,
-    _check_values,
     cluster_bootstrap,
 )
 from validation.stats.proportions import Interval, _z, wilson_interval
@@ -74,9 +74,9 @@ __all__ = [
 ]
 
 PairedDifferenceMethod = Literal["newcombe", "tango"]
-_DIFFERENCE_METHODS: tuple[str, ...] = ("newcombe", "tango")
+_DIFFERENCE_METHODS: tuple[PairedDifferenceMethod, ...] = get_args(PairedDifferenceMethod)
 McNemarMethod = Literal["exact", "mid-p", "asymptotic"]
-_MCNEMAR_METHODS: tuple[str, ...] = ("exact", "mid-p", "asymptotic")
+_MCNEMAR_METHODS: tuple[McNemarMethod, ...] = get_args(McNemarMethod)
 _LOA_MULTIPLIER = 1.96  # 95% limits of agreement (Bland & Altman 1986), as bland_altman
 
 
@@ -220,9 +220,7 @@ class PairedBootstrapDifference:
 
 def _paired_table(a_correct: ArrayLike, b_correct: ArrayLike) -> tuple[int, int, int, int]:
     """``(both, a_only, b_only, neither)`` of two paired binary outcome arrays."""
-    a = check_binary_array(a_correct, "a_correct")
-    b = check_binary_array(b_correct, "b_correct")
-    check_same_length(a, b, "a_correct", "b_correct")
+    a, b = check_paired(a_correct, b_correct, "a_correct", "b_correct", binary=True)
     both = int(np.count_nonzero(a & b))
     a_only = int(np.count_nonzero(a & ~b))
     b_only = int(np.count_nonzero(~a & b))
@@ -256,6 +254,11 @@ def paired_outcomes_from_counts(
     In Newcombe's (1998) notation the table of pairs is ``e, f, g, h`` with difference
     ``(f - g) / n``; with the sign convention of this module (b - a) that is ``both=e,
     b_only=f, a_only=g, neither=h``.
+
+    References
+    ----------
+    .. [1] Newcombe RG. Improved confidence intervals for the difference between binomial
+       proportions based on paired data. Stat Med. 1998;17(22):2635-2650.
 
     Examples
     --------
@@ -578,23 +581,33 @@ def mcnemar_test(
 # --------------------------------------------------------------------------- bootstrap
 
 
-def _weighted_mean(values: NDArray[np.float64], weights: NDArray[np.float64]) -> NDArray:
-    return weights @ values / weights.sum(axis=1)
+def _weighted_mean(
+    values: NDArray[np.float64], weights: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    return np.asarray(weights @ values / weights.sum(axis=1), dtype=np.float64)
 
 
-def _mae(output: NDArray, reference: NDArray, weights: NDArray) -> NDArray:
+def _mae(
+    output: NDArray[np.float64], reference: NDArray[np.float64], weights: NDArray[np.float64]
+) -> NDArray[np.float64]:
     return _weighted_mean(np.abs(output - reference), weights)
 
 
-def _rmse(output: NDArray, reference: NDArray, weights: NDArray) -> NDArray:
+def _rmse(
+    output: NDArray[np.float64], reference: NDArray[np.float64], weights: NDArray[np.float64]
+) -> NDArray[np.float64]:
     return np.sqrt(_weighted_mean((output - reference) ** 2, weights))
 
 
-def _bias(output: NDArray, reference: NDArray, weights: NDArray) -> NDArray:
+def _bias(
+    output: NDArray[np.float64], reference: NDArray[np.float64], weights: NDArray[np.float64]
+) -> NDArray[np.float64]:
     return _weighted_mean(output - reference, weights)
 
 
-def _bias_and_sd(output: NDArray, reference: NDArray, weights: NDArray) -> tuple[NDArray, NDArray]:
+def _bias_and_sd(
+    output: NDArray[np.float64], reference: NDArray[np.float64], weights: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Mean and SD (``ddof=1``) of the differences in each weighted resample."""
     diff = output - reference
     total = weights.sum(axis=1)
@@ -604,17 +617,21 @@ def _bias_and_sd(output: NDArray, reference: NDArray, weights: NDArray) -> tuple
         return mean, np.sqrt(squares / (total - 1.0))
 
 
-def _loa_low(output: NDArray, reference: NDArray, weights: NDArray) -> NDArray:
+def _loa_low(
+    output: NDArray[np.float64], reference: NDArray[np.float64], weights: NDArray[np.float64]
+) -> NDArray[np.float64]:
     mean, sd = _bias_and_sd(output, reference, weights)
     return mean - _LOA_MULTIPLIER * sd
 
 
-def _loa_high(output: NDArray, reference: NDArray, weights: NDArray) -> NDArray:
+def _loa_high(
+    output: NDArray[np.float64], reference: NDArray[np.float64], weights: NDArray[np.float64]
+) -> NDArray[np.float64]:
     mean, sd = _bias_and_sd(output, reference, weights)
     return mean + _LOA_MULTIPLIER * sd
 
 
-_NAMED_STATISTICS: dict[str, Callable[..., NDArray]] = {
+_NAMED_STATISTICS: dict[str, Callable[..., NDArray[np.float64]]] = {
     "mae": _mae,
     "rmse": _rmse,
     "bias": _bias,
@@ -640,6 +657,44 @@ def _scalar(value: Any, version: str) -> float:
     return number
 
 
+class _VersionDifference:
+    """``statistic(b) - statistic(a)``, called as :func:`cluster_bootstrap` calls a statistic.
+
+    Called with the two versions' outputs first and then the other arrays (the reference),
+    with or without ``weights=`` as the statistic is vectorised or not. Its
+    ``leave_one_cluster_out`` uses the statistic's own shortcut when it has one (e.g. the
+    AUC's), and otherwise returns None so that the jackknife re-weights.
+    """
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+
+    def __call__(
+        self, x: NDArray[np.float64], y: NDArray[np.float64], *other: Any, **weights: Any
+    ) -> NDArray[np.float64]:
+        return np.asarray(self.function(y, *other, **weights), dtype=np.float64) - np.asarray(
+            self.function(x, *other, **weights), dtype=np.float64
+        )
+
+    def leave_one_cluster_out(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        *other: NDArray[np.float64],
+        row_cluster: NDArray[np.intp],
+        n_clusters: int,
+    ) -> NDArray[np.float64] | None:
+        """The difference with each cluster left out, from the statistic's own shortcut."""
+        direct = getattr(self.function, "leave_one_cluster_out", None)
+        if direct is None:
+            return None
+        a = direct(x, *other, row_cluster=row_cluster, n_clusters=n_clusters)
+        b = direct(y, *other, row_cluster=row_cluster, n_clusters=n_clusters)
+        if a is None or b is None:
+            return None
+        return np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+
+
 def paired_bootstrap_difference(
     a: ArrayLike,
     b: ArrayLike,
@@ -649,7 +704,7 @@ def paired_bootstrap_difference(
     seed: int,
     clusters: ArrayLike | None = None,
     strata: ArrayLike | None = None,
-    n_resamples: int = 2000,
+    n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
     method: BootstrapMethod = "bca",
     vectorized: bool = True,
@@ -683,7 +738,7 @@ def paired_bootstrap_difference(
         versions' outputs. Omitted, every study is its own cluster.
     strata : array-like of shape (n,), optional
         Stratum (e.g. site) of every study; patients are resampled within strata.
-    n_resamples : int, default 2000
+    n_resamples : int, default DEFAULT_RESAMPLES
         Number of resamples: at least 1000, and 10 replicates beyond each limit.
     confidence : float, default 0.95
         Two-sided confidence level, in (0, 1).
@@ -795,8 +850,8 @@ def paired_bootstrap_difference(
         )
     if not isinstance(vectorized, bool):
         raise TypeError(f"vectorized must be True or False; got {vectorized!r}.")
-    out_a = _check_values(a, "a", (1, 2))
-    out_b = _check_values(b, "b", (1, 2))
+    out_a = check_numeric_array(a, "a", ndim=(1, 2), booleans=True)
+    out_b = check_numeric_array(b, "b", ndim=(1, 2), booleans=True)
     if out_a.shape != out_b.shape:
         raise ValueError(
             "a and b must hold the outputs of both versions on the same studies, with the "
@@ -804,7 +859,7 @@ def paired_bootstrap_difference(
         )
     rest: tuple[NDArray[np.float64], ...] = ()
     if reference is not None:
-        ref = _check_values(reference, "reference", (1, 2))
+        ref = check_numeric_array(reference, "reference", ndim=(1, 2), booleans=True)
         if ref.shape[0] != out_a.shape[0]:
             raise ValueError(
                 f"reference must hold one row per study: expected {out_a.shape[0]}, got "
@@ -812,48 +867,14 @@ def paired_bootstrap_difference(
             )
         rest = (ref,)
 
-    n = out_a.shape[0]
+    weights = {"weights": np.ones((1, out_a.shape[0]))} if vectorized else {}
     with np.errstate(divide="ignore", invalid="ignore"):
-        if vectorized:
-            ones = np.ones((1, n))
-            estimate_a = _scalar(function(out_a, *rest, weights=ones), "a")
-            estimate_b = _scalar(function(out_b, *rest, weights=ones), "b")
-        else:
-            estimate_a = _scalar(function(out_a, *rest), "a")
-            estimate_b = _scalar(function(out_b, *rest), "b")
-
-    if vectorized:
-
-        def difference(x: NDArray, y: NDArray, *other: NDArray, weights: NDArray) -> NDArray:
-            return np.asarray(function(y, *other, weights=weights), dtype=np.float64) - (
-                np.asarray(function(x, *other, weights=weights), dtype=np.float64)
-            )
-
-    else:
-
-        def difference(x: NDArray, y: NDArray, *other: NDArray) -> NDArray:  # type: ignore[misc]
-            return np.asarray(function(y, *other), dtype=np.float64) - np.asarray(
-                function(x, *other), dtype=np.float64
-            )
-
-    direct = getattr(function, "leave_one_cluster_out", None) if vectorized else None
-    if direct is not None:
-
-        def leave_one_cluster_out(
-            x: NDArray, y: NDArray, *other: NDArray, row_cluster: NDArray, n_clusters: int
-        ) -> NDArray | None:
-            """The difference with each cluster left out, from the statistic's own shortcut."""
-            a = direct(x, *other, row_cluster=row_cluster, n_clusters=n_clusters)
-            b = direct(y, *other, row_cluster=row_cluster, n_clusters=n_clusters)
-            if a is None or b is None:
-                return None
-            return np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
-
-        difference.leave_one_cluster_out = leave_one_cluster_out  # type: ignore[attr-defined]
+        estimate_a = _scalar(function(out_a, *rest, **weights), "a")
+        estimate_b = _scalar(function(out_b, *rest, **weights), "b")
 
     result = cluster_bootstrap(
         (out_a, out_b, *rest),
-        difference,
+        _VersionDifference(function),
         seed=seed,
         clusters=clusters,
         strata=strata,
@@ -945,16 +966,13 @@ def noninferior(result: Any, margin: float, *, higher_is_better: bool = True) ->
     >>> noninferior(Interval(-0.2, 0.4, 0.95, "bca"), 0.5, higher_is_better=False)
     True
     """
-    if isinstance(result, Interval):
-        interval = result
-    else:
-        interval = getattr(result, "ci", None)
-        if not isinstance(interval, Interval):
-            raise TypeError(
-                "result must be an Interval or a result with a `ci` Interval (e.g. "
-                "PairedProportionDifference, PairedBootstrapDifference, DelongTest); got "
-                f"{type(result).__name__}."
-            )
+    interval = result if isinstance(result, Interval) else getattr(result, "ci", None)
+    if not isinstance(interval, Interval):
+        raise TypeError(
+            "result must be an Interval or a result with a `ci` Interval (e.g. "
+            "PairedProportionDifference, PairedBootstrapDifference, DelongTest); got "
+            f"{type(result).__name__}."
+        )
     limit = check_positive_finite(margin, "margin")
     if not isinstance(higher_is_better, bool):
         raise TypeError(f"higher_is_better must be True or False; got {higher_is_better!r}.")

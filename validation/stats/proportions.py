@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from scipy import stats
 
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 ProportionMethod = Literal["wilson", "clopper-pearson"]
-_PROPORTION_METHODS: tuple[str, ...] = ("wilson", "clopper-pearson")
+_PROPORTION_METHODS: tuple[ProportionMethod, ...] = get_args(ProportionMethod)
 
 
 @dataclass(frozen=True)

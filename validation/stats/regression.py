@@ -12,7 +12,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -21,9 +21,8 @@ from scipy import stats
 from validation.stats._checks import (
     check_choice,
     check_confidence,
-    check_numeric_array,
+    check_paired,
     check_positive_finite,
-    check_same_length,
 )
 from validation.stats.proportions import Interval
 
@@ -31,8 +30,8 @@ __all__ = ["MethodComparisonFit", "deming", "passing_bablok"]
 
 DemingCIMethod = Literal["jackknife"]
 PassingBablokCIMethod = Literal["paper", "mcr"]
-_DEMING_CI_METHODS: tuple[str, ...] = ("jackknife",)
-_PB_CI_METHODS: tuple[str, ...] = ("paper", "mcr")
+_DEMING_CI_METHODS: tuple[DemingCIMethod, ...] = get_args(DemingCIMethod)
+_PB_CI_METHODS: tuple[PassingBablokCIMethod, ...] = get_args(PassingBablokCIMethod)
 
 # Differences smaller than this, relative to the mean magnitude of the two values, count as
 # exact ties (the rule of R package mcr, src/utils.functions.c ``diff``). It lets decimal data
@@ -95,9 +94,7 @@ class MethodComparisonFit:
 
 def _check_pairs(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Validate the paired measurements: same length, finite, n >= 3, neither constant."""
-    xs = check_numeric_array(x, "x")
-    ys = check_numeric_array(y, "y")
-    check_same_length(xs, ys, "x", "y")
+    xs, ys = check_paired(x, y, "x", "y")
     n = int(xs.shape[0])
     if n < 3:
         raise ValueError(
@@ -463,7 +460,8 @@ class _StreamedSlopes:
         """Cell 2k: between edges k-1 and k (open); cell 2k + 1: equal to edge k."""
         k = np.searchsorted(self.edges, values, "left")
         last = self.edges.shape[0] - 1
-        return 2 * k + (self.edges[np.minimum(k, last)] == values)
+        cells: NDArray[np.intp] = 2 * k + (self.edges[np.minimum(k, last)] == values)
+        return cells
 
     def partition(self, ranks0: list[int]) -> dict[int, float]:
         """The order statistics of the given 0-based ranks."""
@@ -676,6 +674,7 @@ def passing_bablok(
 
     tau = stats.kendalltau(xs, ys).statistic
     sign = 1.0 if tau >= 0 else -1.0  # as mcr: cor(x, y, method="kendall") >= 0
+    slopes: NDArray[Any] | _StreamedSlopes
     if n * (n - 1) // 2 <= _PB_MAX_SLOPES:
         slopes, shift = _pairwise_slopes(xs, sign * ys, float_minus_one=rule == "mcr")
     else:  # too many slopes to hold (8 bytes each): stream them twice

@@ -6,7 +6,7 @@ import math
 import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ from scipy import stats
 from validation.stats._checks import (
     check_choice,
     check_confidence,
-    check_numeric_array,
+    check_paired,
     check_same_length,
 )
 from validation.stats.proportions import Interval
@@ -24,7 +24,7 @@ from validation.stats.proportions import Interval
 __all__ = ["CohenKappa", "ConcordanceCorrelation", "cohen_kappa", "icc", "lin_ccc"]
 
 KappaWeights = Literal["linear", "quadratic"]
-_WEIGHTS: tuple[str, ...] = ("linear", "quadratic")
+_WEIGHTS: tuple[KappaWeights, ...] = get_args(KappaWeights)
 _ICC_FORMS: dict[str, str] = {
     "ICC(1,1)": "one-way random, single rater",
     "ICC(2,1)": "two-way random, absolute agreement, single rater",
@@ -568,8 +568,7 @@ def lin_ccc(x: ArrayLike, y: ArrayLike, *, confidence: float = 0.95) -> Concorda
     >>> round(res.ccc, 3), round(res.precision, 3), round(res.accuracy, 3)
     (0.943, 0.943, 0.999)
     """
-    xs, ys = check_numeric_array(x, "x"), check_numeric_array(y, "y")
-    check_same_length(xs, ys, "x", "y")
+    xs, ys = check_paired(x, y, "x", "y")
     level = check_confidence(confidence)
     n = int(xs.shape[0])
     if n < 3:
@@ -587,7 +586,16 @@ def lin_ccc(x: ArrayLike, y: ArrayLike, *, confidence: float = 0.95) -> Concorda
             stacklevel=2,
         )
         nan_ci = Interval(math.nan, math.nan, level, "z-transform")
-        return ConcordanceCorrelation(rho_c, nan_ci, *[math.nan] * 4, n, level)
+        return ConcordanceCorrelation(
+            ccc=rho_c,
+            ci=nan_ci,
+            precision=math.nan,
+            accuracy=math.nan,
+            location_shift=math.nan,
+            scale_shift=math.nan,
+            n=n,
+            confidence=level,
+        )
     sd_x, sd_y = math.sqrt(var_x), math.sqrt(var_y)
     r = cov / (sd_x * sd_y)
     u = (mean_y - mean_x) / math.sqrt(sd_x * sd_y)

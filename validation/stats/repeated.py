@@ -13,9 +13,8 @@ from scipy import stats
 
 from validation.stats._checks import (
     check_confidence,
-    check_numeric_array,
+    check_paired,
     check_positive_finite,
-    check_same_length,
 )
 from validation.stats.proportions import Interval
 
@@ -171,9 +170,7 @@ def bland_altman_repeated(
     >>> res.n_subjects, res.n_pairs, round(res.bias, 3)
     (3, 7, 0.343)
     """
-    x = check_numeric_array(method, "method")
-    y = check_numeric_array(reference, "reference")
-    check_same_length(x, y, "method", "reference")
+    x, y = check_paired(method, reference, "method", "reference")
     labels = pd.Series(np.asarray(subject, dtype=object).ravel())
     if labels.shape[0] != x.shape[0]:
         raise ValueError(

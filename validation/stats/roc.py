@@ -161,7 +161,8 @@ def _covariance(v10: NDArray[np.float64], v01: NDArray[np.float64]) -> NDArray[n
         return None
     s10 = np.atleast_2d(np.cov(v10, ddof=1))
     s01 = np.atleast_2d(np.cov(v01, ddof=1))
-    return s10 / m + s01 / n
+    covariance: NDArray[np.float64] = s10 / m + s01 / n
+    return covariance
 
 
 def _warn_single_subject(n_positive: int, n_negative: int) -> None:
@@ -455,9 +456,9 @@ def weighted_auc(y_true: ArrayLike, score: ArrayLike, *, weights: ArrayLike) -> 
     w_pos = w[:, labels]
     denominator = w_pos.sum(axis=1) * w_neg.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        auc = np.einsum("bp,bp->b", w_pos, credit) / denominator
+        auc: NDArray[np.float64] = np.einsum("bp,bp->b", w_pos, credit) / denominator
     auc[denominator == 0] = np.nan
-    return auc[0] if one_row else auc
+    return auc.reshape(()) if one_row else auc
 
 
 #: above this many within-cluster (positive, negative) pairs the exact leave-one-cluster-out
@@ -498,6 +499,14 @@ def auc_leave_one_cluster_out(
         data are not 1-D, or the clusters hold more than ``_MAX_WITHIN_PAIRS`` (positive,
         negative) pairs between them.
 
+    References
+    ----------
+    .. [1] DeLong ER, DeLong DM, Clarke-Pearson DL. Comparing the areas under two or more
+       correlated receiver operating characteristic curves: a nonparametric approach.
+       Biometrics. 1988;44(3):837-845 (the placement values, their structural components).
+    .. [2] Efron B, Tibshirani RJ. An Introduction to the Bootstrap. Chapman & Hall, 1993;
+       section 14.3 (the jackknife acceleration of the BCa interval).
+
     Examples
     --------
     >>> y = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 1.0])
@@ -529,7 +538,7 @@ def auc_leave_one_cluster_out(
     lost = np.bincount(pos_cluster, placement_pos, minlength=n_clusters) + np.bincount(
         neg_cluster, placement_neg, minlength=n_clusters
     )
-    regained = np.zeros(n_clusters)
+    regained: NDArray[np.float64] = np.zeros(n_clusters)
     if within:
         # every (positive, negative) pair inside one cluster: negatives grouped by cluster
         neg_order = np.argsort(neg_cluster, kind="stable")
@@ -542,9 +551,12 @@ def auc_leave_one_cluster_out(
         ]
         x, y = positives[pair_pos], negatives[pair_neg]
         psi = (y < x) + 0.5 * (y == x)
-        regained = np.bincount(pos_cluster[pair_pos], psi, minlength=n_clusters)
+        # with weights, bincount counts in float64 (the stubs say an integer array)
+        regained = np.asarray(
+            np.bincount(pos_cluster[pair_pos], psi, minlength=n_clusters), dtype=np.float64
+        )
     denominator = (positives.shape[0] - n_pos) * (negatives.shape[0] - n_neg)
     with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (total - lost + regained) / denominator
+        auc: NDArray[np.float64] = (total - lost + regained) / denominator
     auc[denominator == 0] = np.nan
     return auc

@@ -15,15 +15,21 @@ Two questions a study plan must answer before any data is collected:
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from validation.stats._checks import check_choice, check_confidence, check_positive_finite
+from validation.stats._checks import (
+    check_choice,
+    check_confidence,
+    check_finite,
+    check_open_unit,
+    check_positive_finite,
+    check_real,
+)
 
 __all__ = [
     "BlandAltmanSampleSize",
@@ -35,8 +41,8 @@ __all__ = [
 
 ProportionMetric = Literal["sensitivity", "specificity"]
 ProportionSizeMethod = Literal["normal", "exact"]
-_METRICS: tuple[str, ...] = ("sensitivity", "specificity")
-_METHODS: tuple[str, ...] = ("normal", "exact")
+_METRICS: tuple[ProportionMetric, ...] = get_args(ProportionMetric)
+_METHODS: tuple[ProportionSizeMethod, ...] = get_args(ProportionSizeMethod)
 
 # Searches stop here: a plan needing more subjects than this is not a plan. The exact binomial
 # search evaluates every n up to its bound (about 30 µs each), hence its lower limit.
@@ -149,28 +155,8 @@ class BlandAltmanSampleSize:
 # --------------------------------------------------------------------------- input checks
 
 
-def _check_probability(value: Any, name: str, example: str) -> float:
-    """A real number strictly between 0 and 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a real number in the open interval (0, 1); "
-            f"got {value!r} of type {type(value).__name__}."
-        )
-    number = float(value)
-    if not (0.0 < number < 1.0):  # also rejects NaN
-        raise ValueError(
-            f"{name} must be in the open interval (0, 1), e.g. {example}; got {value!r}."
-        )
-    return number
-
-
 def _check_prevalence(value: Any, metric: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"prevalence must be a real number in [0, 1]; "
-            f"got {value!r} of type {type(value).__name__}."
-        )
-    prevalence = float(value)
+    prevalence = check_real(value, "prevalence", "a real number in [0, 1]")
     if not (0.0 <= prevalence <= 1.0):
         raise ValueError(f"prevalence must be in [0, 1], e.g. 0.3; got {value!r}.")
     if metric == "sensitivity" and prevalence == 0.0:
@@ -185,17 +171,6 @@ def _check_prevalence(value: Any, metric: str) -> float:
             "of the condition, e.g. prevalence=0.3 (0 for a sample of negatives only)."
         )
     return prevalence
-
-
-def _check_finite(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a finite real number; got {value!r} of type {type(value).__name__}."
-        )
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite real number; got {value!r}.")
-    return number
 
 
 # --------------------------------------------------------------------------- proportions
@@ -232,8 +207,8 @@ def _exact_power_curve(
     # isf of a discrete law is computed by root finding: nudge k by one where it is off.
     k = np.where(stats.binom.sf(k - 1.0, sizes, goal) > alpha, k + 1.0, k)
     k = np.where((k > 0) & (stats.binom.sf(k - 2.0, sizes, goal) <= alpha), k - 1.0, k)
-    power = stats.binom.sf(k - 1.0, sizes, expected)
-    size = stats.binom.sf(k - 1.0, sizes, goal)
+    power = np.asarray(stats.binom.sf(k - 1.0, sizes, expected), dtype=np.float64)
+    size = np.asarray(stats.binom.sf(k - 1.0, sizes, goal), dtype=np.float64)
     return power, size
 
 
@@ -393,7 +368,7 @@ def sample_size_proportion(
     """
     chosen_metric = check_choice(metric, "metric", _METRICS)
     chosen_method = check_choice(method, "method", _METHODS)
-    p1 = _check_probability(expected, "expected", "0.9")
+    p1 = check_open_unit(expected, "expected", "0.9")
     level = check_confidence(confidence)
     share = _check_prevalence(prevalence, chosen_metric)
     fraction = share if chosen_metric == "sensitivity" else 1.0 - share
@@ -403,8 +378,14 @@ def sample_size_proportion(
             f"precision to reach); got lower_bound={lower_bound!r} and half_width={half_width!r}."
         )
 
+    alpha: float | None = None
+    p0: float | None = None
+    target: float | None = None
+    width: float | None = None
+    achieved: float | None = None
+    attained: float | None = None
     if half_width is not None:
-        width = _check_probability(half_width, "half_width", "0.05")
+        width = check_open_unit(half_width, "half_width", "0.05")
         if power is not None:
             raise ValueError(
                 f"power applies only to a performance-goal design (lower_bound=...); a "
@@ -417,45 +398,25 @@ def sample_size_proportion(
             )
         z = _z(0.5 + level / 2.0)
         raw = z * z * p1 * (1.0 - p1) / (width * width)
-        n_cases = math.ceil(raw)
-        return ProportionSampleSize(
-            n_cases=n_cases,
-            n_total=math.ceil(raw / fraction),
-            n_cases_unrounded=raw,
-            n_cases_first=n_cases,
-            achieved_power=None,
-            alpha=None,
-            attained_alpha=None,
-            metric=chosen_metric,
-            design="precision",
-            method=chosen_method,
-            expected=p1,
-            lower_bound=None,
-            half_width=width,
-            confidence=level,
-            power=None,
-            prevalence=share,
-        )
-
-    p0 = _check_probability(lower_bound, "lower_bound", "0.75")
-    if p0 >= p1:
-        raise ValueError(
-            f"lower_bound must be below expected (the goal the device is expected to clear); "
-            f"got lower_bound={p0} and expected={p1}."
-        )
-    if power is None:
-        raise ValueError("power is required with lower_bound, e.g. power=0.8.")
-    target = _check_probability(power, "power", "0.8")
-    alpha = (1.0 - level) / 2.0
-    raw = _normal_goal_n(p1, p0, target, alpha)
-    if chosen_method == "normal":
-        n_cases = math.ceil(raw)
-        n_first = n_cases
-        achieved = _normal_goal_power(n_cases, p1, p0, alpha)
-        attained = None
+        n_cases = n_first = math.ceil(raw)
     else:
-        n_cases, n_first, achieved, attained = _exact_goal_n(p1, p0, target, alpha, raw)
-        raw = float(n_cases)
+        p0 = check_open_unit(lower_bound, "lower_bound", "0.75")
+        if p0 >= p1:
+            raise ValueError(
+                f"lower_bound must be below expected (the goal the device is expected to "
+                f"clear); got lower_bound={p0} and expected={p1}."
+            )
+        if power is None:
+            raise ValueError("power is required with lower_bound, e.g. power=0.8.")
+        target = check_open_unit(power, "power", "0.8")
+        alpha = (1.0 - level) / 2.0
+        raw = _normal_goal_n(p1, p0, target, alpha)
+        if chosen_method == "normal":
+            n_cases = n_first = math.ceil(raw)
+            achieved = _normal_goal_power(n_cases, p1, p0, alpha)
+        else:
+            n_cases, n_first, achieved, attained = _exact_goal_n(p1, p0, target, alpha, raw)
+            raw = float(n_cases)
     return ProportionSampleSize(
         n_cases=n_cases,
         n_total=math.ceil(raw / fraction),
@@ -465,11 +426,11 @@ def sample_size_proportion(
         alpha=alpha,
         attained_alpha=attained,
         metric=chosen_metric,
-        design="goal",
+        design="precision" if half_width is not None else "goal",
         method=chosen_method,
         expected=p1,
         lower_bound=p0,
-        half_width=None,
+        half_width=width,
         confidence=level,
         power=target,
         prevalence=share,
@@ -500,7 +461,7 @@ def _lu_power(
 def _check_agreement_inputs(
     mean_diff: Any, sd_diff: Any, delta: Any, confidence: Any, loa_multiplier: Any
 ) -> tuple[float, float, float, float, float]:
-    mu = _check_finite(mean_diff, "mean_diff")
+    mu = check_finite(mean_diff, "mean_diff")
     sd = check_positive_finite(sd_diff, "sd_diff")
     margin = check_positive_finite(delta, "delta")
     level = check_confidence(confidence)
@@ -672,7 +633,7 @@ def sample_size_bland_altman(
     mu, sd, margin, level, multiplier = _check_agreement_inputs(
         mean_diff, sd_diff, delta, confidence, loa_multiplier
     )
-    target = _check_probability(power, "power", "0.8")
+    target = check_open_unit(power, "power", "0.8")
 
     def curve(sizes: NDArray[np.float64]) -> NDArray[np.float64]:
         return _lu_power(sizes, mu, sd, margin, level, multiplier)
