@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import yaml
 
 from validation.exceptions import ProtocolError
-from validation.protocol import Goal, load_protocol
+from validation.protocol import (
+    BootstrapPlan,
+    Goal,
+    HeterogeneityPlan,
+    MultiplicityPlan,
+    Outputs,
+    build_protocol,
+    load_protocol,
+)
+from validation.schema import load_schema
+from validation.stats import DEFAULT_RESAMPLES
 
 
 def _write(tmp_path, data, name="p.yaml"):
@@ -95,7 +107,7 @@ def test_demo_protocol_names_a_released_version_and_a_candidate(repo_root):
     assert protocol.released.version == "1.0.0" and protocol.released.role == "released"
     assert [m.version for m in protocol.candidates] == ["1.1.0"]
     assert protocol.model_path == protocol.released.path  # the released version by default
-    assert set(protocol.comparison["margins"]) == {e.id for e in protocol.endpoints}
+    assert set(protocol.comparison.margins) == {e.id for e in protocol.endpoints}
     with pytest.raises(
         ProtocolError, match=r"no model version '2\.0\.0'.*\['1\.0\.0', '1\.1\.0'\]"
     ):
@@ -108,7 +120,7 @@ def test_single_model_protocol_is_its_released_version(tmp_path, demo_data):
     data["model"] = {"path": released["path"], "sha256": released["sha256"]}
     protocol = load_protocol(_write(tmp_path, data))
     assert [(m.version, m.role) for m in protocol.models] == [("1.0.0", "released")]
-    assert protocol.candidates == () and protocol.comparison["margins"] == {}
+    assert protocol.candidates == () and protocol.comparison.margins == {}
 
 
 def test_model_and_models_together_are_refused(tmp_path, demo_data):
@@ -159,3 +171,98 @@ def test_comparison_strata_must_be_known(tmp_path, demo_data):
     demo_data["comparison"]["by"] = {"scanner": ["ivsd-bias"]}
     with pytest.raises(ProtocolError, match=r"comparison\.by names 'scanner'"):
         load_protocol(_write(tmp_path, demo_data))
+
+
+# ------------------------------------------------------------------ typed sections and defaults
+
+
+def _minimal(demo_data):
+    """The demo protocol without any optional setting."""
+    data = copy.deepcopy(demo_data)
+    for key in ("sponsor", "registered", "sample_size", "multiplicity"):
+        del data[key]
+    del data["outputs"]["unit"], data["reference_standard"]["readers"]
+    for key in ("loa_multiplier", "bootstrap", "heterogeneity", "acceptance_by", "cluster"):
+        del data["analysis"][key]
+    del data["analysis"]["age_bands"], data["analysis"]["bmi_bands"]
+    del data["comparison"]["by"], data["comparison"]["rationale"]
+    for endpoint in data["endpoints"]:
+        endpoint.pop("primary", None)
+        endpoint.pop("rationale", None)
+    return data
+
+
+def test_defaults_come_from_the_schema_once_at_load(tmp_path, demo_data):
+    protocol = load_protocol(_write(tmp_path, _minimal(demo_data)))
+    schema = load_schema("protocol")["properties"]
+    analysis = schema["analysis"]["properties"]
+    plan = protocol.analysis
+    assert (
+        plan.bootstrap.n_resamples == analysis["bootstrap"]["properties"]["n_resamples"]["default"]
+    )
+    assert plan.bootstrap.method == "bca" and plan.bootstrap.label == "BCa"
+    assert plan.loa_multiplier == analysis["loa_multiplier"]["default"] == 1.96
+    assert plan.heterogeneity == HeterogeneityPlan(method="REML", q_alpha=0.1, i2_threshold=0.5)
+    assert plan.age_bands == tuple(analysis["age_bands"]["default"])
+    assert plan.bmi_bands == tuple(analysis["bmi_bands"]["default"])
+    assert plan.deming_error_ratio == 1.0 and plan.cluster is None and plan.acceptance_by == {}
+    assert protocol.outputs.unit == schema["outputs"]["properties"]["unit"]["default"] == "mm"
+    assert protocol.reference_standard.readers == ()
+    assert protocol.sponsor == "" and protocol.sample_size == "" and protocol.registered is None
+    assert all(e.primary and e.rationale == "" for e in protocol.endpoints)
+    # the multiplicity plan: schema defaults, alpha and order derived from the protocol
+    assert protocol.multiplicity == MultiplicityPlan(
+        procedure="intersection-union",
+        secondary="holm",
+        alpha=0.05,
+        order=tuple(e.id for e in protocol.endpoints),
+        rationale="",
+    )
+    assert protocol.comparison.by == {} and protocol.comparison.rationale == ""
+    # the record of results.json holds what was applied
+    assert protocol.record("analysis")["bootstrap"] == {"n_resamples": 2000, "method": "bca"}
+
+
+def test_the_default_number_of_resamples_is_the_toolkits():
+    default = load_schema("protocol")["properties"]["analysis"]["properties"]["bootstrap"]
+    assert default["properties"]["n_resamples"]["default"] == DEFAULT_RESAMPLES
+
+
+def test_typed_sections_of_the_demo(repo_root):
+    protocol = load_protocol(repo_root / "protocols" / "demo.yaml")
+    assert protocol.title.startswith("Prospective multi-site") and protocol.version == "1.2"
+    assert protocol.submission == "510k" and protocol.registered == "2026-01-02"
+    assert protocol.outputs == Outputs(
+        measurement="ivsd_mm", score="lvh_probability", threshold=0.5, unit="mm"
+    )
+    ref = protocol.reference_standard
+    assert ref.columns == ("consensus_ivsd_mm", "lvh", *ref.readers) and len(ref.readers) == 3
+    assert protocol.device.name == "EchoMeasure IVSd (demo)" and protocol.device.predicate
+    assert protocol.bootstrap == BootstrapPlan(n_resamples=2000, method="bca")
+    assert protocol.analysis.acceptance_by["vendor"] == (
+        "ivsd-bias",
+        "ivsd-loa-lower",
+        "ivsd-loa-upper",
+    )
+    assert protocol.comparison.margins["lvh-auc"] == 0.03 and protocol.versioned
+    assert protocol.comparison.record()["by"] == {
+        "vendor": ["ivsd-bias", "ivsd-loa-lower", "ivsd-loa-upper"]
+    }
+    with pytest.raises(ProtocolError, match=r"no section 'nope'"):
+        protocol.record("nope")
+
+
+def test_building_leaves_the_document_alone(repo_root, demo_data):
+    before = copy.deepcopy(demo_data)
+    protocol = build_protocol(demo_data, path=repo_root / "protocols" / "demo.yaml", sha256="0")
+    assert demo_data == before and "deming_error_ratio" in protocol.data["analysis"]
+
+
+def test_intersection_union_alpha_must_match_the_confidence(tmp_path, demo_data):
+    demo_data["multiplicity"]["alpha"] = 0.025
+    with pytest.raises(
+        ProtocolError, match=r"multiplicity\.alpha is 0\.025, but an intersection-union family"
+    ):
+        load_protocol(_write(tmp_path, demo_data))
+    demo_data["multiplicity"].update(procedure="holm", secondary="holm")
+    assert load_protocol(_write(tmp_path, demo_data)).multiplicity.alpha == 0.025

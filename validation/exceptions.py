@@ -36,7 +36,7 @@ class IngestError(ValidationToolkitError):
 
 
 class ModelIntegrityError(ValidationToolkitError):
-    """A model's weights or card do not match their recorded sha256, or cannot be loaded."""
+    """A file differs from its recorded sha256 (model, protocol, data) or a model cannot load."""
 
     exit_code = 5
 
@@ -48,7 +48,7 @@ class AnalysisError(ValidationToolkitError):
 
 
 class ReportError(ValidationToolkitError):
-    """The evidence report cannot be rendered."""
+    """A report (evidence or surveillance report) cannot be rendered."""
 
     exit_code = 7
 

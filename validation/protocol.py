@@ -1,10 +1,24 @@
-"""The pre-registered validation protocol (statistical analysis plan)."""
+"""The pre-registered validation protocol (statistical analysis plan).
+
+:func:`load_protocol` reads ``protocols/<id>.yaml``, validates it against
+``validation/schemas/protocol.schema.json``, fills in every absent setting from the schema's
+``default`` keywords (here, once: no default is restated in code), checks what the schema
+cannot express, and returns a :class:`Protocol`. The rest of the toolkit reads its typed
+sections (:attr:`Protocol.analysis`, :attr:`Protocol.outputs`,
+:attr:`Protocol.reference_standard`, :attr:`Protocol.multiplicity`, :attr:`Protocol.comparison`
+...), never the raw document.
+"""
 
 from __future__ import annotations
 
+import copy
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal, cast
 
 from validation.exceptions import ProtocolError
 from validation.hashing import sha256_file
@@ -89,9 +103,135 @@ BETTER = {
 }
 
 
+#: The multiplicity procedures a protocol may name for a family of endpoints.
+Procedure = Literal["intersection-union", "holm", "bonferroni", "fixed-sequence"]
+
+
+@dataclass(frozen=True)
+class Device:
+    """The device under validation (``device``)."""
+
+    name: str
+    intended_use: str
+    predicate: str | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceStandard:
+    """How the truth is established (``reference_standard``), and its columns in the sealed
+    reference files: the reference measurement, the binary label and each reader's measurement.
+    """
+
+    description: str
+    measurement: str
+    label: str
+    readers: tuple[str, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The reference-file columns the protocol names: measurement, label, then readers."""
+        return (self.measurement, self.label, *self.readers)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The model outputs the protocol judges (``outputs``)."""
+
+    measurement: str
+    score: str
+    threshold: float  # the score at or above which a study is called positive
+    unit: str  # of the measurement
+
+
+@dataclass(frozen=True)
+class BootstrapPlan:
+    """The patient cluster bootstrap (``analysis.bootstrap``); seeded with ``analysis.seed``."""
+
+    n_resamples: int
+    method: Literal["bca", "percentile"]
+
+    @property
+    def label(self) -> str:
+        """The interval's name as reports print it: ``BCa`` or ``percentile``."""
+        return "BCa" if self.method == "bca" else "percentile"
+
+
+@dataclass(frozen=True)
+class HeterogeneityPlan:
+    """Random-effects pooling across sites and the not-poolable flag
+    (``analysis.heterogeneity``)."""
+
+    method: Literal["REML", "DL"]
+    q_alpha: float
+    i2_threshold: float
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """The analysis settings (``analysis``), every optional one with its schema default."""
+
+    confidence: float
+    proportion_ci: Literal["wilson", "clopper-pearson"]
+    loa_ci: Literal["exact", "approximate"]
+    loa_multiplier: float
+    seed: int
+    min_stratum_n: int
+    strata: tuple[str, ...]
+    #: stratum dimension -> ids of the endpoints judged in each of its strata
+    acceptance_by: Mapping[str, tuple[str, ...]]
+    age_bands: tuple[float, ...]
+    bmi_bands: tuple[float, ...]
+    cluster: str | None  # the column whose studies are clustered (a patient), or None
+    bootstrap: BootstrapPlan
+    deming_error_ratio: float
+    heterogeneity: HeterogeneityPlan
+
+
+@dataclass(frozen=True)
+class MultiplicityPlan:
+    """Multiplicity control across the endpoints (``multiplicity``): the primary family under
+    ``procedure``, the secondary one under ``secondary`` behind the primary family (serial
+    gatekeeping, :mod:`validation.analysis.gatekeeping`)."""
+
+    procedure: Procedure
+    secondary: Procedure
+    alpha: float  # family-wise, two-sided: each goal bound is a one-sided test at alpha / 2
+    order: tuple[str, ...]  # endpoint ids in testing order
+    rationale: str
+
+    @property
+    def one_sided_alpha(self) -> float:
+        """The level of each one-sided goal test, ``alpha / 2``."""
+        return self.alpha / 2.0
+
+
+@dataclass(frozen=True)
+class ComparisonPlan:
+    """The modification protocol (``comparison``): margins and judged strata. Empty (no
+    margins) when the protocol names no candidate version."""
+
+    margins: Mapping[str, float]  # endpoint id -> non-inferiority margin
+    by: Mapping[str, tuple[str, ...]]  # dimension -> endpoint ids judged in its every stratum
+    rationale: str
+
+    def record(self) -> dict[str, Any]:
+        """``margins``, ``by`` and ``rationale`` as ``results.json`` writes them."""
+        return {
+            "margins": dict(self.margins),
+            "by": {dimension: list(ids) for dimension, ids in self.by.items()},
+            "rationale": self.rationale,
+        }
+
+
 @dataclass(frozen=True)
 class Protocol:
-    """A loaded, schema-validated protocol with its sha256."""
+    """A loaded, schema-validated protocol with its sha256.
+
+    Build it with :func:`load_protocol` (or :func:`build_protocol`): ``data`` is then the
+    validated document with every schema default filled in, and the typed sections below are
+    read from it. Code reads the typed sections; ``data`` and :meth:`record` serve the records
+    that copy the protocol (``results.json``).
+    """
 
     path: Path
     sha256: str
@@ -101,7 +241,7 @@ class Protocol:
 
     @property
     def id(self) -> str:
-        return self.data["id"]
+        return str(self.data["id"])
 
     @property
     def stem(self) -> str:
@@ -109,12 +249,142 @@ class Protocol:
         return self.path.stem
 
     @property
-    def analysis(self) -> dict[str, Any]:
-        return self.data["analysis"]
+    def title(self) -> str:
+        return str(self.data["title"])
+
+    @property
+    def version(self) -> str:
+        """The protocol's own version (not a model version)."""
+        return str(self.data["version"])
+
+    @property
+    def submission(self) -> Literal["510k", "de-novo"]:
+        return cast(Literal["510k", "de-novo"], self.data["submission"])
+
+    @property
+    def sponsor(self) -> str:
+        return str(self.data["sponsor"])
+
+    @property
+    def registered(self) -> str | None:
+        """The registration date (ISO 8601), or None when the protocol gives none."""
+        value = self.data.get("registered")
+        return None if value is None else str(value)
+
+    @property
+    def sample_size(self) -> str:
+        """The sample-size justification (text)."""
+        return str(self.data["sample_size"])
+
+    @cached_property
+    def device(self) -> Device:
+        device = self.data["device"]
+        return Device(
+            name=str(device["name"]),
+            intended_use=str(device["intended_use"]),
+            predicate=device.get("predicate"),
+        )
+
+    @cached_property
+    def reference_standard(self) -> ReferenceStandard:
+        ref = self.data["reference_standard"]
+        return ReferenceStandard(
+            description=str(ref["description"]),
+            measurement=str(ref["measurement"]),
+            label=str(ref["label"]),
+            readers=tuple(str(r) for r in ref.get("readers", ())),  # optional: none
+        )
+
+    @cached_property
+    def outputs(self) -> Outputs:
+        outputs = self.data["outputs"]
+        return Outputs(
+            measurement=str(outputs["measurement"]),
+            score=str(outputs["score"]),
+            threshold=float(outputs["threshold"]),
+            unit=str(outputs["unit"]),
+        )
+
+    @cached_property
+    def analysis(self) -> AnalysisPlan:
+        a = self.data["analysis"]
+        boot, het = a["bootstrap"], a["heterogeneity"]
+        return AnalysisPlan(
+            confidence=float(a["confidence"]),
+            proportion_ci=a["proportion_ci"],
+            loa_ci=a["loa_ci"],
+            loa_multiplier=float(a["loa_multiplier"]),
+            seed=int(a["seed"]),
+            min_stratum_n=int(a["min_stratum_n"]),
+            strata=tuple(a["strata"]),
+            acceptance_by=_frozen_lists(a["acceptance_by"]),
+            age_bands=tuple(float(x) for x in a["age_bands"]),
+            bmi_bands=tuple(float(x) for x in a["bmi_bands"]),
+            cluster=a.get("cluster"),
+            bootstrap=BootstrapPlan(n_resamples=int(boot["n_resamples"]), method=boot["method"]),
+            deming_error_ratio=float(a["deming_error_ratio"]),
+            heterogeneity=HeterogeneityPlan(
+                method=het["method"],
+                q_alpha=float(het["q_alpha"]),
+                i2_threshold=float(het["i2_threshold"]),
+            ),
+        )
 
     @property
     def confidence(self) -> float:
-        return float(self.analysis["confidence"])
+        """The two-sided confidence level every goal is judged at."""
+        return self.analysis.confidence
+
+    @property
+    def bootstrap(self) -> BootstrapPlan:
+        return self.analysis.bootstrap
+
+    @cached_property
+    def multiplicity(self) -> MultiplicityPlan:
+        """The multiplicity plan; ``alpha`` defaults to ``1 - confidence`` and ``order`` to the
+        order of the endpoints (the schema's other defaults are filled in at load)."""
+        plan = self.data["multiplicity"]
+        return MultiplicityPlan(
+            procedure=plan["procedure"],
+            secondary=plan["secondary"],
+            alpha=float(plan.get("alpha", round(1.0 - self.confidence, 12))),
+            order=tuple(plan.get("order") or (e.id for e in self.endpoints)),
+            rationale=str(plan["rationale"]),
+        )
+
+    @cached_property
+    def comparison(self) -> ComparisonPlan:
+        """The modification protocol; empty margins when the protocol names no candidate."""
+        plan = self.data.get("comparison")
+        if plan is None:
+            return ComparisonPlan(
+                margins=MappingProxyType({}), by=MappingProxyType({}), rationale=""
+            )
+        return ComparisonPlan(
+            margins=MappingProxyType({k: float(v) for k, v in plan["margins"].items()}),
+            by=_frozen_lists(plan["by"]),
+            rationale=str(plan["rationale"]),
+        )
+
+    def record(self, section: str) -> dict[str, Any]:
+        """A copy of the document's top-level ``section`` (defaults filled in), as records
+        such as ``results.json`` copy it.
+
+        Raises
+        ------
+        ProtocolError
+            When the protocol has no such section.
+        """
+        if not isinstance(self.data.get(section), dict):
+            raise ProtocolError(
+                f"{self.path} has no section {section!r}; its sections are {sorted(self.data)}"
+            )
+        return copy.deepcopy(self.data[section])
+
+    @property
+    def versioned(self) -> bool:
+        """True when the protocol names its versions (``models``) rather than one ``model``."""
+        return "models" in self.data
 
     @property
     def released(self) -> ModelVersion:
@@ -151,33 +421,30 @@ class Protocol:
         """The released version's weights sha256."""
         return self.released.sha256
 
-    @property
-    def comparison(self) -> dict[str, Any]:
-        """The modification protocol: ``margins`` (endpoint id -> margin), ``by`` (dimension ->
-        endpoint ids judged per stratum) and ``rationale``; empty margins without candidates."""
-        plan = dict(self.data.get("comparison") or {})
-        plan.setdefault("margins", {})
-        plan.setdefault("by", {})
-        plan.setdefault("rationale", "")
-        return plan
-
-    @property
-    def multiplicity(self) -> dict[str, Any]:
-        """The multiplicity plan with its defaults filled in (see the protocol schema)."""
-        plan = dict(self.data.get("multiplicity") or {"procedure": "intersection-union"})
-        plan.setdefault("secondary", "holm")
-        plan.setdefault("alpha", round(1.0 - self.confidence, 12))
-        plan.setdefault("order", [e.id for e in self.endpoints])
-        return plan
-
     def judged_goals(self, dimension: str) -> dict[str, Goal]:
         """Metric -> goal of the endpoints judged in every stratum of ``dimension``."""
-        ids = set(self.analysis.get("acceptance_by", {}).get(dimension, []))
+        ids = set(self.analysis.acceptance_by.get(dimension, ()))
         return {e.metric: e.goal for e in self.endpoints if e.id in ids}
+
+
+def _frozen_lists(mapping: Mapping[str, Any]) -> Mapping[str, tuple[str, ...]]:
+    return MappingProxyType(
+        {str(k): tuple(str(v) for v in values) for k, values in mapping.items()}
+    )
 
 
 def load_protocol(path: str | Path) -> Protocol:
     """Load ``protocols/<id>.yaml``, validate it against the schema and hash it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The protocol file.
+
+    Returns
+    -------
+    Protocol
+        With its sha256 (of the file) and every schema default filled in.
 
     Raises
     ------
@@ -187,49 +454,105 @@ def load_protocol(path: str | Path) -> Protocol:
     """
     path = Path(path)
     data = load_yaml(path, error=ProtocolError)
-    validate(data, "protocol", source=path, error=ProtocolError)
-    ids = [e["id"] for e in data["endpoints"]]
+    return build_protocol(data, path=path, sha256=sha256_file(path))
+
+
+def build_protocol(data: Any, *, path: str | Path, sha256: str) -> Protocol:
+    """A :class:`Protocol` from a parsed document: validated, defaults filled in, checked.
+
+    :func:`load_protocol` reads the file and calls this; call it directly to examine a
+    document that is not (yet) a file, e.g. a changed copy of a loaded protocol's ``data``.
+
+    Parameters
+    ----------
+    data : Any
+        The parsed YAML document (not changed: the defaults go into a copy).
+    path : str or Path
+        Where the document comes from (named in messages, and the results folder's stem).
+    sha256 : str
+        The sha256 recorded for the document (of its file).
+
+    Returns
+    -------
+    Protocol
+
+    Raises
+    ------
+    ProtocolError
+        As :func:`load_protocol`.
+    """
+    path = Path(path)
+    document = copy.deepcopy(data)
+    validate(document, "protocol", source=path, error=ProtocolError, defaults=True)
+    ids = [e["id"] for e in document["endpoints"]]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
         raise ProtocolError(f"{path}: endpoint ids must be unique, repeated: {duplicated}")
+    analysis = document["analysis"]
     for key in ("age_bands", "bmi_bands"):
-        cuts = data["analysis"].get(key)
-        if cuts is not None and list(cuts) != sorted(set(cuts)):
+        cuts = analysis[key]
+        if list(cuts) != sorted(set(cuts)):
             raise ProtocolError(f"{path}: analysis.{key} must be strictly increasing, got {cuts}")
-    for dimension, judged in data["analysis"].get("acceptance_by", {}).items():
-        unknown = sorted(set(judged) - set(ids))
-        if unknown:
-            raise ProtocolError(
-                f"{path}: analysis.acceptance_by.{dimension} names unknown endpoint(s) {unknown}; "
-                f"endpoints are {ids}"
-            )
-        if dimension not in data["analysis"]["strata"]:
-            raise ProtocolError(
-                f"{path}: analysis.acceptance_by names {dimension!r}, which is not in "
-                f"analysis.strata {data['analysis']['strata']}"
-            )
-    order = (data.get("multiplicity") or {}).get("order", [])
-    unknown = sorted(set(order) - set(ids))
-    if unknown:
-        raise ProtocolError(
-            f"{path}: multiplicity.order names unknown endpoint(s) {unknown}; endpoints are {ids}"
-        )
-    models = _models(path, data)
-    _check_comparison(path, data, ids, models)
+    _check_judged(path, "analysis.acceptance_by", analysis["acceptance_by"], ids, analysis)
+    _check_multiplicity(path, document["multiplicity"], ids, float(analysis["confidence"]))
+    models = _models(path, document)
+    _check_comparison(path, document, ids, models)
     endpoints = tuple(
         Endpoint(
             id=e["id"],
             label=e["label"],
             metric=e["metric"],
             goal=Goal(**e["goal"]),
-            primary=e.get("primary", True),
-            rationale=e.get("rationale", ""),
+            primary=e["primary"],
+            rationale=e["rationale"],
         )
-        for e in data["endpoints"]
+        for e in document["endpoints"]
     )
-    return Protocol(
-        path=path, sha256=sha256_file(path), data=data, endpoints=endpoints, models=models
-    )
+    return Protocol(path=path, sha256=sha256, data=document, endpoints=endpoints, models=models)
+
+
+def _check_multiplicity(
+    path: Path, plan: Mapping[str, Any], ids: list[str], confidence: float
+) -> None:
+    """``order`` names known endpoints; an intersection-union family is judged on the
+    confidence bound, so the plan's ``alpha`` must be ``1 - confidence`` (the level of that
+    bound), see :mod:`validation.analysis.gatekeeping`."""
+    unknown = sorted(set(plan.get("order", [])) - set(ids))
+    if unknown:
+        raise ProtocolError(
+            f"{path}: multiplicity.order names unknown endpoint(s) {unknown}; endpoints are {ids}"
+        )
+    alpha = plan.get("alpha")
+    union = "intersection-union" in (plan["procedure"], plan["secondary"])
+    if union and alpha is not None and not math.isclose(alpha, 1.0 - confidence, abs_tol=1e-9):
+        raise ProtocolError(
+            f"{path}: multiplicity.alpha is {alpha:g}, but an intersection-union family judges "
+            f"each endpoint on the two-sided {confidence:g} confidence bound "
+            f"(analysis.confidence), the one-sided test at (1 - {confidence:g}) / 2: set "
+            f"alpha to {1.0 - confidence:g} or leave it out"
+        )
+
+
+def _check_judged(
+    path: Path,
+    where: str,
+    judged: Mapping[str, list[str]],
+    ids: list[str],
+    analysis: Mapping[str, Any],
+) -> None:
+    """Each dimension of ``judged`` is a stratum and names only known endpoints."""
+    for dimension, named in judged.items():
+        unknown = sorted(set(named) - set(ids))
+        if unknown:
+            raise ProtocolError(
+                f"{path}: {where}.{dimension} names unknown endpoint(s) {unknown}; "
+                f"endpoints are {ids}"
+            )
+        if dimension not in analysis["strata"]:
+            raise ProtocolError(
+                f"{path}: {where} names {dimension!r}, which is not in analysis.strata "
+                f"{analysis['strata']}"
+            )
 
 
 def _models(path: Path, data: dict[str, Any]) -> tuple[ModelVersion, ...]:
@@ -299,18 +622,7 @@ def _check_comparison(
             )
             + f" (endpoints are {ids})"
         )
-    for dimension, judged in comparison.get("by", {}).items():
-        unknown = sorted(set(judged) - set(ids))
-        if unknown:
-            raise ProtocolError(
-                f"{path}: comparison.by.{dimension} names unknown endpoint(s) {unknown}; "
-                f"endpoints are {ids}"
-            )
-        if dimension not in data["analysis"]["strata"]:
-            raise ProtocolError(
-                f"{path}: comparison.by names {dimension!r}, which is not in analysis.strata "
-                f"{data['analysis']['strata']}"
-            )
+    _check_judged(path, "comparison.by", comparison["by"], ids, data["analysis"])
 
 
 def _signed(value: float) -> str:

@@ -22,7 +22,7 @@ from scipy import stats
 
 from validation.analysis.acceptance import apply_multiplicity, endpoint_p_value, goal_p_value
 from validation.analysis.endpoints import assess, endpoint_rows
-from validation.protocol import Goal, Protocol, load_protocol
+from validation.protocol import Goal, Protocol, build_protocol, load_protocol
 from validation.stats import mean_interval, wilson_interval
 
 from .test_endpoints import _studies
@@ -36,7 +36,7 @@ def protocol(repo_root):
 def _with(protocol: Protocol, **multiplicity) -> Protocol:
     data = copy.deepcopy(protocol.data)
     data["multiplicity"] = {**data["multiplicity"], **multiplicity}
-    return Protocol(protocol.path, protocol.sha256, data, protocol.endpoints)
+    return build_protocol(data, path=protocol.path, sha256=protocol.sha256)
 
 
 def test_t_interval_inversion_is_the_one_sided_t_test():
@@ -100,7 +100,7 @@ def test_secondary_endpoints_wait_for_the_primary_family(protocol):
     assert opened["gate_open"] is primary_pass
     secondary = [r for r in opened_rows if not r["primary"]]
     assert secondary and all(r["tested"] is primary_pass for r in secondary)
-    assert "Holm" in opened["statement"] and opened["familywise_alpha"] == 0.05
+    assert "Holm" in opened["statement"] and opened["alpha"] == 0.05
 
 
 def test_holm_on_the_primary_family_adjusts_the_verdicts(protocol):

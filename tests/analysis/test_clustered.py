@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from validation.analysis.endpoints import assess
-from validation.protocol import load_protocol
+from validation.protocol import build_protocol, load_protocol
 from validation.stats import bland_altman_repeated, cluster_bootstrap_ratio
 
 from .test_endpoints import _studies
@@ -48,8 +50,8 @@ def test_repeated_patients_use_patient_level_methods(protocol):
         (ref & pred).to_numpy(),
         ref.to_numpy(),
         clusters=studies["patient_id"].to_numpy(),
-        seed=protocol.analysis["seed"],
-        n_resamples=2000,
+        seed=protocol.analysis.seed,
+        n_resamples=protocol.bootstrap.n_resamples,
     )
     assert metrics["sensitivity"].ci_low == pytest.approx(sens.ci_low)
     assert "patient cluster bootstrap" in metrics["sensitivity"].method
@@ -59,12 +61,9 @@ def test_repeated_patients_use_patient_level_methods(protocol):
 def test_patient_level_intervals_are_wider_than_the_naive_ones(protocol):
     studies = _duplicated()
     clustered = assess(studies, protocol).metrics()
-    naive_protocol = type(protocol)(
-        protocol.path,
-        protocol.sha256,
-        {**protocol.data, "analysis": {**protocol.analysis, "cluster": None}},
-        protocol.endpoints,
-    )
+    data = copy.deepcopy(protocol.data)
+    del data["analysis"]["cluster"]
+    naive_protocol = build_protocol(data, path=protocol.path, sha256=protocol.sha256)
     naive = assess(studies, naive_protocol).metrics()
     for metric in ("bias", "mae", "sensitivity", "auc"):
         width = clustered[metric].ci_high - clustered[metric].ci_low

@@ -100,7 +100,7 @@ def test_rejection_rate_overall_and_by_vendor(protocol):
 def test_every_dimension_of_the_protocol_is_tabulated_and_adds_up(protocol):
     result = quality_gate(_table(), protocol)
     dims = {r["dimension"] for r in result["subgroups"]}
-    assert dims == set(protocol.analysis["strata"])
+    assert dims == set(protocol.analysis.strata)
     for dim in dims:
         rows = [r for r in result["subgroups"] if r["dimension"] == dim]
         assert sum(r["n"] for r in rows) == 56
@@ -207,7 +207,7 @@ def test_empty_table_gives_undefined_rates(protocol):
 def test_bad_input_is_refused_with_a_clear_message(protocol):
     with pytest.raises(TypeError, match="gated must be a pandas DataFrame; got list"):
         quality_gate([], protocol)
-    with pytest.raises(ValueError, match=r"gated lacks column\(s\) \['status'\]"):
+    with pytest.raises(ValueError, match=r"gated lacks required column\(s\) status;"):
         quality_gate(_table().drop(columns="status"), protocol)
     bad = _table()
     bad.loc[0, "status"] = "excluded"

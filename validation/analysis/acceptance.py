@@ -6,21 +6,23 @@ p-value is found by inverting the same confidence interval the protocol judges o
 one-sided p-value is ``(1 - c) / 2`` for the two-sided level ``c`` at which the interval's bound
 touches the goal. Judging the goal on the two-sided ``1 - alpha`` interval's bound and
 rejecting when ``p <= alpha / 2`` are therefore the same decision, and a multiplicity procedure
-(Holm, fixed-sequence, Bonferroni) can act on these p-values at the family-wise level.
+(Holm, fixed-sequence, Bonferroni) can act on these p-values at the family-wise level: the
+rule is :func:`validation.analysis.gatekeeping.serial_gatekeeping`, shared with the version
+comparison.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
 from scipy import optimize
 
 from validation.analysis.endpoints import MetricValue, assess_metric
+from validation.analysis.gatekeeping import Hypothesis, serial_gatekeeping
 from validation.protocol import Endpoint, Goal, Protocol
-from validation.stats.multiplicity import MultiplicityResult, multiplicity_adjust
 
 IntervalAt = Callable[[float], tuple[float, float]]
 _LEVELS = (1e-9, 1.0 - 1e-12)
@@ -75,30 +77,56 @@ def goal_p_value(interval_at: IntervalAt, estimate: float, goal: Goal) -> float:
     return max(p_values)
 
 
+def interval_p_value(
+    interval_at: IntervalAt, estimate: float, goal: Goal, *, method: str, n_resamples: int
+) -> float:
+    """:func:`goal_p_value`, resolved to ``1 / (B + 1)`` when the interval is a bootstrap's.
+
+    A p-value found from ``B`` bootstrap replicates is a Monte Carlo estimate that cannot
+    resolve probabilities below ``1 / (B + 1)`` (Davison & Hinkley 1997, section 4.2.1; North,
+    Curtis & Sham 2002): inverting a bootstrap interval beyond its most extreme replicate
+    would otherwise report a spuriously small p-value. NaN stays NaN.
+
+    Parameters
+    ----------
+    interval_at, estimate, goal
+        As :func:`goal_p_value`.
+    method : str
+        The interval's method as recorded (a bootstrap's names "bootstrap").
+    n_resamples : int
+        The number of bootstrap replicates ``B`` (the protocol's ``analysis.bootstrap``).
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    .. [1] Davison AC, Hinkley DV. Bootstrap Methods and their Application. Cambridge
+       University Press; 1997.
+    .. [2] North BV, Curtis D, Sham PC. A note on the calculation of empirical P values from
+       Monte Carlo procedures. Am J Hum Genet. 2002;71(2):439-441.
+    """
+    p_value = goal_p_value(interval_at, estimate, goal)
+    if "bootstrap" in method and not math.isnan(p_value):
+        return max(p_value, 1.0 / (n_resamples + 1))
+    return p_value
+
+
 def endpoint_p_value(studies: pd.DataFrame, protocol: Protocol, endpoint: Endpoint) -> float:
-    """The one-sided p-value of ``endpoint``'s goal on ``studies``."""
+    """The one-sided p-value of ``endpoint``'s goal on ``studies`` (:func:`interval_p_value`)."""
 
     def interval_at(confidence: float) -> tuple[float, float]:
         value: MetricValue = assess_metric(studies, protocol, endpoint.metric, confidence)
         return value.ci_low, value.ci_high
 
-    estimate = assess_metric(studies, protocol, endpoint.metric, protocol.confidence).estimate
-    return goal_p_value(interval_at, estimate, endpoint.goal)
-
-
-def _family(
-    rows: list[dict[str, Any]], p_values: dict[str, float], procedure: str, alpha: float
-) -> MultiplicityResult | None:
-    if not rows:
-        return None
-    ids = [r["id"] for r in rows]
-    p = [1.0 if math.isnan(p_values[i]) else p_values[i] for i in ids]
-    # goals are one-sided tests at alpha / 2 each: a two-sided (1 - alpha) interval's bound
-    return multiplicity_adjust(
-        p,
-        procedure=("none" if procedure == "intersection-union" else procedure),
-        alpha=alpha / 2.0,
-        labels=ids,
+    judged = assess_metric(studies, protocol, endpoint.metric, protocol.confidence)
+    return interval_p_value(
+        interval_at,
+        judged.estimate,
+        endpoint.goal,
+        method=judged.method,
+        n_resamples=protocol.bootstrap.n_resamples,
     )
 
 
@@ -111,72 +139,69 @@ def apply_multiplicity(
 ) -> dict[str, Any]:
     """Add ``p_value``, ``adjusted_p``, ``tested`` and the final verdict to each endpoint row.
 
-    Primary endpoints form one family under the protocol's procedure; secondary endpoints
-    are tested (with their own procedure) only when every primary endpoint succeeds, and
-    every stratum the protocol judges (``strata_met``), so the family-wise error rate over
-    both families is ``alpha`` (serial gatekeeping). Returns the ``multiplicity`` record of
-    ``results.json``.
+    The rows' goals are decided by :func:`validation.analysis.gatekeeping.serial_gatekeeping`
+    (primary family under the protocol's procedure; secondary endpoints only when every
+    primary endpoint and every stratum the protocol judges, ``strata_met``, succeed).
+
+    Parameters
+    ----------
+    endpoints, protocol, strata_met
+        As :func:`judge_goals`, which this calls with the p-values found on ``studies``.
+    studies : DataFrame
+        The analysed studies the rows were computed on (the p-values invert their intervals).
+
+    Returns
+    -------
+    dict
+        The ``multiplicity`` record of ``results.json``
+        (:meth:`validation.analysis.gatekeeping.Gatekeeping.record`).
     """
-    plan = protocol.multiplicity
-    alpha = plan["alpha"]
     by_id = {e.id: e for e in protocol.endpoints}
-    p_values = {r["id"]: endpoint_p_value(studies, protocol, by_id[r["id"]]) for r in endpoints}
-    primary = _ordered([r for r in endpoints if r["primary"]], plan.get("order"))
-    secondary = _ordered([r for r in endpoints if not r["primary"]], plan.get("order"))
-    first = _family(primary, p_values, plan["procedure"], alpha)
-    gate_open = strata_met and (first is None or first.all_rejected)
-    second = _family(secondary, p_values, plan["secondary"], alpha) if gate_open else None
-    for family, rows in ((first, primary), (second, secondary)):
-        for i, row in enumerate(rows):
-            row["p_value"] = p_values[row["id"]]
-            if family is None:
-                row.update(adjusted_p=math.nan, tested=False, verdict="NOT TESTED")
-                continue
-            row["adjusted_p"] = family.adjusted_p[i]
-            row["tested"] = family.tested[i]
-            if row["verdict"] == "NOT EVALUABLE":
-                continue
-            if not family.tested[i]:
-                row["verdict"] = "NOT TESTED"
-            elif plan["procedure" if row["primary"] else "secondary"] != "intersection-union":
-                row["verdict"] = "PASS" if family.rejected[i] else "FAIL"
-    return {
-        "procedure": plan["procedure"],
-        "secondary": plan["secondary"],
-        "alpha": alpha,
-        "one_sided_alpha": alpha / 2.0,
-        "familywise_alpha": alpha,
-        "gate_open": gate_open,
-        "rationale": plan.get("rationale", ""),
-        "statement": _statement(plan, alpha, len(primary), len(secondary)),
+    p_values = {
+        row["id"]: endpoint_p_value(studies, protocol, by_id[row["id"]]) for row in endpoints
     }
+    return judge_goals(endpoints, p_values, protocol, strata_met=strata_met)
 
 
-def _ordered(rows: list[dict[str, Any]], order: list[str] | None) -> list[dict[str, Any]]:
-    if not order:
-        return rows
-    rank = {endpoint_id: i for i, endpoint_id in enumerate(order)}
-    return sorted(rows, key=lambda r: rank.get(r["id"], len(rank)))
+def judge_goals(
+    endpoints: list[dict[str, Any]],
+    p_values: Mapping[str, float],
+    protocol: Protocol,
+    *,
+    strata_met: bool = True,
+) -> dict[str, Any]:
+    """The decision step of :func:`apply_multiplicity`, on given p-values.
 
+    Parameters
+    ----------
+    endpoints : list of dict
+        The rows of :func:`validation.analysis.endpoints.endpoint_rows` (``id``,
+        ``primary``, ``ci_low``, ``ci_high``, ``verdict``); changed in place.
+    p_values : mapping
+        Endpoint id -> one-sided p-value of its goal.
+    protocol : Protocol
+        The goals and the multiplicity plan.
+    strata_met : bool, default True
+        Every stratum the protocol judges met its goals.
 
-_DESCRIBE = {
-    "intersection-union": "every endpoint must succeed (intersection-union test), so each is "
-    "tested at the full level without adjustment",
-    "holm": "Holm's step-down procedure",
-    "bonferroni": "Bonferroni's procedure",
-    "fixed-sequence": "a fixed sequence (each endpoint tested at the full level, in the "
-    "pre-specified order, only if every earlier one succeeded)",
-}
-
-
-def _statement(plan: dict[str, Any], alpha: float, n_primary: int, n_secondary: int) -> str:
-    text = (
-        f"Family-wise error rate {alpha:g} (two-sided; each goal bound one-sided at "
-        f"{alpha / 2:g}). Primary endpoints ({n_primary}): {_DESCRIBE[plan['procedure']]}."
-    )
-    if n_secondary:
-        text += (
-            f" Secondary endpoints ({n_secondary}): tested only if every primary endpoint "
-            f"succeeds, by {_DESCRIBE[plan['secondary']]}."
+    Returns
+    -------
+    dict
+        The ``multiplicity`` record of ``results.json``.
+    """
+    by_id = {e.id: e for e in protocol.endpoints}
+    hypotheses = [
+        Hypothesis(
+            id=row["id"],
+            primary=row["primary"],
+            p_value=p_values[row["id"]],
+            met=by_id[row["id"]].goal.met(row["ci_low"], row["ci_high"]),
         )
-    return text
+        for row in endpoints
+    ]
+    result = serial_gatekeeping(hypotheses, protocol.multiplicity, strata_met=strata_met)
+    result.annotate(endpoints, key="id", passed="PASS", failed="FAIL")
+    statement = result.statement(
+        noun="endpoint", bound="goal bound", judged=bool(protocol.analysis.acceptance_by)
+    )
+    return result.record(statement)

@@ -12,11 +12,13 @@ without ages) are ``None`` (JSON ``null``) and are shown as n/a in the report.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
+from validation.analysis.tables import require_columns
+from validation.numbers import finite_or_none
 from validation.stats import wilson_interval
 from validation.stats._checks import check_confidence
 
@@ -39,25 +41,6 @@ FEMALE = "F"
 UNKNOWN = ("", "unknown", "U", "O")
 
 
-def _number(value: Any) -> float | None:
-    """A finite float, or None (JSON null) for NaN / missing."""
-    if value is None:
-        return None
-    x = float(value)
-    return x if math.isfinite(x) else None
-
-
-def _require_columns(frame: Any, columns: Iterable[str], name: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame; got {type(frame).__name__}.")
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise ValueError(
-            f"{name} lacks required column(s) {', '.join(absent)}; "
-            f"it has {', '.join(map(str, frame.columns)) or 'no columns'}."
-        )
-
-
 def _quality_levels(values: pd.Series) -> list[str]:
     present = set(values.astype(str))
     return [q for q in QUALITY_ORDER if q in present] + sorted(present - set(QUALITY_ORDER))
@@ -69,10 +52,10 @@ def _summary(values: pd.Series) -> dict[str, float | int | None]:
     n = int(x.size)
     return {
         "n": n,
-        "mean": _number(x.mean()) if n else None,
-        "sd": _number(x.std(ddof=1)) if n > 1 else None,
-        "min": _number(x.min()) if n else None,
-        "max": _number(x.max()) if n else None,
+        "mean": finite_or_none(x.mean()) if n else None,
+        "sd": finite_or_none(x.std(ddof=1)) if n > 1 else None,
+        "min": finite_or_none(x.min()) if n else None,
+        "max": finite_or_none(x.max()) if n else None,
     }
 
 
@@ -202,7 +185,7 @@ def baseline_characteristics(
     [('site', 's01'), ('site', 's02'), ('vendor', 'Canon'), ('vendor', 'GE')]
     """
     dims = [str(d) for d in by]
-    _require_columns(studies, (*BASELINE_COLUMNS, *dims), "studies")
+    require_columns(studies, (*BASELINE_COLUMNS, *dims), "studies")
     level = check_confidence(confidence)
     levels = _quality_levels(studies["image_quality"].fillna("unknown"))
     rows = [_group_row(studies, "overall", "all", levels, level)]
@@ -280,7 +263,7 @@ def study_period(studies: pd.DataFrame, accounting: pd.DataFrame | None = None) 
     >>> out["first"], out["last"], out["sites"][0]["last"]
     ('2026-01-05', '2026-03-20', '2026-03-20')
     """
-    _require_columns(studies, ("site", "study_instance_uid"), "studies")
+    require_columns(studies, ("site", "study_instance_uid"), "studies")
     if "study_date" in studies.columns:
         dates = studies["study_date"].map(_iso_date)
         source = "study_date of the analysed study table"
@@ -290,7 +273,7 @@ def study_period(studies: pd.DataFrame, accounting: pd.DataFrame | None = None) 
             "as accounting."
         )
     else:
-        _require_columns(accounting, ("study_instance_uid", "status", "study_date"), "accounting")
+        require_columns(accounting, ("study_instance_uid", "status", "study_date"), "accounting")
         included = accounting[accounting["status"] == "included"]
         by_study = (
             pd.DataFrame(

@@ -17,28 +17,25 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from validation.numbers import as_float
+
 _NAN = math.nan
-
-
-def _number(value: Any) -> float:
-    """A finite float, or NaN for None / NaN / text."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return _NAN
-    return x if math.isfinite(x) else _NAN
 
 
 def _triple(block: Mapping[str, Any], key: str) -> tuple[float, float, float]:
     item = block.get(key)
     if not isinstance(item, Mapping):
         return _NAN, _NAN, _NAN
-    return _number(item.get("estimate")), _number(item.get("ci_low")), _number(item.get("ci_high"))
+    return (
+        as_float(item.get("estimate")),
+        as_float(item.get("ci_low")),
+        as_float(item.get("ci_high")),
+    )
 
 
 def _pair(value: Any) -> tuple[float, float]:
     if isinstance(value, list | tuple) and len(value) == 2:
-        return _number(value[0]), _number(value[1])
+        return as_float(value[0]), as_float(value[1])
     return _NAN, _NAN
 
 
@@ -76,11 +73,11 @@ def _classification(classification: Mapping[str, Any], per: int) -> dict[str, An
 
 
 def _measurement(agreement: Mapping[str, Any]) -> dict[str, Any]:
-    bias = _number(agreement.get("bias"))
-    loa_low, loa_high = _number(agreement.get("loa_low")), _number(agreement.get("loa_high"))
+    bias = as_float(agreement.get("bias"))
+    loa_low, loa_high = as_float(agreement.get("loa_low")), as_float(agreement.get("loa_high"))
     low_ci, high_ci = _pair(agreement.get("loa_low_ci")), _pair(agreement.get("loa_high_ci"))
     bias_ci = _pair(agreement.get("bias_ci"))
-    multiplier = _number(agreement.get("loa_multiplier", 1.96))
+    multiplier = as_float(agreement.get("loa_multiplier", 1.96))
     # share of a normal distribution within bias ± k SD: 2 Φ(k) − 1 = erf(k / √2)
     coverage = math.erf(multiplier / math.sqrt(2.0)) if not math.isnan(multiplier) else _NAN
     estimable = not any(math.isnan(x) for x in (bias, loa_low, loa_high))
@@ -101,7 +98,7 @@ def _measurement(agreement: Mapping[str, Any]) -> dict[str, Any]:
         "bias": bias,
         "bias_ci": list(bias_ci),
         "direction": direction,
-        "mae": _number(agreement.get("mae")),
+        "mae": as_float(agreement.get("mae")),
     }
 
 

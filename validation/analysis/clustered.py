@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ class ClusteredValue:
 
 def cluster_ids(studies: pd.DataFrame, protocol: Protocol) -> np.ndarray | None:
     """The protocol's cluster labels when some cluster holds several studies; else None."""
-    column = protocol.analysis.get("cluster")
+    column = protocol.analysis.cluster
     if not column or column not in studies.columns or studies.empty:
         return None
     ids = studies[column].astype(str).to_numpy()
@@ -75,18 +76,17 @@ def clustered_values(
 ) -> dict[str, ClusteredValue]:
     """Patient-level estimates and intervals of the endpoint metrics (see the module doc)."""
     analysis = protocol.analysis
-    plan = analysis.get("bootstrap", {})
-    options = {
+    plan = analysis.bootstrap
+    options: dict[str, Any] = {
         "clusters": clusters,
-        "seed": int(analysis["seed"]),
-        "n_resamples": int(plan.get("n_resamples", 2000)),
-        "method": plan.get("method", "bca"),
+        "seed": analysis.seed,
+        "n_resamples": plan.n_resamples,
+        "method": plan.method,
         "confidence": confidence,
     }
     n_patients = np.unique(clusters).shape[0]
     label = (
-        f"patient cluster bootstrap, {'BCa' if options['method'] == 'bca' else 'percentile'} "
-        f"(B = {options['n_resamples']}, {n_patients} patients)"
+        f"patient cluster bootstrap, {plan.label} (B = {plan.n_resamples}, {n_patients} patients)"
     )
     out: dict[str, ClusteredValue] = {}
     if "measurement" in groups:
@@ -99,7 +99,7 @@ def clustered_values(
             studies["ivsd_mm"].to_numpy(dtype=float),
             studies["reference_ivsd_mm"].to_numpy(dtype=float),
             confidence=confidence,
-            loa_multiplier=float(analysis.get("loa_multiplier", 1.96)),
+            loa_multiplier=analysis.loa_multiplier,
         )
         ba = f"Bland & Altman 2007, {n_patients} patients"
         out["bias"] = ClusteredValue(rep.bias, rep.bias_ci.low, rep.bias_ci.high, ba + ", t")

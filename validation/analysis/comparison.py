@@ -30,25 +30,23 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
-from validation.analysis.acceptance import goal_p_value
+from validation.analysis.acceptance import interval_p_value
 from validation.analysis.clustered import cluster_ids
+from validation.analysis.gatekeeping import Hypothesis, serial_gatekeeping
 from validation.protocol import BETTER, Endpoint, Goal, Protocol
 from validation.stats import (
     delong_test,
     mcnemar_test,
-    multiplicity_adjust,
     paired_bootstrap_difference,
     paired_proportion_difference,
 )
-from validation.stats.bootstrap import BootstrapResult
 from validation.stats.roc import auc_leave_one_cluster_out, weighted_auc
 
 KEY = "study_instance_uid"
@@ -101,38 +99,12 @@ def pair_versions(
 # --------------------------------------------------------------------------- intervals
 
 
-def _bootstrap_interval_at(boot: BootstrapResult) -> IntervalAt:
-    """The bootstrap interval at any level, from the same replicates (BCa or percentile)."""
-    valid = boot.replicates[np.isfinite(boot.replicates)]
-    theta = float(boot.estimate)
-    degenerate = valid.size > 0 and float(valid.max() - valid.min()) <= 1e-12 * max(
-        1.0, abs(theta), float(np.abs(valid).max())
-    )
-
-    def interval_at(confidence: float) -> tuple[float, float]:
-        if degenerate:  # every replicate equal: the interval is the point estimate
-            return theta, theta
-        alpha = (1.0 - confidence) / 2.0
-        if boot.method == "percentile":
-            low, high = np.quantile(valid, [alpha, 1.0 - alpha])
-            return float(low), float(high)
-        z0, a = float(boot.z0), float(boot.acceleration)
-        if not (math.isfinite(z0) and math.isfinite(a)):
-            return math.nan, math.nan
-        shifted = z0 + special.ndtri(np.array([alpha, 1.0 - alpha]))
-        levels = special.ndtr(z0 + shifted / (1.0 - a * shifted))
-        low, high = np.quantile(valid, np.clip(levels, 0.0, 1.0))
-        return float(low), float(high)
-
-    return interval_at
-
-
 def _absolute_bias(output: np.ndarray, reference: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    return np.abs(weights @ (output - reference) / weights.sum(axis=1))
+    return np.asarray(np.abs(weights @ (output - reference) / weights.sum(axis=1)))
 
 
 def _true_positive_rate(output: np.ndarray, label: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    return weights @ (output * label) / (weights @ label)
+    return np.asarray(weights @ (output * label) / (weights @ label))
 
 
 def _true_negative_rate(output: np.ndarray, label: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -180,24 +152,22 @@ def _bootstrap(
 ) -> Difference:
     output = _OUTPUT_OF[metric]
     reference = "reference_ivsd_mm" if output == "ivsd_mm" else "lvh_ref"
-    plan = protocol.analysis.get("bootstrap", {})
-    method = plan.get("method", "bca")
-    n_resamples = int(plan.get("n_resamples", 2000))
+    plan = protocol.bootstrap
     res = paired_bootstrap_difference(
         group[f"{output}_a"].to_numpy(dtype=float),
         group[f"{output}_b"].to_numpy(dtype=float),
         group[reference].to_numpy(dtype=float),
         statistic=_BOOTSTRAP_STATISTICS[metric],
-        seed=int(protocol.analysis["seed"]),
+        seed=protocol.analysis.seed,
         clusters=clusters,
-        n_resamples=n_resamples,
+        n_resamples=plan.n_resamples,
         confidence=protocol.confidence,
-        method=method,
+        method=plan.method,
     )
     unit = f"{res.n_clusters} patients" if clusters is not None else f"{res.n} studies"
     label = (
         f"paired {'patient cluster ' if clusters is not None else ''}bootstrap, "
-        f"{'BCa' if method == 'bca' else 'percentile'} (B = {n_resamples}, {unit})"
+        f"{plan.label} (B = {plan.n_resamples}, {unit})"
     )
     if metric == "bias":
         label += ", of the absolute bias"
@@ -211,7 +181,7 @@ def _bootstrap(
         res.ci_low,
         res.ci_high,
         label,
-        _bootstrap_interval_at(res.bootstrap),
+        res.bootstrap.interval,
         {},
     )
 
@@ -356,7 +326,7 @@ def _row(
     group: pd.DataFrame,
     judged: bool,
 ) -> tuple[dict[str, Any], Difference]:
-    margin = float(protocol.comparison["margins"][endpoint.id])
+    margin = protocol.comparison.margins[endpoint.id]
     value = difference(group, endpoint.metric, protocol)
     goal = margin_goal(endpoint.metric, margin)
     met = goal.met(value.ci_low, value.ci_high)
@@ -385,7 +355,7 @@ def _row(
         "improved": _better(endpoint.metric, value) if met is not None else None,
         "worsened": _worse(endpoint.metric, value) if met is not None else None,
         "judged": judged,
-        "small": len(group) < int(protocol.analysis["min_stratum_n"]),
+        "small": len(group) < protocol.analysis.min_stratum_n,
         "verdict": _verdict(met),
     }
     return row, value
@@ -399,8 +369,8 @@ def _verdict(met: bool | None) -> str:
 
 def comparison_dimensions(protocol: Protocol) -> list[str]:
     """Stratum dimensions shown in the comparison: site, vendor and every judged dimension."""
-    wanted = {"site", "vendor", *protocol.comparison["by"]}
-    return [d for d in protocol.analysis["strata"] if d in wanted]
+    wanted = {"site", "vendor", *protocol.comparison.by}
+    return [d for d in protocol.analysis.strata if d in wanted]
 
 
 def compare_versions(
@@ -430,7 +400,7 @@ def compare_versions(
         for the pooled comparison), ``multiplicity`` and the candidate's ``verdict``.
     """
     paired, counts = pair_versions(released, candidate)
-    by = protocol.comparison["by"]
+    by = protocol.comparison.by
     rows: list[dict[str, Any]] = []
     pooled: dict[str, Difference] = {}
     for endpoint in protocol.endpoints:
@@ -465,103 +435,78 @@ def compare_versions(
 def _multiplicity(
     rows: list[dict[str, Any]], pooled: dict[str, Difference], protocol: Protocol
 ) -> dict[str, Any]:
-    """p-values of the pooled comparisons and the protocol's procedure over them."""
-    plan = protocol.multiplicity
-    alpha = float(plan["alpha"])
-    overall = {r["endpoint"]: r for r in rows if r["dimension"] == "all"}
-    for endpoint_id, row in overall.items():
-        value = pooled[endpoint_id]
-        goal = margin_goal(row["metric"], row["margin"])
-        p_value = (
-            goal_p_value(value.interval_at, value.difference, goal)
+    """The pooled comparisons decided by the protocol's multiplicity plan
+    (:func:`validation.analysis.gatekeeping.serial_gatekeeping`, as the goals), their
+    p-values found by inverting their intervals."""
+    p_values = {}
+    for row in (r for r in rows if r["dimension"] == "all"):
+        value = pooled[row["endpoint"]]
+        p_values[row["endpoint"]] = (
+            interval_p_value(
+                value.interval_at,
+                value.difference,
+                margin_goal(row["metric"], row["margin"]),
+                method=value.method,
+                n_resamples=protocol.bootstrap.n_resamples,
+            )
             if value.interval_at is not None
             else math.nan
         )
-        if "bootstrap" in value.method:  # a Monte Carlo p-value is resolved to 1 / (B + 1)
-            resamples = int(protocol.analysis.get("bootstrap", {}).get("n_resamples", 2000))
-            p_value = max(p_value, 1.0 / (resamples + 1))
-        row["p_value"] = p_value
+    return judge_comparisons(rows, p_values, protocol)
+
+
+def judge_comparisons(
+    rows: list[dict[str, Any]], p_values: Mapping[str, float], protocol: Protocol
+) -> dict[str, Any]:
+    """The decision step of the comparison, on given p-values of the pooled comparisons.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The comparison rows (``dimension`` ``"all"`` for the pooled ones; ``endpoint``,
+        ``primary``, ``noninferior``, ``judged``, ``verdict``); the pooled ones are changed in
+        place (``p_value``, ``adjusted_p``, ``tested``, ``verdict``).
+    p_values : mapping
+        Endpoint id -> one-sided p-value of its pooled non-inferiority test.
+    protocol : Protocol
+        The multiplicity plan and the judged strata (``comparison.by``).
+
+    Returns
+    -------
+    dict
+        The candidate's ``multiplicity`` record (the same shape as the analysis').
+    """
+    overall = [r for r in rows if r["dimension"] == "all"]
+    hypotheses = [
+        Hypothesis(r["endpoint"], r["primary"], p_values[r["endpoint"]], r["noninferior"])
+        for r in overall
+    ]
     strata_met = all(
         r["noninferior"] is True for r in rows if r["dimension"] != "all" and r["judged"]
     )
-    order = plan.get("order") or [e.id for e in protocol.endpoints]
-    primary = [overall[i] for i in order if i in overall and overall[i]["primary"]]
-    secondary = [overall[i] for i in order if i in overall and not overall[i]["primary"]]
-    first = _family(primary, plan["procedure"], alpha)
-    first_ok = first is None or (
-        first.all_rejected if plan["procedure"] != "intersection-union" else _all_met(primary)
+    result = serial_gatekeeping(hypotheses, protocol.multiplicity, strata_met=strata_met)
+    result.annotate(overall, key="endpoint", passed="NON-INFERIOR", failed="NOT NON-INFERIOR")
+    statement = result.statement(
+        noun="comparison",
+        bound="non-inferiority bound",
+        scope=" per candidate",
+        judged=bool(protocol.comparison.by),
     )
-    gate_open = strata_met and first_ok
-    second = _family(secondary, plan["secondary"], alpha) if gate_open else None
-    for family, members, procedure in (
-        (first, primary, plan["procedure"]),
-        (second, secondary, plan["secondary"]),
-    ):
-        for i, row in enumerate(members):
-            if family is None:
-                row.update(adjusted_p=math.nan, tested=False, verdict="NOT TESTED")
-                continue
-            row["adjusted_p"] = family.adjusted_p[i]
-            row["tested"] = bool(family.tested[i])
-            if row["verdict"] == "NOT EVALUABLE":
-                continue
-            if not family.tested[i]:
-                row["verdict"] = "NOT TESTED"
-            elif procedure != "intersection-union":
-                row["verdict"] = "NON-INFERIOR" if family.rejected[i] else "NOT NON-INFERIOR"
-    return {
-        "procedure": plan["procedure"],
-        "secondary": plan["secondary"],
-        "alpha": alpha,
-        "one_sided_alpha": alpha / 2.0,
-        "gate_open": gate_open,
-        "strata_met": strata_met,
-        "statement": (
-            f"Per candidate, family-wise error rate {alpha:g} (each non-inferiority bound a "
-            f"one-sided test at {alpha / 2:g}). Primary comparisons ({len(primary)}): "
-            f"{_DESCRIBE[plan['procedure']]}, pooled and in every judged stratum. Secondary "
-            f"comparisons ({len(secondary)}): tested only if every primary comparison succeeds, "
-            f"by {_DESCRIBE[plan['secondary']]}."
-        ),
-    }
-
-
-_DESCRIBE = {
-    "intersection-union": "every comparison must succeed (intersection-union test), each at "
-    "the full level",
-    "holm": "Holm's step-down procedure",
-    "bonferroni": "Bonferroni's procedure",
-    "fixed-sequence": "a fixed sequence in the pre-specified order",
-}
-
-
-def _all_met(rows: list[dict[str, Any]]) -> bool:
-    return all(r["noninferior"] is True for r in rows)
-
-
-def _family(rows: list[dict[str, Any]], procedure: str, alpha: float) -> Any:
-    if not rows:
-        return None
-    p = [1.0 if not math.isfinite(r["p_value"]) else r["p_value"] for r in rows]
-    return multiplicity_adjust(
-        p,
-        procedure=("none" if procedure == "intersection-union" else procedure),
-        alpha=alpha / 2.0,
-        labels=[r["endpoint"] for r in rows],
-    )
+    return result.record(statement)
 
 
 def _candidate_verdict(
     rows: list[dict[str, Any]], protocol: Protocol, version: str, multiplicity: dict[str, Any]
 ) -> dict[str, Any]:
-    """PASS when every primary comparison is non-inferior pooled and in every judged stratum."""
-    pooled = [r for r in rows if r["dimension"] == "all"]
+    """PASS when every primary comparison is non-inferior pooled (as the multiplicity plan
+    decides it) and in every judged stratum: exactly when the gate to the secondary family
+    opens."""
     failing = [
         {"endpoint": r["endpoint"], "dimension": r["dimension"], "stratum": r["stratum"]}
         for r in rows
         if _fails(r)
     ]
-    by = protocol.comparison["by"]
+    by = protocol.comparison.by
     per_stratum = "; ".join(f"{', '.join(ids)} in every {dim} stratum" for dim, ids in by.items())
     rule = "every primary endpoint non-inferior pooled" + (
         f", and {per_stratum}" if per_stratum else ""
@@ -581,13 +526,12 @@ def _candidate_verdict(
             for r in rows
             if r["worsened"]
         ],
-        "conclusion": _conclusion(rows, pooled, protocol, version, verdict, multiplicity),
+        "conclusion": _conclusion(rows, protocol, version, verdict, multiplicity),
     }
 
 
 def _conclusion(
     rows: list[dict[str, Any]],
-    pooled: list[dict[str, Any]],
     protocol: Protocol,
     version: str,
     verdict: str,
@@ -598,7 +542,7 @@ def _conclusion(
     """
     released = protocol.released.version
     level = f"{protocol.confidence:.0%}"
-    judged_dimensions = set(protocol.comparison["by"])
+    judged_dimensions = set(protocol.comparison.by)
     if verdict == "PASS":
         text = (
             f"Version {version} is not worse than the released version {released} by as much as "
@@ -667,8 +611,11 @@ def _describe(row: dict[str, Any], *, margin: bool = True) -> str:
 
 
 def _fails(row: dict[str, Any]) -> bool:
-    counted = row["primary"] if row["dimension"] == "all" else row["judged"]
-    return counted and row["noninferior"] is not True
+    """A primary pooled comparison the multiplicity plan did not reject, or a judged stratum
+    whose margin is not met on its confidence bound."""
+    if row["dimension"] == "all":
+        return bool(row["primary"]) and row["verdict"] != "NON-INFERIOR"
+    return bool(row["judged"]) and row["noninferior"] is not True
 
 
 def _fmt(value: float) -> str:

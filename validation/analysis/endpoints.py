@@ -140,8 +140,8 @@ def assess(
                 model,
                 reference,
                 confidence=level,
-                loa_multiplier=float(analysis.get("loa_multiplier", 1.96)),
-                ci_method=analysis["loa_ci"],
+                loa_multiplier=analysis.loa_multiplier,
+                ci_method=analysis.loa_ci,
             )
             mae = mean_absolute_error(model, reference, confidence=level)
             rmse = root_mean_square_error(model, reference, confidence=level)
@@ -150,7 +150,7 @@ def assess(
                 labels,
                 studies["lvh_pred"].to_numpy(),
                 confidence=level,
-                method=analysis["proportion_ci"],
+                method=analysis.proportion_ci,
             )
             if 0 < labels.sum() < n:
                 auc = roc_auc(labels, studies["lvh_probability"].to_numpy(), confidence=level)
@@ -189,7 +189,7 @@ def verdict(endpoint: Endpoint, value: MetricValue) -> str:
 def _unit(endpoint: Endpoint, protocol: Protocol) -> str:
     """The measurement unit, "" for a proportion, "index" for the AUC."""
     if endpoint.kind == "measurement":
-        return str(protocol.data["outputs"].get("unit", "mm"))
+        return protocol.outputs.unit
     return "index" if endpoint.metric == "auc" else ""
 
 
@@ -231,7 +231,7 @@ def strata_rows(studies: pd.DataFrame, protocol: Protocol) -> list[dict]:
     """
     analysis = protocol.analysis
     rows = []
-    for dimension in analysis["strata"]:
+    for dimension in analysis.strata:
         goals = protocol.judged_goals(dimension)
         for stratum, group in studies.groupby(dimension, sort=True):
             metrics = assess(group, protocol).metrics()
@@ -251,7 +251,7 @@ def strata_rows(studies: pd.DataFrame, protocol: Protocol) -> list[dict]:
                         "ci_high": value.ci_high,
                         "confidence": protocol.confidence,
                         "method": value.method,
-                        "small": len(group) < int(analysis["min_stratum_n"]),
+                        "small": len(group) < analysis.min_stratum_n,
                         "judged": goal is not None,
                         "goal_met": met,
                     }

@@ -68,16 +68,13 @@ def site_heterogeneity(studies: pd.DataFrame, protocol: Protocol) -> dict[str, A
     flag with its reason, and the leave-one-site-out table. Metrics with fewer than two sites
     that have data are reported as not estimable.
     """
-    plan = protocol.analysis.get("heterogeneity", {})
-    method = plan.get("method", "REML")
-    q_alpha = float(plan.get("q_alpha", 0.10))
-    i2_threshold = float(plan.get("i2_threshold", 0.50))
+    plan = protocol.analysis.heterogeneity
     level = protocol.confidence
     out: dict[str, Any] = {
-        "method": method,
+        "method": plan.method,
         "scale": {"bias": "mm", "sensitivity": "logit", "specificity": "logit"},
-        "q_alpha": q_alpha,
-        "i2_threshold": i2_threshold,
+        "q_alpha": plan.q_alpha,
+        "i2_threshold": plan.i2_threshold,
         "metrics": {},
     }
     for metric in _POOLED:
@@ -86,12 +83,12 @@ def site_heterogeneity(studies: pd.DataFrame, protocol: Protocol) -> dict[str, A
         record: dict[str, Any] = {
             "sites": [
                 {
-                    "site": r.site,
-                    "n": int(r.n),
-                    "estimate": _back(r.estimate, metric),
-                    "se": math.sqrt(r.variance) if r.variance == r.variance else math.nan,
+                    "site": r["site"],
+                    "n": int(r["n"]),
+                    "estimate": _back(float(r["estimate"]), metric),
+                    "se": math.sqrt(r["variance"]) if r["variance"] == r["variance"] else math.nan,
                 }
-                for r in sites.itertuples()
+                for r in sites.to_dict("records")
             ]
         }
         if len(usable) < 2:
@@ -105,14 +102,14 @@ def site_heterogeneity(studies: pd.DataFrame, protocol: Protocol) -> dict[str, A
             pool = random_effects(
                 y,
                 v,
-                method=method,
+                method=plan.method,
                 confidence=level,
                 labels=labels,
-                q_alpha=q_alpha,
-                i2_threshold=i2_threshold,
+                q_alpha=plan.q_alpha,
+                i2_threshold=plan.i2_threshold,
             )
             loo = (
-                leave_one_out(y, v, labels=labels, method=method, confidence=level)
+                leave_one_out(y, v, labels=labels, method=plan.method, confidence=level)
                 if len(usable) >= 3
                 else pd.DataFrame()
             )

@@ -12,9 +12,12 @@ and the record says so.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from validation.analysis.tables import require_columns
 
 #: Columns of the study table that :func:`data_independence` reads.
 INDEPENDENCE_COLUMNS: tuple[str, ...] = ("site", "vendor", "patient_id")
@@ -99,14 +102,7 @@ def data_independence(
     >>> out["test"]["n_patients"], out["patients"]["n_with_development_prefix"]
     (2, 0)
     """
-    if not isinstance(studies, pd.DataFrame):
-        raise TypeError(f"studies must be a pandas DataFrame; got {type(studies).__name__}.")
-    absent = [c for c in INDEPENDENCE_COLUMNS if c not in studies.columns]
-    if absent:
-        raise ValueError(
-            f"studies lacks required column(s) {', '.join(absent)}; "
-            f"it has {', '.join(map(str, studies.columns)) or 'no columns'}."
-        )
+    require_columns(studies, INDEPENDENCE_COLUMNS, "studies")
     if not isinstance(card, Mapping):
         raise TypeError(f"card must be a mapping (the model card); got {type(card).__name__}.")
     test_sites = _ids(sites, "sites")
@@ -151,16 +147,20 @@ def data_independence(
     several = int((known.groupby("_pid")["site"].nunique() > 1).sum())
 
     verifiable = bool(dev_sites)
-    independent = (not overlap and hits.empty) if verifiable else None
     declaration = training.get("independence")
-    checks = _checks(
+    found = _Findings(
+        test_sites=test_sites,
+        dev_sites=dev_sites,
         overlap=overlap,
-        verifiable=verifiable,
-        n_patients=int(patients.size),
-        n_hits=int(hits.size),
         prefixes=prefixes,
         new_vendors=new_vendors,
         declaration=declaration,
+        verifiable=verifiable,
+        independent=(not overlap and hits.empty) if verifiable else None,
+        n_patients=int(patients.size),
+        n_hits=int(hits.size),
+        n_own=n_own,
+        n_missing=n_missing,
     )
     return {
         "development": {
@@ -190,33 +190,34 @@ def data_independence(
             "n_with_own_site_prefix": n_own,
             "n_at_several_sites": several,
         },
-        "checks": checks,
-        "independent": independent,
-        "statement": _statement(
-            independent=independent,
-            test_sites=test_sites,
-            dev_sites=dev_sites,
-            overlap=overlap,
-            n_patients=int(patients.size),
-            n_hits=int(hits.size),
-            n_own=n_own,
-            n_missing=n_missing,
-            declaration=declaration,
-        ),
+        "checks": _checks(found),
+        "independent": found.independent,
+        "statement": _statement(found),
     }
 
 
-def _checks(
-    *,
-    overlap: list[str],
-    verifiable: bool,
-    n_patients: int,
-    n_hits: int,
-    prefixes: list[str],
-    new_vendors: list[str],
-    declaration: Any,
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Findings:
+    """What :func:`data_independence` found, for its checklist and its statement."""
+
+    test_sites: list[str]
+    dev_sites: list[str]
+    overlap: list[str]  # test sites that are development sites
+    prefixes: list[str]  # the development sites' patient-identifier prefixes
+    new_vendors: list[str]  # test vendors the model was not developed on
+    declaration: Any  # the card's independence declaration
+    verifiable: bool  # the card names development sites
+    independent: bool | None
+    n_patients: int
+    n_hits: int  # test patients with a development site's prefix
+    n_own: int  # test patients with their own site's prefix
+    n_missing: int  # studies without a patient identifier
+
+
+def _checks(found: _Findings) -> list[dict[str, Any]]:
     """The rows of the independence checklist."""
+    overlap, verifiable = found.overlap, found.verifiable
+    n_hits, n_patients, declaration = found.n_hits, found.n_patients, found.declaration
     rows: list[dict[str, Any]] = [
         {
             "check": "No test site is a development site",
@@ -232,7 +233,7 @@ def _checks(
         },
         {
             "check": "No test patient identifier carries a development site's prefix ("
-            + (", ".join(prefixes) or "none declared")
+            + (", ".join(found.prefixes) or "none declared")
             + ")",
             "result": (
                 f"{n_hits} of {n_patients} test patients"
@@ -250,7 +251,7 @@ def _checks(
         },
         {
             "check": "Vendors in the test data that the model was not developed on",
-            "result": ", ".join(new_vendors) if new_vendors else "none",
+            "result": ", ".join(found.new_vendors) if found.new_vendors else "none",
             "passed": None,
             "basis": "verified",
         },
@@ -258,31 +259,22 @@ def _checks(
     return rows
 
 
-def _statement(
-    *,
-    independent: bool | None,
-    test_sites: list[str],
-    dev_sites: list[str],
-    overlap: list[str],
-    n_patients: int,
-    n_hits: int,
-    n_own: int,
-    n_missing: int,
-    declaration: Any,
-) -> str:
+def _statement(found: _Findings) -> str:
     """Plain words: what was verified on the data, and what rests on the card's declaration."""
-    if independent is None:
+    overlap, n_hits, n_patients = found.overlap, found.n_hits, found.n_patients
+    n_own, n_missing, declaration = found.n_own, found.n_missing, found.declaration
+    if found.independent is None:
         verified = (
             "The model card names no development site, so the separation of development and "
             "test data could not be checked on the data."
         )
     else:
         verified = (
-            f"Verified on the analysed data: the test sites ({', '.join(test_sites)}) "
+            f"Verified on the analysed data: the test sites ({', '.join(found.test_sites)}) "
             + (
                 f"include development site(s) {', '.join(overlap)}"
                 if overlap
-                else f"do not include any development site ({', '.join(dev_sites)})"
+                else f"do not include any development site ({', '.join(found.dev_sites)})"
             )
             + f", and {n_hits} of the {n_patients} test patients have an identifier with a "
             "development site's prefix."

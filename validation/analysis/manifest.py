@@ -45,7 +45,8 @@ def build_manifest(
         (Path(p).parent.parent.name, Path(p).parent.name): sha256_file(p) for p in accounting_paths
     }
     partitions, files = [], []
-    for (site, vendor), group in accounting.groupby(["site", "vendor"], sort=True):
+    for keys, group in accounting.groupby(["site", "vendor"], sort=True):
+        site, vendor = str(keys[0]), str(keys[1])
         table, predictions_sha = predictions.get((site, vendor), (pd.DataFrame(), ""))
         hashes = table.set_index("sop_instance_uid")["file_sha256"].to_dict() if len(table) else {}
         rows = group.assign(file_sha256=group["sop_instance_uid"].map(hashes).fillna(""))

@@ -14,19 +14,35 @@ from typing import Any
 import pandas as pd
 
 from validation.protocol import Protocol
-from validation.stats import bland_altman
+from validation.stats import BlandAltman, Interval, bland_altman
 from validation.stats.regression import MethodComparisonFit, deming, passing_bablok
 from validation.stats.reliability import cohen_kappa, icc, lin_ccc
 
 _ICC_FORMS = ("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)")
 
 
+def limits_record(ba: BlandAltman) -> dict[str, Any]:
+    """Bias, SD and limits of agreement with the limits' intervals, as ``results.json`` holds
+    them (the model against the reference, and each pair of reference readers)."""
+    return {
+        "bias": ba.bias,
+        "sd": ba.sd,
+        "loa_low": ba.loa_low,
+        "loa_high": ba.loa_high,
+        "loa_low_ci": [ba.loa_low_ci.low, ba.loa_low_ci.high],
+        "loa_high_ci": [ba.loa_high_ci.low, ba.loa_high_ci.high],
+    }
+
+
+def with_interval(name: str, estimate: float, ci: Interval) -> dict[str, Any]:
+    """``{name: estimate, name_ci: [low, high]}``, an estimate as ``results.json`` holds it."""
+    return {name: estimate, f"{name}_ci": [ci.low, ci.high]}
+
+
 def _fit(fit: MethodComparisonFit) -> dict[str, Any]:
     return {
-        "intercept": fit.intercept,
-        "intercept_ci": [fit.intercept_ci.low, fit.intercept_ci.high],
-        "slope": fit.slope,
-        "slope_ci": [fit.slope_ci.low, fit.slope_ci.high],
+        **with_interval("intercept", fit.intercept, fit.intercept_ci),
+        **with_interval("slope", fit.slope, fit.slope_ci),
         "ci_method": fit.ci_method,
         "n": fit.n,
     }
@@ -34,15 +50,15 @@ def _fit(fit: MethodComparisonFit) -> dict[str, Any]:
 
 def _icc_table(ratings: pd.DataFrame, level: float) -> list[dict[str, Any]]:
     table = icc(ratings, confidence=level)
+    rows = table.to_dict("index")
     return [
         {
             "form": form,
-            "description": table.loc[form, "description"],
-            "estimate": float(table.loc[form, "estimate"]),
-            "ci_low": float(table.loc[form, "ci_low"]),
-            "ci_high": float(table.loc[form, "ci_high"]),
-            "F": float(table.loc[form, "F"]),
-            "p_value": float(table.loc[form, "p_value"]),
+            "description": rows[form]["description"],
+            **{
+                key: float(rows[form][key])
+                for key in ("estimate", "ci_low", "ci_high", "F", "p_value")
+            },
         }
         for form in _ICC_FORMS
     ]
@@ -61,7 +77,7 @@ def method_comparison(studies: pd.DataFrame, protocol: Protocol) -> dict[str, An
     level = protocol.confidence
     x = studies["reference_ivsd_mm"].to_numpy(dtype=float)
     y = studies["ivsd_mm"].to_numpy(dtype=float)
-    ratio = float(protocol.analysis.get("deming_error_ratio", 1.0))
+    ratio = protocol.analysis.deming_error_ratio
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         ccc = lin_ccc(x, y, confidence=level)
@@ -97,7 +113,7 @@ def reference_quality(studies: pd.DataFrame, protocol: Protocol) -> dict[str, An
 
     Empty (``{"readers": []}``) when the protocol names fewer than two readers.
     """
-    readers = list(protocol.data["reference_standard"].get("readers", []))
+    readers = list(protocol.reference_standard.readers)
     present = [r for r in readers if r in studies.columns]
     if len(present) < 2:
         return {"readers": present}
@@ -115,19 +131,9 @@ def reference_quality(studies: pd.DataFrame, protocol: Protocol) -> dict[str, An
                 ratings[a].to_numpy(),
                 ratings[b].to_numpy(),
                 confidence=level,
-                ci_method=protocol.analysis["loa_ci"],
+                ci_method=protocol.analysis.loa_ci,
             )
-            pairs.append(
-                {
-                    "readers": [a, b],
-                    "bias": ba.bias,
-                    "sd": ba.sd,
-                    "loa_low": ba.loa_low,
-                    "loa_high": ba.loa_high,
-                    "loa_low_ci": [ba.loa_low_ci.low, ba.loa_low_ci.high],
-                    "loa_high_ci": [ba.loa_high_ci.low, ba.loa_high_ci.high],
-                }
-            )
+            pairs.append({"readers": [a, b], **limits_record(ba)})
     out["pairs"] = pairs
     # SD of a single reader's error, from the pairwise differences: var(a - b) = 2 s^2
     out["reader_sd"] = math.sqrt(sum(p["sd"] ** 2 for p in pairs) / (2 * len(pairs)))

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from validation.analysis.endpoints import assess
-from validation.analysis.unblind import _bands
+from validation.analysis.tables import require_columns
+from validation.analysis.unblind import with_bands
 from validation.protocol import Protocol
 from validation.stats import proportion_interval
 from validation.stats.proportions import ProportionMethod
@@ -59,25 +60,19 @@ _BAND_SOURCES = {"age_band": "age", "bmi_band": "bmi"}
 
 
 def _check_gated(gated: Any) -> pd.DataFrame:
-    if not isinstance(gated, pd.DataFrame):
-        raise TypeError(f"gated must be a pandas DataFrame; got {type(gated).__name__}")
-    missing = [c for c in REQUIRED_COLUMNS if c not in gated.columns]
-    if missing:
-        raise ValueError(
-            f"gated lacks column(s) {missing}; expected the columns of "
-            f"validation.analysis.unblind.unblind(...).gated: {list(REQUIRED_COLUMNS)}"
-        )
-    unknown = sorted(set(gated["status"].astype(str)) - set(STATUSES))
+    """``gated`` as :func:`validation.analysis.unblind.unblind` makes it (``Unblinded.gated``)."""
+    frame = require_columns(gated, REQUIRED_COLUMNS, "gated")
+    unknown = sorted(set(frame["status"].astype(str)) - set(STATUSES))
     if unknown:
         raise ValueError(f"gated.status must be one of {list(STATUSES)}; got {unknown}")
-    labels = pd.to_numeric(gated["lvh_ref"], errors="coerce")
+    labels = pd.to_numeric(frame["lvh_ref"], errors="coerce")
     bad = labels.notna() & ~labels.isin([0, 1])
     if bad.any():
         raise ValueError(
             f"gated.lvh_ref must be 0, 1 or NaN (no reference); got "
             f"{sorted(labels[bad].unique().tolist())[:5]}"
         )
-    return gated.reset_index(drop=True)
+    return frame.reset_index(drop=True)
 
 
 def _rate(rejected: int, n: int, *, confidence: float, method: ProportionMethod) -> dict[str, Any]:
@@ -94,23 +89,6 @@ def _rate(rejected: int, n: int, *, confidence: float, method: ProportionMethod)
     }
 
 
-def _with_bands(gated: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    """Add the age and BMI bands exactly as the analysed study table defines them."""
-    analysis = protocol.analysis
-    frame = gated.copy()
-    frame["age_band"] = _bands(
-        pd.to_numeric(frame["age"], errors="coerce"),
-        analysis.get("age_bands", [18, 40, 60, 75, 150]),
-        "",
-    )
-    frame["bmi_band"] = _bands(
-        pd.to_numeric(frame["bmi"], errors="coerce"),
-        analysis.get("bmi_bands", [0, 25, 30, 35, 100]),
-        "",
-    )
-    return frame
-
-
 def _subgroups(
     frame: pd.DataFrame,
     rejected: pd.Series,
@@ -120,8 +98,8 @@ def _subgroups(
     method: ProportionMethod,
 ) -> list[dict[str, Any]]:
     """Tidy rows: the rejection rate in every stratum of every pre-specified dimension."""
-    min_n = int(protocol.analysis.get("min_stratum_n", 0))
-    dimensions = [d for d in protocol.analysis.get("strata", []) if d in frame.columns]
+    min_n = protocol.analysis.min_stratum_n
+    dimensions = [d for d in protocol.analysis.strata if d in frame.columns]
     rows = []
     for dimension in dimensions:
         labels = frame[dimension].astype(str).where(frame[dimension].notna(), "unknown")
@@ -168,7 +146,7 @@ def _worst_case(
     frame: pd.DataFrame, rejected: pd.Series, protocol: Protocol, *, confidence: float
 ) -> dict[str, Any]:
     """Primary and worst-case sensitivity and specificity, judged against their goals."""
-    threshold = float(protocol.data["outputs"]["threshold"])
+    threshold = protocol.outputs.threshold
     has_ref = frame["lvh_ref"].notna()
     analysed = ~rejected & has_ref & frame["ivsd_mm"].notna() & frame["reference_ivsd_mm"].notna()
     analysed &= frame["lvh_probability"].notna()
@@ -273,7 +251,8 @@ def quality_gate(gated: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
     Returns
     -------
     dict
-        JSON-serialisable (NaN where undefined; ``results._clean`` turns it into null):
+        JSON-serialisable (NaN where undefined; :func:`validation.numbers.json_ready` turns it
+        into null):
 
         - ``confidence``, ``method``: the interval level and proportion method used;
         - ``overall``: ``n`` (included studies), ``rejected``, ``rate``, ``ci_low``,
@@ -337,12 +316,13 @@ def quality_gate(gated: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
     >>> ep["metric"], ep["primary_estimate"], ep["worst_estimate"]
     ('sensitivity', 0.5, 0.3333333333333333)
     """
-    frame = _with_bands(_check_gated(gated), protocol)
+    # the age and BMI bands exactly as the analysed study table defines them
+    frame = with_bands(_check_gated(gated), protocol)
     frame["lvh_ref"] = pd.to_numeric(frame["lvh_ref"], errors="coerce")
     for column in ("ivsd_mm", "reference_ivsd_mm", "lvh_probability"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     confidence = protocol.confidence
-    method: ProportionMethod = protocol.analysis.get("proportion_ci", "wilson")
+    method: ProportionMethod = protocol.analysis.proportion_ci
     rejected = pd.Series(
         np.asarray(frame["status"].astype(str) == "quality_rejected"), index=frame.index
     )

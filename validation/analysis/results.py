@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import platform
 import sys
 from importlib import metadata
@@ -22,17 +21,35 @@ from validation.analysis.endpoints import Assessment, assess, endpoint_rows, str
 from validation.analysis.heterogeneity import site_heterogeneity
 from validation.analysis.independence import data_independence
 from validation.analysis.manifest import build_manifest
-from validation.analysis.method_comparison import method_comparison, reference_quality
+from validation.analysis.method_comparison import (
+    limits_record,
+    method_comparison,
+    reference_quality,
+    with_interval,
+)
 from validation.analysis.quality_gate import quality_gate
 from validation.analysis.unblind import unblind
 from validation.exceptions import AnalysisError, LockError
 from validation.hashing import sha256_file, sha256_json
 from validation.lock import lock_status
 from validation.model.card import read_card
+from validation.numbers import json_ready
 from validation.protocol import Protocol
+from validation.schemas import validate_document, validate_table
 from validation.sites import Site
 
 SCHEMA_VERSION = 1
+#: The proportions and likelihood ratios of ``results.json`` ``classification``, each a record
+#: of ``estimate``, ``ci_low`` and ``ci_high``.
+CLASSIFICATION_STATISTICS: tuple[str, ...] = (
+    "sensitivity",
+    "specificity",
+    "ppv",
+    "npv",
+    "prevalence",
+    "lr_positive",
+    "lr_negative",
+)
 _PACKAGES = (
     "numpy",
     "pandas",
@@ -69,20 +86,12 @@ def _agreement(pooled: Assessment) -> dict[str, Any]:
         return {"n": pooled.n}
     return {
         "n": ba.n,
-        "bias": ba.bias,
-        "sd": ba.sd,
-        "loa_low": ba.loa_low,
-        "loa_high": ba.loa_high,
+        **limits_record(ba),
         "bias_ci": [ba.bias_ci.low, ba.bias_ci.high],
-        "loa_low_ci": [ba.loa_low_ci.low, ba.loa_low_ci.high],
-        "loa_high_ci": [ba.loa_high_ci.low, ba.loa_high_ci.high],
-        "proportional_slope": ba.proportional_slope,
-        "proportional_slope_ci": [ba.proportional_slope_ci.low, ba.proportional_slope_ci.high],
+        **with_interval("proportional_slope", ba.proportional_slope, ba.proportional_slope_ci),
         "proportional_p": ba.proportional_p,
-        "mae": mae.estimate,
-        "mae_ci": [mae.ci.low, mae.ci.high],
-        "rmse": rmse.estimate,
-        "rmse_ci": [rmse.ci.low, rmse.ci.high],
+        **with_interval("mae", mae.estimate, mae.ci),
+        **with_interval("rmse", rmse.estimate, rmse.ci),
         "loa_multiplier": ba.loa_multiplier,
         "method": "Carkeet exact" if ba.ci_method == "exact" else "Bland-Altman 1986 approximate",
     }
@@ -108,15 +117,7 @@ def _classification(pooled: Assessment) -> dict[str, Any]:
             "se": pooled.auc.se,
             "method": "DeLong (Sun & Xu fast algorithm)",
         }
-    for name in (
-        "sensitivity",
-        "specificity",
-        "ppv",
-        "npv",
-        "prevalence",
-        "lr_positive",
-        "lr_negative",
-    ):
+    for name in CLASSIFICATION_STATISTICS:
         value = getattr(acc, name)
         result[name] = {
             "estimate": value.estimate,
@@ -275,10 +276,8 @@ def _versions(
         "released": protocol.released.version,
         "candidates": list(candidates),
         "confidence": protocol.confidence,
-        "margins": protocol.comparison["margins"],
-        "by": protocol.comparison["by"],
+        **protocol.comparison.record(),
         "dimensions": comparison_dimensions(protocol),
-        "rationale": protocol.comparison["rationale"],
         "results": comparisons,
         "verdicts": {
             c["version"]: {"verdict": c["verdict"], "conclusion": c["conclusion"]}
@@ -302,7 +301,7 @@ def _acceptance(endpoints: list[dict], strata: list[dict], protocol: Protocol) -
     pooled = all(e["verdict"] == "PASS" for e in endpoints if e["primary"])
     judged = [r for r in strata if r["judged"]]
     failing = _failing_strata(strata)
-    by = protocol.analysis.get("acceptance_by", {})
+    by = protocol.analysis.acceptance_by
     per_stratum = "; ".join(f"{', '.join(ids)} in every {dim} stratum" for dim, ids in by.items())
     return {
         "pooled": "PASS" if pooled else "FAIL",
@@ -312,19 +311,6 @@ def _acceptance(endpoints: list[dict], strata: list[dict], protocol: Protocol) -
         "rule": "every primary endpoint's goal met on its confidence bound pooled"
         + (f", and {per_stratum}" if per_stratum else ""),
     }
-
-
-def _clean(value: Any) -> Any:
-    """NaN and infinities become null; numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def analyse(
@@ -367,6 +353,7 @@ def analyse(
     studies.to_csv(out_dir / "analysed.csv", index=False)
     if accounting_out is not None:
         Path(accounting_out).parent.mkdir(parents=True, exist_ok=True)
+        validate_table(unblinded.accounting, "accounting", source=accounting_out)
         unblinded.accounting.to_csv(accounting_out, index=False)
 
     manifest = build_manifest(unblinded.accounting, accounting_paths, prediction_paths)
@@ -379,23 +366,23 @@ def analyse(
     multiplicity = apply_multiplicity(
         endpoints, studies, protocol, strata_met=not _failing_strata(strata)
     )
-    results = {
+    results: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "report_id": "",
         "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "protocol": {
             "id": protocol.id,
-            "title": protocol.data["title"],
-            "version": protocol.data["version"],
-            "submission": protocol.data["submission"],
-            "sponsor": protocol.data.get("sponsor", ""),
-            "registered": str(protocol.data.get("registered", "")),
+            "title": protocol.title,
+            "version": protocol.version,
+            "submission": protocol.submission,
+            "sponsor": protocol.sponsor,
+            "registered": protocol.registered or "",
             "path": str(protocol.path),
             "sha256": protocol.sha256,
-            "device": protocol.data["device"],
-            "reference_standard": protocol.data["reference_standard"],
+            "device": protocol.record("device"),
+            "reference_standard": protocol.record("reference_standard"),
             "multiplicity": multiplicity["rationale"] or multiplicity["statement"],
-            "sample_size": protocol.data.get("sample_size", ""),
+            "sample_size": protocol.sample_size,
         },
         "model": {
             "name": card.name,
@@ -407,7 +394,7 @@ def analyse(
         },
         "lock": lock,
         "software": software_record(),
-        "analysis": {**protocol.analysis, "threshold": protocol.data["outputs"]["threshold"]},
+        "analysis": {**protocol.record("analysis"), "threshold": protocol.outputs.threshold},
         "data": {
             "sites": [{"id": s.id, "name": s.name} for s in sites],
             "partitions": _partitions(accounting_paths, prediction_paths),
@@ -444,8 +431,9 @@ def analyse(
         results["versions"] = versions
         results["comparison"] = comparison
     results["benefit_risk"] = benefit_risk(results["classification"], results["agreement"])
-    results = _clean(results)
+    results = json_ready(results)
     content = {k: v for k, v in results.items() if k not in ("created_utc", "software")}
     results["report_id"] = f"MVAL-{protocol.stem}-{sha256_json(content)[:8]}"
+    validate_document(results, "results", source=out_dir / "results.json")
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return results

@@ -8,9 +8,11 @@ device + no reference + analysed.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -19,6 +21,17 @@ from validation.hashing import sha256_file
 from validation.ingest.checks import REASONS
 from validation.protocol import Protocol
 from validation.sites import Site
+
+#: Columns of the ingest accounting that describe a study's acquisition and patient: the
+#: analysis takes them into the study table (strata, baseline table, study period).
+STUDY_DESCRIPTORS: tuple[str, ...] = (
+    "scanner_model",
+    "software_versions",
+    "study_date",
+    "patient_age",
+    "patient_sex",
+    "patient_bmi",
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +47,7 @@ class Unblinded:
     #: where there is one: site, vendor, scanner_model, status, detail, ivsd_mm,
     #: lvh_probability, reference_ivsd_mm, lvh_ref (NaN without reference), image_quality,
     #: sex, age, bmi, patient_id
-    gated: pd.DataFrame | None = None
+    gated: pd.DataFrame
 
 
 def _read_csvs(paths: list[Path], what: str) -> pd.DataFrame:
@@ -55,8 +68,7 @@ def _read_reference(site: Site, protocol: Protocol) -> tuple[pd.DataFrame, dict]
         table = pd.read_csv(path, dtype={"study_instance_uid": str})
     except FileNotFoundError:
         raise AnalysisError(f"site {site.id}: sealed reference file {path} not found") from None
-    ref = protocol.data["reference_standard"]
-    needed = ["study_instance_uid", ref["measurement"], ref["label"], *ref.get("readers", [])]
+    needed = ["study_instance_uid", *protocol.reference_standard.columns]
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise AnalysisError(f"{path}: reference file lacks column(s) {missing}")
@@ -88,22 +100,12 @@ def unblind(
             f"{len(missing)} included file(s) have no prediction (e.g. {sorted(missing)[0]}): "
             "inference is incomplete"
         )
-    references, records = zip(*(_read_reference(site, protocol) for site in sites), strict=True)
-    reference = pd.concat(references, ignore_index=True)
-    measurement = protocol.data["reference_standard"]["measurement"]
-    label = protocol.data["reference_standard"]["label"]
-    reference = reference.dropna(subset=[measurement, label])
+    read = [_read_reference(site, protocol) for site in sites]
+    reference = pd.concat([table for table, _ in read], ignore_index=True)
+    ref = protocol.reference_standard
+    reference = reference.dropna(subset=[ref.measurement, ref.label])
 
-    meta_columns = [
-        "sop_instance_uid",
-        "patient_id",
-        "scanner_model",
-        "software_versions",
-        "study_date",
-        "patient_age",
-        "patient_sex",
-        "patient_bmi",
-    ]
+    meta_columns = ["sop_instance_uid", "patient_id", *STUDY_DESCRIPTORS]
     keys = ["site", "vendor", "sop_instance_uid"]
     joined = predictions.merge(included[keys + meta_columns[1:]], on=keys, how="left")
     predicted = joined[joined["status"] == "predicted"]
@@ -118,12 +120,12 @@ def unblind(
     by_site = [_flow_site(site.id, accounting, joined, merged, has_reference) for site in sites]
     studies = _study_table(analysed, protocol)
     gated = _gated_table(joined, reference, protocol)
-    return Unblinded(studies, accounting, flow, by_site, list(records), gated)
+    return Unblinded(studies, accounting, flow, by_site, [record for _, record in read], gated)
 
 
 def _gated_table(joined: pd.DataFrame, reference: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     """Every included study, predicted or rejected by the device, with its reference if any."""
-    ref = protocol.data["reference_standard"]
+    ref = protocol.reference_standard
     merged = joined.merge(reference, on=["site", "study_instance_uid"], how="left")
     return (
         pd.DataFrame(
@@ -135,8 +137,8 @@ def _gated_table(joined: pd.DataFrame, reference: pd.DataFrame, protocol: Protoc
                 "detail": merged["detail"],
                 "ivsd_mm": pd.to_numeric(merged["ivsd_mm"], errors="coerce"),
                 "lvh_probability": pd.to_numeric(merged["lvh_probability"], errors="coerce"),
-                "reference_ivsd_mm": pd.to_numeric(merged[ref["measurement"]], errors="coerce"),
-                "lvh_ref": pd.to_numeric(merged[ref["label"]], errors="coerce"),
+                "reference_ivsd_mm": pd.to_numeric(merged[ref.measurement], errors="coerce"),
+                "lvh_ref": pd.to_numeric(merged[ref.label], errors="coerce"),
                 "image_quality": merged.get(
                     "image_quality", pd.Series("unknown", index=merged.index)
                 )
@@ -172,9 +174,11 @@ def _exclude_cross_partition_duplicates(accounting: pd.DataFrame) -> pd.DataFram
     return accounting
 
 
-def _flow(accounting, joined, merged, has_reference) -> dict:
+def _flow(
+    accounting: pd.DataFrame, joined: pd.DataFrame, merged: pd.DataFrame, has_reference: pd.Series
+) -> dict[str, Any]:
     reasons = Counter(accounting.loc[accounting["status"] == "excluded", "reason"])
-    flow = {
+    flow: dict[str, Any] = {
         "received": len(accounting),
         "excluded_at_ingest": int((accounting["status"] == "excluded").sum()),
         "excluded_by_reason": {code: reasons[code] for code in REASONS if reasons[code]},
@@ -195,7 +199,13 @@ def _flow(accounting, joined, merged, has_reference) -> dict:
     return flow
 
 
-def _flow_site(site, accounting, joined, merged, has_reference) -> dict:
+def _flow_site(
+    site: str,
+    accounting: pd.DataFrame,
+    joined: pd.DataFrame,
+    merged: pd.DataFrame,
+    has_reference: pd.Series,
+) -> dict[str, Any]:
     acc = accounting[accounting["site"] == site]
     at_site = merged["site"] == site
     return {
@@ -213,9 +223,7 @@ def _flow_site(site, accounting, joined, merged, has_reference) -> dict:
 
 def _study_table(analysed: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     """The tidy per-study table the statistics and the report's figures use."""
-    ref = protocol.data["reference_standard"]
-    threshold = float(protocol.data["outputs"]["threshold"])
-    analysis = protocol.analysis
+    ref = protocol.reference_standard
     table = pd.DataFrame(
         {
             "site": analysed["site"],
@@ -232,21 +240,29 @@ def _study_table(analysed: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
             "study_instance_uid": analysed["study_instance_uid"],
             "study_date": analysed["study_date"],
             "ivsd_mm": pd.to_numeric(analysed["ivsd_mm"]),
-            "reference_ivsd_mm": pd.to_numeric(analysed[ref["measurement"]]),
+            "reference_ivsd_mm": pd.to_numeric(analysed[ref.measurement]),
             "lvh_probability": pd.to_numeric(analysed["lvh_probability"]),
-            "lvh_ref": pd.to_numeric(analysed[ref["label"]]).astype(int),
+            "lvh_ref": pd.to_numeric(analysed[ref.label]).astype(int),
         }
     )
-    for reader in ref.get("readers", []):
+    for reader in ref.readers:
         table[reader] = pd.to_numeric(analysed[reader])
     table["difference"] = table["ivsd_mm"] - table["reference_ivsd_mm"]
-    table["lvh_pred"] = (table["lvh_probability"] >= threshold).astype(int)
-    table["age_band"] = _bands(table["age"], analysis.get("age_bands", [18, 40, 60, 75, 150]), "")
-    table["bmi_band"] = _bands(table["bmi"], analysis.get("bmi_bands", [0, 25, 30, 35, 100]), "")
+    table["lvh_pred"] = (table["lvh_probability"] >= protocol.outputs.threshold).astype(int)
+    table = with_bands(table, protocol)
     return table.sort_values(["site", "vendor", "study_instance_uid"]).reset_index(drop=True)
 
 
-def _bands(values: pd.Series, cuts: list[float], unit: str) -> pd.Series:
+def with_bands(table: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """``table`` with ``age_band`` and ``bmi_band``: its ``age`` and ``bmi`` columns cut at the
+    protocol's ``analysis.age_bands`` and ``analysis.bmi_bands`` ("unknown" when missing)."""
+    return table.assign(
+        age_band=_bands(pd.to_numeric(table["age"], errors="coerce"), protocol.analysis.age_bands),
+        bmi_band=_bands(pd.to_numeric(table["bmi"], errors="coerce"), protocol.analysis.bmi_bands),
+    )
+
+
+def _bands(values: pd.Series, cuts: Sequence[float]) -> pd.Series:
     """Label values by half-open bands [a, b): '40–59' for integer cuts, '25–30' otherwise."""
     labels = []
     for low, high in pairwise(cuts):
