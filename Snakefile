@@ -1,6 +1,8 @@
 # Prospective multi-site validation workflow: demo data -> ingest and infer per site x vendor
 # partition -> unblind and analyse -> evidence report. Every rule shells out to the `mval` CLI;
-# all statistics and path logic live in the `validation` package.
+# all statistics and path logic live in the `validation` package: every path under
+# results/<protocol>/ comes from LAYOUT (validation.workflow.Layout), every config value from the
+# config as check_config fills it in from its schema's defaults.
 from snakemake.utils import min_version
 
 from validation import workflow as wf
@@ -12,13 +14,13 @@ configfile: "config/config.yaml"
 
 
 wf.check_config(config, source="config/config.yaml (with --config overrides)")
-RESULTS = wf.results_dir(config)
+LAYOUT = wf.layout(config)
 
 
 wildcard_constraints:
     site="[a-z0-9][a-z0-9_-]*",
     vendor="[A-Za-z0-9][A-Za-z0-9_-]*",
-    kind="510k|de-novo",
+    kind="|".join(wf.REPORT_KINDS),
     version="[0-9A-Za-z][0-9A-Za-z._-]*",
 
 
@@ -34,4 +36,4 @@ rule all:
     input:
         wf.report_paths(config),
         wf.all_sr_indexes(config),
-        f"{RESULTS}/analysis/results.json",
+        LAYOUT.analysis.results,

@@ -9,7 +9,7 @@ validation baseline of ``--baseline-n`` studies per segment, ``--per-month`` fil
 and month (1% excluded at ingest), a quarter of the studies audited with labels arriving 1-3
 months later. Timed, in this process:
 
-* the file-level run, :func:`validation.surveillance.run.run_surveillance` without the PDF,
+* the file-level run, :func:`validation.surveillance.run.run_surveillance` (it writes no PDF),
   first cold (a fresh process, as the monthly job starts: every limit calibrated, on the
   process's CPUs), then with the calibrations cached (best of ``--repeats``):
   freeze the baseline, read the 12 ``batch.csv`` files and the label files, compute every
@@ -145,7 +145,6 @@ def main() -> None:
             labels_dir=paths["labels"],
             out=paths["out"],
             as_of="2027-06",
-            report=False,
         )
 
     def engine() -> None:

@@ -7,15 +7,15 @@ rule demo:
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/demo.log",
+        LAYOUT.log("demo"),
     resources:
         mem_mb=1024,
         runtime=30,
     params:
         sites=config["sites"],
         out=lambda wildcards, output: wf.parent(output[0]),
-        n=config.get("demo", {}).get("n_studies", 600),
-        seed=config.get("demo", {}).get("seed", 20261125),
+        n=config["demo"]["n_studies"],
+        seed=config["demo"]["seed"],
     shell:
         "mval demo generate --sites {params.sites} --out {params.out} "
         "--n-studies {params.n} --seed {params.seed} > {log} 2>&1"

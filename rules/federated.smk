@@ -21,21 +21,21 @@ rule site_bundle:
     input:
         site=lambda wildcards: wf.site_file(config, wildcards.site),
         protocol=config["protocol"],
-        lock=f"{RESULTS}/lock/lock-status.json",
+        lock=LAYOUT.lock_status,
         data=lambda wildcards: fed.site_bundle_inputs(config, wildcards.site),
         key=lambda wildcards: fed.site_key(config, wildcards.site),
     output:
-        f"{RESULTS}/federated/bundles/{{site}}.bundle",
+        LAYOUT.federated.bundle(),
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/federated/bundle-{{site}}.log",
+        LAYOUT.log("site_bundle"),
     resources:
         mem_mb=1024,
         runtime=15,
     params:
-        results=lambda wildcards, input: fed.results_of(input.lock),
-        audit=wf.audit_path(config),
+        results=lambda wildcards, input: wf.results_of(input.lock),
+        audit=LAYOUT.audit,
     shell:
         "mval bundle export --site {input.site} --protocol {input.protocol} "
         "--results {params.results} --key {input.key} --out {output} "
@@ -53,18 +53,18 @@ rule federated_pool:
         registered=fed.registered_key_files(config),
         site_files=wf.all_site_files(config),
         protocol=config["protocol"],
-        lock=f"{RESULTS}/lock/lock-status.json",
+        lock=LAYOUT.lock_status,
     output:
-        results=f"{fed.analysis_dir(config)}/results.json",
-        studies=f"{fed.analysis_dir(config)}/analysed.csv",
-        manifest=f"{fed.analysis_dir(config)}/manifest.json",
-        bundles=f"{fed.analysis_dir(config)}/bundles.json",
-        accounting=f"{fed.analysis_dir(config)}/accounting.csv",
+        results=LAYOUT.federated.analysis.results,
+        studies=LAYOUT.federated.analysis.studies,
+        manifest=LAYOUT.federated.analysis.manifest,
+        bundles=LAYOUT.federated.analysis.bundles,
+        accounting=LAYOUT.federated.analysis.accounting,
         candidates=fed.candidate_analysed(config),
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/federated/pool.log",
+        LAYOUT.log("federated_pool"),
     resources:
         mem_mb=2048,
         runtime=60,
@@ -72,7 +72,7 @@ rule federated_pool:
         sites=lambda wildcards, input: wf.parent(input.site_files[0]),
         key_folder=lambda wildcards, input: wf.parent(input.registered[0]),
         out=lambda wildcards, output: wf.parent(output.results),
-        audit=wf.audit_path(config),
+        audit=LAYOUT.audit,
     shell:
         "mval bundle pool {input.bundles} --protocol {input.protocol} --sites {params.sites} "
         "--keys {params.key_folder} --out {params.out} --accounting-out {output.accounting} "
@@ -81,21 +81,21 @@ rule federated_pool:
 
 rule federated_report:
     input:
-        results=f"{fed.analysis_dir(config)}/results.json",
-        studies=f"{fed.analysis_dir(config)}/analysed.csv",
-        manifest=f"{fed.analysis_dir(config)}/manifest.json",
+        results=LAYOUT.federated.analysis.results,
+        studies=LAYOUT.federated.analysis.studies,
+        manifest=LAYOUT.federated.analysis.manifest,
     output:
-        pdf=f"{RESULTS}/federated/report/{{kind}}.pdf",
-        html=f"{RESULTS}/federated/report/{{kind}}.html",
+        pdf=LAYOUT.federated.reports.pdf(),
+        html=LAYOUT.federated.reports.html(),
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/federated/report-{{kind}}.log",
+        LAYOUT.log("federated_report"),
     resources:
         mem_mb=1024,
         runtime=30,
     params:
-        audit=wf.audit_path(config),
+        audit=LAYOUT.audit,
     shell:
         "mval report --results {input.results} --out {output.pdf} --kind {wildcards.kind} "
         "--audit {params.audit} > {log} 2>&1"
@@ -103,5 +103,5 @@ rule federated_report:
 
 rule federated:
     input:
-        f"{fed.analysis_dir(config)}/results.json",
+        LAYOUT.federated.analysis.results,
         fed.report_paths(config),

@@ -8,7 +8,7 @@ rule postmarket_demo:
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/postmarket-demo.log",
+        LAYOUT.log("postmarket_demo"),
     resources:
         mem_mb=2048,
         runtime=30,

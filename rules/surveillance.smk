@@ -10,29 +10,29 @@ rule monitor_batch:
     input:
         demo=wf.postmarket_inputs(config),
         protocol=config["protocol"],
-        lock=f"{RESULTS}/lock/lock-status.json",
+        lock=LAYOUT.lock_status,
         model=wf.all_model_files(config),
         sites=wf.all_site_files(config),
     output:
-        batch=f"{RESULTS}/surveillance/batches/{{month}}/batch.csv",
-        summary=f"{RESULTS}/surveillance/batches/{{month}}/batch.json",
+        batch=LAYOUT.surveillance.batch(),
+        summary=LAYOUT.surveillance.batch_summary(),
     wildcard_constraints:
         month=r"\d{4}-(0[1-9]|1[0-2])",
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/surveillance/batch-{{month}}.log",
+        LAYOUT.log("monitor_batch"),
     resources:
         mem_mb=2048,
         runtime=60,
-    threads: config.get("inference", {}).get("threads", 1)
+    threads: config["inference"]["threads"]
     params:
         source=wf.surveillance_source(config),
         sites=lambda wildcards, input: wf.parent(input.sites[0]),
         out=lambda wildcards, output: wf.parent(output.batch),
-        batch=config.get("inference", {}).get("batch_size", 16),
+        batch=config["inference"]["batch_size"],
         draft=wf.draft_flag(config),
-        audit=wf.audit_path(config),
+        audit=LAYOUT.audit,
     shell:
         "mval monitor batch --month {wildcards.month} --source {params.source} "
         "--sites {params.sites} --protocol {input.protocol} --out {params.out} "
@@ -45,32 +45,32 @@ rule surveillance:
         batches=wf.all_surveillance_batches(config),
         demo=wf.postmarket_inputs(config),
         protocol=config["protocol"],
-        results=f"{RESULTS}/analysis/results.json",
-        studies=f"{RESULTS}/analysis/analysed.csv",
+        results=LAYOUT.analysis.results,
+        studies=LAYOUT.analysis.studies,
         candidates=wf.candidate_analysed(config),
-        accounting=f"{RESULTS}/ingest/accounting.csv",
+        accounting=LAYOUT.analysis.accounting,
         sites=wf.all_site_files(config),
     output:
-        signals=f"{RESULTS}/surveillance/signals.csv",
-        alerts=f"{RESULTS}/surveillance/alerts.json",
-        surveillance=f"{RESULTS}/surveillance/surveillance.json",
-        pdf=f"{RESULTS}/surveillance/surveillance-report.pdf",
-        html=f"{RESULTS}/surveillance/surveillance-report.html",
+        signals=LAYOUT.surveillance.signals,
+        alerts=LAYOUT.surveillance.alerts,
+        surveillance=LAYOUT.surveillance.record,
+        pdf=LAYOUT.surveillance.report_pdf,
+        html=LAYOUT.surveillance.report_html,
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/surveillance/run.log",
+        LAYOUT.log("surveillance"),
     resources:
         mem_mb=4096,
         runtime=60,
     params:
         baseline=lambda wildcards, input: wf.parent(input.results),
-        batches=lambda wildcards, output: f"{wf.parent(output.alerts)}/batches",
+        batches=lambda wildcards, output: wf.surveillance_files(output.alerts).batches,
         labels=wf.surveillance_labels(config),
         sites=lambda wildcards, input: wf.parent(input.sites[0]),
         out=lambda wildcards, output: wf.parent(output.alerts),
         options=wf.surveillance_options(config),
-        audit=wf.audit_path(config),
+        audit=LAYOUT.audit,
     shell:
         "mval monitor run --protocol {input.protocol} --baseline {params.baseline} "
         "--baseline-accounting {input.accounting} --batches {params.batches} "

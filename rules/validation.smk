@@ -16,17 +16,17 @@ rule lock_check:
         protocol=config["protocol"],
         locked=wf.lock_inputs(config),
     output:
-        f"{RESULTS}/lock/lock-status.json",
+        LAYOUT.lock_status,
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/lock-check.log",
+        LAYOUT.log("lock_check"),
     resources:
         mem_mb=512,
         runtime=5,
     params:
         draft=wf.draft_flag(config),
-        audit=wf.audit_path(config),
+        audit=LAYOUT.audit,
     shell:
         "mval lock {input.protocol} --verify --out {output} {params.draft} "
         "--audit {params.audit} > {log} 2>&1"
@@ -37,18 +37,18 @@ rule ingest:
         site=lambda wildcards: wf.site_file(config, wildcards.site),
         demo=wf.demo_inputs(config),
     output:
-        accounting=f"{RESULTS}/ingest/{{site}}/{{vendor}}/accounting.csv",
-        manifest=f"{RESULTS}/ingest/{{site}}/{{vendor}}/manifest.json",
+        accounting=LAYOUT.accounting(),
+        manifest=LAYOUT.ingest_manifest(),
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/ingest/{{site}}/{{vendor}}.log",
+        LAYOUT.log("ingest"),
     resources:
         mem_mb=512,
         runtime=30,
     params:
         out=lambda wildcards, output: wf.parent(output.accounting),
-        audit=wf.audit_path(config),
+        audit=LAYOUT.audit,
     shell:
         "mval ingest --site {input.site} --vendor {wildcards.vendor} --out {params.out} "
         "--audit {params.audit} > {log} 2>&1"
@@ -56,24 +56,24 @@ rule ingest:
 
 rule infer:
     input:
-        accounting=f"{RESULTS}/ingest/{{site}}/{{vendor}}/accounting.csv",
-        lock=f"{RESULTS}/lock/lock-status.json",
+        accounting=LAYOUT.accounting(),
+        lock=LAYOUT.lock_status,
         protocol=config["protocol"],
         model=lambda wildcards: wf.model_files(config, wildcards.version),
     output:
-        f"{RESULTS}/predictions/{{version}}/{{site}}/{{vendor}}.csv",
+        LAYOUT.predictions(),
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/infer/{{version}}/{{site}}/{{vendor}}.log",
+        LAYOUT.log("infer"),
     resources:
         mem_mb=2048,
         runtime=60,
-    threads: config.get("inference", {}).get("threads", 1)
+    threads: config["inference"]["threads"]
     params:
-        batch=config.get("inference", {}).get("batch_size", 16),
+        batch=config["inference"]["batch_size"],
         draft=wf.draft_flag(config),
-        audit=wf.audit_path(config),
+        audit=LAYOUT.audit,
     shell:
         "mval infer --protocol {input.protocol} --model-version {wildcards.version} "
         "--accounting {input.accounting} --out {output} "
@@ -87,17 +87,17 @@ rule analyze:
         predictions=wf.all_predictions(config),
         candidates=wf.all_candidate_predictions(config),
         protocol=config["protocol"],
-        lock=f"{RESULTS}/lock/lock-status.json",
+        lock=LAYOUT.lock_status,
     output:
-        results=f"{RESULTS}/analysis/results.json",
-        studies=f"{RESULTS}/analysis/analysed.csv",
-        manifest=f"{RESULTS}/analysis/manifest.json",
-        accounting=f"{RESULTS}/ingest/accounting.csv",
+        results=LAYOUT.analysis.results,
+        studies=LAYOUT.analysis.studies,
+        manifest=LAYOUT.analysis.manifest,
+        accounting=LAYOUT.analysis.accounting,
         candidates=wf.candidate_analysed(config),
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/analyze.log",
+        LAYOUT.log("analyze"),
     resources:
         mem_mb=2048,
         runtime=60,
@@ -106,7 +106,7 @@ rule analyze:
         out=lambda wildcards, output: wf.parent(output.results),
         draft=wf.draft_flag(config),
         candidates=wf.candidate_options(config),
-        audit=wf.audit_path(config),
+        audit=LAYOUT.audit,
     shell:
         "mval analyze --protocol {input.protocol} --sites {params.sites} "
         "--accounting {input.accounting} --predictions {input.predictions} {params.candidates} "
@@ -116,21 +116,21 @@ rule analyze:
 
 rule report:
     input:
-        results=f"{RESULTS}/analysis/results.json",
-        studies=f"{RESULTS}/analysis/analysed.csv",
-        manifest=f"{RESULTS}/analysis/manifest.json",
+        results=LAYOUT.analysis.results,
+        studies=LAYOUT.analysis.studies,
+        manifest=LAYOUT.analysis.manifest,
     output:
-        pdf=f"{RESULTS}/report/{{kind}}.pdf",
-        html=f"{RESULTS}/report/{{kind}}.html",
+        pdf=LAYOUT.reports.pdf(),
+        html=LAYOUT.reports.html(),
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/report-{{kind}}.log",
+        LAYOUT.log("report"),
     resources:
         mem_mb=1024,
         runtime=30,
     params:
-        audit=wf.audit_path(config),
+        audit=LAYOUT.audit,
     shell:
         "mval report --results {input.results} --out {output.pdf} --kind {wildcards.kind} "
         "--audit {params.audit} > {log} 2>&1"
@@ -138,22 +138,22 @@ rule report:
 
 rule sr:
     input:
-        predictions=lambda wildcards: wf.predictions_path(config, wildcards.site, wildcards.vendor),
-        accounting=f"{RESULTS}/ingest/{{site}}/{{vendor}}/accounting.csv",
+        predictions=LAYOUT.predictions(wf.released_version(config)),
+        accounting=LAYOUT.accounting(),
         protocol=config["protocol"],
     output:
-        f"{RESULTS}/sr/{{site}}/{{vendor}}/index.csv",
+        LAYOUT.sr_index(),
     conda:
         "envs/mval.yaml"
     log:
-        f"{RESULTS}/logs/sr/{{site}}/{{vendor}}.log",
+        LAYOUT.log("sr"),
     resources:
         mem_mb=1024,
         runtime=30,
     params:
         out=lambda wildcards, output: wf.parent(output[0]),
         stow=lambda wildcards: wf.stow_option(config, wildcards.site, wildcards.vendor),
-        audit=wf.audit_path(config),
+        audit=LAYOUT.audit,
     shell:
         "mval sr --protocol {input.protocol} --predictions {input.predictions} "
         "--accounting {input.accounting} --out {params.out} {params.stow} "

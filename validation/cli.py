@@ -16,6 +16,14 @@ from pathlib import Path
 
 from validation import __version__
 from validation.exceptions import ALARM_EXIT, ValidationToolkitError
+from validation.schema import config_default
+from validation.workflow import (
+    REPORT_KINDS,
+    SURVEILLANCE_OPTIONS,
+    AnalysisFiles,
+    SurveillanceFiles,
+    postmarket_folder,
+)
 
 log = logging.getLogger("mval")
 
@@ -144,16 +152,23 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_infer(args: argparse.Namespace) -> int:
+def _locked_protocol(args: argparse.Namespace):
+    """``--protocol``, its lock checked (``--allow-unlocked``: a warning, the run a DRAFT)."""
     from validation.lock import lock_status
-    from validation.model.infer import run_inference
-    from validation.model.registry import load_locked_model
     from validation.protocol import load_protocol
 
     protocol = load_protocol(args.protocol)
     lock = lock_status(protocol.path, required=not args.allow_unlocked)
     if not lock["valid"]:
         log.warning("running WITHOUT a valid lock (results are a DRAFT): %s", lock["detail"])
+    return protocol
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
+    from validation.model.infer import run_inference
+    from validation.model.registry import load_locked_model
+
+    protocol = _locked_protocol(args)
     version = (
         protocol.model_version(args.model_version) if args.model_version else protocol.released
     )
@@ -190,7 +205,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         accounting_out=args.accounting_out,
         require_lock=not args.allow_unlocked,
     )
-    out = Path(args.out)
+    files = AnalysisFiles(args.out, accounting=args.accounting_out)
     _audit(
         args,
         "analyze",
@@ -202,11 +217,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             *(r["path"] for r in results["data"]["reference_files"]),
         ],
         [
-            out / "results.json",
-            out / "analysed.csv",
-            out / "manifest.json",
-            *(out / "versions" / c[0] / "analysed.csv" for c in args.candidate),
-            *filter(None, [args.accounting_out]),
+            files.results,
+            files.studies,
+            files.manifest,
+            *(files.version_studies(c[0]) for c in args.candidate),
+            *filter(None, [files.accounting]),
         ],
         {
             "overall_verdict": results["overall_verdict"],
@@ -225,9 +240,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         log.info("not met in %(dimension)s %(stratum)s: %(metric)s", failing)
     for version, verdict in (results.get("comparison") or {}).get("verdicts", {}).items():
         log.info("candidate %s against the released version: %s", version, verdict["verdict"])
-    log.info(
-        "overall: %s; results in %s", results["overall_verdict"], Path(args.out) / "results.json"
-    )
+    log.info("overall: %s; results in %s", results["overall_verdict"], Path(files.results))
     return 0
 
 
@@ -241,7 +254,7 @@ def _cmd_sr(args: argparse.Namespace) -> int:
         args.predictions,
         args.accounting,
         args.out,
-        threshold=float(protocol.data["outputs"]["threshold"]),
+        threshold=protocol.outputs.threshold,
         expected_sha256=protocol.model_sha256,
     )
     log.info("%s: %s", args.out, counts)
@@ -298,35 +311,19 @@ def _cmd_lock(args: argparse.Namespace) -> int:
 
 
 def _cmd_monitor_batch(args: argparse.Namespace) -> int:
-    from validation.lock import lock_status
-    from validation.model.registry import load_locked_model
-    from validation.protocol import load_protocol
-    from validation.sites import check_deployments, load_sites, site_files
-    from validation.surveillance.batch import check_month, process_month
+    from validation.sites import load_sites, site_files
+    from validation.surveillance.batch import check_month, deployed_models, process_month
 
     check_month(args.month, "--month")
-    protocol = load_protocol(args.protocol)
-    lock = lock_status(protocol.path, required=not args.allow_unlocked)
-    if not lock["valid"]:
-        log.warning("running WITHOUT a valid lock (results are a DRAFT): %s", lock["detail"])
+    protocol = _locked_protocol(args)
     sites = load_sites(site_files(args.sites))
-    check_deployments(sites, [m.version for m in protocol.models])
-    released = protocol.released.version
-    # each site runs the version deployed there that month, verified against the protocol
-    versions = sorted({site.version_at(args.month, released) for site in sites} | {released})
-    models = {
-        version: load_locked_model(
-            protocol.model_version(version).path,
-            expected_sha256=protocol.model_version(version).sha256,
-        )
-        for version in versions
-    }
+    models = deployed_models(protocol, sites, args.month)
     summary = process_month(
         args.month,
         source=args.source,
         sites=sites,
         model=models,
-        released=released,
+        released=protocol.released.version,
         out=args.out,
         batch_size=args.batch_size,
         threads=args.threads,
@@ -358,15 +355,11 @@ def _cmd_monitor_run(args: argparse.Namespace) -> int:
         check_month(args.as_of, "--as-of")
     if not 0 <= args.alarm_exit_code <= 255:
         raise ConfigError(f"--alarm-exit-code must be 0 to 255, got {args.alarm_exit_code}")
-    options = ("familywise_alpha", "arl0_months", "horizon_months", "min_shift_mm")
-    options += ("min_rate_change", "bias_weight", "label_delay_months")
     try:
-        settings = Settings(**{name: getattr(args, name) for name in options})
+        settings = Settings(**{name: getattr(args, name) for name in SURVEILLANCE_OPTIONS})
     except ValueError as exc:
-        message = str(exc)
-        for name in options:
-            message = message.replace(name, "--" + name.replace("_", "-"))
-        raise ConfigError(message) from None
+        names = {name: "--" + name.replace("_", "-") for name in SURVEILLANCE_OPTIONS}
+        raise ConfigError(_option_names(str(exc), names)) from None
     result = run_surveillance(
         args.protocol,
         baseline_dir=args.baseline,
@@ -376,19 +369,22 @@ def _cmd_monitor_run(args: argparse.Namespace) -> int:
         accounting_csv=args.baseline_accounting,
         as_of=args.as_of,
         settings=settings,
-        report=not args.no_report,
         sites_dir=args.sites,
     )
-    out = Path(args.out)
+    files = SurveillanceFiles(str(args.out))
+    if not args.no_report:
+        from validation.report.surveillance import render_surveillance_report
+
+        render_surveillance_report(files.record, files.report_pdf)
     summary = {
         "status": result["status"],
         "as_of": result["as_of"],
         "alerts": len(result["alerts"]),
-        "surveillance": str(out / "surveillance.json"),
+        "surveillance": str(Path(files.record)),
     }
     print(json.dumps(summary))
-    outputs = [out / "signals.csv", out / "alerts.json", out / "surveillance.json"]
-    _audit(args, "monitor-run", [args.protocol, out / "baseline.json"], outputs, summary)
+    outputs = [files.signals, files.alerts, files.record]
+    _audit(args, "monitor-run", [args.protocol, files.baseline], outputs, summary)
     return args.alarm_exit_code if result["status"] == "ALARM" else 0
 
 
@@ -400,161 +396,67 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-_PLAN_REFERENCES = {
-    "buderer": "Buderer NMF. Acad Emerg Med 1996;3(9):895-900",
-    "exact": "Flahault A et al. J Clin Epidemiol 2005;58(8):859-862; Chu H, Cole SR. J Clin "
-    "Epidemiol 2007;60(11):1201-1202",
-    "normal": "Obuchowski NA. Stat Methods Med Res 1998;7(4):371-392; Li J, Fine J. Stat Med "
-    "2004;23(16):2537-2550",
-    "lu": "Lu MJ et al. Int J Biostat 2016;12(2):20150039",
-}
-
-
-def _plan_option_names(message: str, metric: str | None = None) -> str:
+def _option_names(message: str, names: dict[str, str]) -> str:
     """Name the command-line options, not the Python arguments, in an error message."""
     import re
 
-    names = {
-        "lower_bound": "--goal",
-        "half_width": "--half-width",
-        "mean_diff": "--mean-diff",
-        "sd_diff": "--sd-diff",
-        "loa_multiplier": "--loa-multiplier",
-        "delta": "--delta",
-        "power": "--power",
-        "confidence": "--confidence",
-        "prevalence": "--prevalence",
-    }
-    message = re.sub(
-        r"\b(" + "|".join(names) + r")\b", lambda match: names[match.group(1)], message
-    )
-    if metric is None:
-        return message
-    return re.sub(r"\bexpected(?= must|=| \(the goal)", f"--{metric}", message)
+    return re.sub(r"\b(" + "|".join(names) + r")\b", lambda match: names[match.group(1)], message)
 
 
-def _plan_table(title: str, rows: list[tuple[str, str]], notes: list[str]) -> str:
-    """A plain two-column table (an empty label is a blank line), then wrapped notes."""
-    import textwrap
+#: ``mval plan``'s options by the argument of :mod:`validation.planning` they set.
+_PLAN_OPTIONS = {
+    "lower_bound": "--goal",
+    "half_width": "--half-width",
+    "mean_diff": "--mean-diff",
+    "sd_diff": "--sd-diff",
+    "loa_multiplier": "--loa-multiplier",
+    "delta": "--delta",
+    "power": "--power",
+    "confidence": "--confidence",
+    "prevalence": "--prevalence",
+}
 
-    width = max(len(label) for label, _ in rows)
-    lines = [title, ""]
-    lines += [f"  {label.ljust(width)}  {value}" if label else "" for label, value in rows]
-    if notes:
-        lines.append("")
-        for note in notes:
-            lines += textwrap.wrap(
-                note, 96, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
-            )
-    return "\n".join(lines)
+
+def _print_plan(plan, as_json: bool) -> int:
+    print(json.dumps(plan.record, indent=2) if as_json else plan.table)
+    return 0
 
 
 def _cmd_plan_accuracy(args: argparse.Namespace) -> int:
-    import dataclasses
+    import re
 
     from validation.exceptions import ConfigError
-    from validation.stats.sample_size import sample_size_proportion
+    from validation.planning import accuracy_plan
 
     metric = "sensitivity" if args.sensitivity is not None else "specificity"
-    expected = args.sensitivity if args.sensitivity is not None else args.specificity
-    design = "goal" if args.goal is not None else "precision"
-    if design == "precision" and args.power is not None:
+    if args.goal is None and args.power is not None:
         raise ConfigError(
             "--power applies only with --goal (a performance goal to clear); a precision "
             "design (--half-width) has no power."
         )
-    # without --prevalence the sample is of cases only (sensitivity) or non-cases only
-    prevalence = args.prevalence
-    if prevalence is None:
-        prevalence = 1.0 if metric == "sensitivity" else 0.0
-    common = {"confidence": args.confidence, "prevalence": prevalence, "metric": metric}
     try:
-        if design == "goal":
-            power = 0.8 if args.power is None else args.power
-            results = [
-                sample_size_proportion(
-                    expected, lower_bound=args.goal, power=power, method=method, **common
-                )
-                for method in ("exact", "normal")
-            ]
-        else:
-            results = [sample_size_proportion(expected, half_width=args.half_width, **common)]
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(_plan_option_names(str(exc), metric)) from exc
-    if args.json:
-        payload = [
-            {**dataclasses.asdict(res), "reference": _PLAN_REFERENCES[ref]}
-            for res, ref in zip(
-                results, ("exact", "normal") if design == "goal" else ("buderer",), strict=True
-            )
-        ]
-        print(json.dumps({"plan": "accuracy", "results": payload}, indent=2))
-        return 0
-    first = results[0]
-    group = "with the condition" if metric == "sensitivity" else "without the condition"
-    if args.prevalence is None:
-        prevalence_text = f"not given: a sample of subjects {group} only"
-    else:
-        prevalence_text = f"{args.prevalence:g}"
-    level = f"two-sided {first.confidence * 100:g}% confidence interval"
-    rows = [(f"assumed {metric}", f"{expected:g}")]
-    if design == "precision":
-        rows += [
-            ("half-width", f"±{first.half_width:g} ({level})"),
-            ("prevalence", prevalence_text),
-            ("", ""),
-            (
-                f"cases ({group})",
-                f"{first.n_cases}  (z² p(1 - p) / d² = {first.n_cases_unrounded:.2f})",
-            ),
-            ("total to enrol", f"{first.n_total}"),
-            ("formula", _PLAN_REFERENCES["buderer"]),
-        ]
-        print(_plan_table(f"Sample size: {metric} to a precision", rows, []))
-        return 0
-    exact, normal = results
-    rows += [
-        (
-            "performance goal",
-            f"{first.lower_bound:g} (the lower limit of the {level} must clear it)",
-        ),
-        ("one-sided alpha", f"{first.alpha:.4g}"),
-        ("power", f"{first.power:g}"),
-        ("prevalence", prevalence_text),
-        ("", ""),
-        ("method", "cases   total   power"),
-        (
-            "exact binomial",
-            f"{exact.n_cases:>5}   {exact.n_total:>5}   {exact.achieved_power:.3f}",
-        ),
-        (
-            "normal approximation",
-            f"{normal.n_cases:>5}   {normal.n_total:>5}   {normal.achieved_power:.3f}",
-        ),
-    ]
-    notes = [f"cases: subjects {group}; total: subjects to enrol at the prevalence."]
-    if exact.n_cases_first < exact.n_cases:
-        notes.append(
-            f"exact: {exact.n_cases_first} cases already reach the power, but some counts "
-            f"below {exact.n_cases} do not (exact power is saw-toothed in n); from "
-            f"{exact.n_cases} on, every count does."
+        plan = accuracy_plan(
+            args.sensitivity if metric == "sensitivity" else args.specificity,
+            metric=metric,
+            lower_bound=args.goal,
+            half_width=args.half_width,
+            prevalence=args.prevalence,
+            power=args.power,
+            confidence=args.confidence,
         )
-    notes += [
-        f"exact: {_PLAN_REFERENCES['exact']}",
-        f"normal: {_PLAN_REFERENCES['normal']}",
-    ]
-    print(_plan_table(f"Sample size: {metric} against a performance goal", rows, notes))
-    return 0
+    except (TypeError, ValueError) as exc:
+        message = _option_names(str(exc), _PLAN_OPTIONS)
+        message = re.sub(r"\bexpected(?= must|=| \(the goal)", f"--{metric}", message)
+        raise ConfigError(message) from exc
+    return _print_plan(plan, args.json)
 
 
 def _cmd_plan_agreement(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from validation.exceptions import ConfigError
-    from validation.stats.sample_size import sample_size_bland_altman
+    from validation.planning import agreement_plan
 
     try:
-        res = sample_size_bland_altman(
+        plan = agreement_plan(
             args.mean_diff,
             args.sd_diff,
             args.delta,
@@ -563,35 +465,8 @@ def _cmd_plan_agreement(args: argparse.Namespace) -> int:
             loa_multiplier=args.loa_multiplier,
         )
     except (TypeError, ValueError) as exc:
-        raise ConfigError(_plan_option_names(str(exc))) from exc
-    if args.json:
-        payload = {
-            **dataclasses.asdict(res),
-            "method": "lu-2016",
-            "reference": _PLAN_REFERENCES["lu"],
-        }
-        print(json.dumps({"plan": "agreement", "results": [payload]}, indent=2))
-        return 0
-    low = res.mean_diff - res.loa_multiplier * res.sd_diff
-    high = res.mean_diff + res.loa_multiplier * res.sd_diff
-    rows = [
-        ("assumed mean difference", f"{res.mean_diff:g}"),
-        ("assumed SD of differences", f"{res.sd_diff:g}"),
-        (
-            "expected limits of agreement",
-            f"{low:.4g} to {high:.4g} (mean ± {res.loa_multiplier:g} SD)",
-        ),
-        (
-            "clinical margin",
-            f"±{res.delta:g} (both limits' {res.confidence * 100:g}% CIs must lie within)",
-        ),
-        ("power", f"{res.power:g}"),
-        ("", ""),
-        ("pairs needed", f"{res.n}  (power {res.achieved_power:.3f})"),
-        ("formula", f"{_PLAN_REFERENCES['lu']}, equation 5"),
-    ]
-    print(_plan_table("Sample size: Bland-Altman agreement", rows, []))
-    return 0
+        raise ConfigError(_option_names(str(exc), _PLAN_OPTIONS)) from exc
+    return _print_plan(plan, args.json)
 
 
 def _cmd_keys_generate(args: argparse.Namespace) -> int:
@@ -644,43 +519,31 @@ def _cmd_bundle_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_bundle_verify(args: argparse.Namespace) -> int:
-    from validation.exceptions import BundleError
-    from validation.federated.bundle import verify_bundle
+    from validation.federated.pool import check_bundles
 
     sites, keys = _registered(args)
-    refused, verdicts, seen = None, [], {}
-    for path in args.bundles:
-        try:
-            bundle = verify_bundle(path, protocol_path=args.protocol, keys=keys, sites=sites)
-            if bundle.site in seen:
-                raise BundleError(
-                    path,
-                    bundle.site,
-                    f"a second bundle for site {bundle.site} (the first is {seen[bundle.site]})",
-                )
-        except BundleError as exc:
-            refused = refused or exc
-            verdicts.append(
-                {"bundle": path, "site": exc.site, "verdict": "REFUSED", "reason": exc.reason}
-            )
-            print(f"{path}: REFUSED (site {exc.site or '?'}): {exc.reason}")
+    verdicts = check_bundles(args.bundles, protocol_path=args.protocol, keys=keys, sites=sites)
+    for verdict in verdicts:
+        if (refusal := verdict.refusal) is not None:
+            print(f"{verdict.path}: REFUSED (site {refusal.site or '?'}): {refusal.reason}")
             continue
-        seen[bundle.site] = path
-        verdicts.append({"bundle": path, "site": bundle.site, "verdict": "OK"})
+        bundle = verdict.bundle
         print(
-            f"{path}: OK site {bundle.site}, signed by key {bundle.key_id[:16]}… (registered for "
-            f"{bundle.site}), {len(bundle.members)} files, protocol sha256 "
+            f"{verdict.path}: OK site {bundle.site}, signed by key {bundle.key_id[:16]}… "
+            f"(registered for {bundle.site}), {len(bundle.members)} files, protocol sha256 "
             f"{bundle.manifest['protocol']['sha256'][:16]}…"
         )
-    _audit(args, "bundle-verify", [args.protocol, *args.bundles], [], {"bundles": verdicts})
-    if refused is not None:
-        raise refused
+    records = [verdict.record() for verdict in verdicts]
+    _audit(args, "bundle-verify", [args.protocol, *args.bundles], [], {"bundles": records})
+    refused = [verdict.refusal for verdict in verdicts if verdict.refusal is not None]
+    if refused:
+        raise refused[0]
     return 0
 
 
 def _cmd_bundle_pool(args: argparse.Namespace) -> int:
     from validation.exceptions import AnalysisError, BundleError
-    from validation.federated.pool import BUNDLES_RECORD, pool_bundles
+    from validation.federated.pool import pool_bundles
 
     sites, keys = _registered(args)
     try:
@@ -695,18 +558,18 @@ def _cmd_bundle_pool(args: argparse.Namespace) -> int:
     except (BundleError, AnalysisError) as exc:  # the refusal is on the record too
         _audit(args, "federated-pool", [args.protocol, *args.bundles], [], {"refused": str(exc)})
         raise
-    out = Path(args.out)
-    record = json.loads((out / BUNDLES_RECORD).read_text())["bundles"]
+    files = AnalysisFiles(args.out, accounting=args.accounting_out)
+    record = results["data"]["bundles"]
     _audit(
         args,
         "federated-pool",
         [args.protocol, *args.bundles],
         [
-            out / "results.json",
-            out / "analysed.csv",
-            out / "manifest.json",
-            out / BUNDLES_RECORD,
-            *filter(None, [args.accounting_out]),
+            files.results,
+            files.studies,
+            files.manifest,
+            files.bundles,
+            *filter(None, [files.accounting]),
         ],
         {
             "overall_verdict": results["overall_verdict"],
@@ -723,7 +586,7 @@ def _cmd_bundle_pool(args: argparse.Namespace) -> int:
         )
     for endpoint in results["endpoints"]:
         log.info("%-40s %s", endpoint["label"], endpoint["verdict"])
-    log.info("overall: %s; results in %s", results["overall_verdict"], out / "results.json")
+    log.info("overall: %s; results in %s", results["overall_verdict"], Path(files.results))
     return 0
 
 
@@ -750,14 +613,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen = demo_sub.add_parser(
         "generate", help="write the demo's DICOM partitions and reference files"
     )
+    demo_out = config_default("demo.out")
     gen.add_argument("--sites", default="sites", help="folder of site files (default: sites)")
     gen.add_argument(
-        "--out", default="data/demo", help="folder for the demo summary (default: data/demo)"
+        "--out", default=demo_out, help=f"folder for the demo summary (default: {demo_out})"
     )
     gen.add_argument(
-        "--n-studies", type=int, default=600, help="test studies in all (default: 600)"
+        "--n-studies",
+        type=int,
+        default=config_default("demo.n_studies"),
+        help="test studies in all (default: %(default)s)",
     )
-    gen.add_argument("--seed", type=int, default=20261125)
+    gen.add_argument("--seed", type=int, default=config_default("demo.seed"))
     gen.set_defaults(func=_cmd_demo_generate)
     pm = demo_sub.add_parser(
         "postmarket",
@@ -766,30 +633,36 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--sites", default="sites", help="folder of site files (default: sites)")
     pm.add_argument(
         "--out",
-        default="data/demo/postmarket",
-        help="folder for batches/, labels/ and scenario.json (default: data/demo/postmarket)",
+        default=postmarket_folder(demo_out),
+        help="folder for batches/, labels/ and scenario.json (default: %(default)s)",
     )
-    pm.add_argument("--months", type=int, default=12, help="months from 2026-07 (default: 12)")
+    pm.add_argument(
+        "--months",
+        type=int,
+        default=config_default("demo.postmarket.months"),
+        help="months from 2026-07 (default: %(default)s)",
+    )
     pm.add_argument(
         "--studies-per-month",
         type=int,
-        default=40,
-        help="studies per site x vendor partition and month (default: 40)",
+        default=config_default("demo.postmarket.studies_per_month"),
+        help="studies per site x vendor partition and month (default: %(default)s)",
     )
     pm.add_argument(
         "--audit-fraction",
         type=float,
-        default=0.5,
+        default=config_default("demo.postmarket.audit_fraction"),
         help="share of each month's studies whose reference reading arrives 1-3 months later "
-        "(default: 0.5)",
+        "(default: %(default)s)",
     )
-    pm.add_argument("--seed", type=int, default=20261125)
+    pm.add_argument("--seed", type=int, default=config_default("demo.seed"))
     pm.add_argument("--jobs", type=int, default=1, help="months written in parallel (default: 1)")
     planted = pm.add_mutually_exclusive_group()
+    shift = ", ".join(f"{k}: {v}" for k, v in config_default("demo.postmarket.shift").items())
     planted.add_argument(
         "--shift",
-        help="planted software upgrade as YAML, e.g. '{site: s02, vendor: GE, month: 7, "
-        "bias_mm: 1.5}' (the default; month is 1-based, missing keys take these values)",
+        help=f"planted software upgrade as YAML, e.g. '{{{shift}}}' (the default; month is "
+        "1-based, missing keys take these values)",
     )
     planted.add_argument(
         "--no-shift", action="store_true", help="no planted shift: an in-control history"
@@ -834,8 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inf.add_argument("--accounting", required=True, help="the partition's accounting.csv")
     inf.add_argument("--out", required=True, help="predictions CSV to write")
-    inf.add_argument("--batch-size", type=int, default=16)
-    inf.add_argument("--threads", type=int, default=1)
+    _inference_options(inf)
     _draft_option(inf)
     inf.set_defaults(func=_cmd_infer)
 
@@ -871,7 +743,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="render the evidence report (PDF and HTML)")
     rep.add_argument("--results", required=True, help="results.json of the analysis")
     rep.add_argument("--out", required=True, help="PDF to write; the HTML goes beside it")
-    rep.add_argument("--kind", choices=["510k", "de-novo"], default="510k")
+    rep.add_argument("--kind", choices=REPORT_KINDS, default=config_default("reports")[0])
     rep.set_defaults(func=_cmd_report)
     lk = sub.add_parser(
         "lock",
@@ -908,8 +780,7 @@ def build_parser() -> argparse.ArgumentParser:
     mb.add_argument("--sites", default="sites", help="folder of site files (default: sites)")
     mb.add_argument("--protocol", required=True, help="the protocol whose locked model reads")
     mb.add_argument("--out", required=True, help="the month's output folder")
-    mb.add_argument("--batch-size", type=int, default=16)
-    mb.add_argument("--threads", type=int, default=1)
+    _inference_options(mb)
     _draft_option(mb)
     mb.set_defaults(func=_cmd_monitor_batch)
     mr = mon_sub.add_parser(
@@ -942,51 +813,26 @@ def build_parser() -> argparse.ArgumentParser:
     mr.add_argument("--labels", help="folder of late labels, <YYYY-MM>.csv by arrival month")
     mr.add_argument("--out", required=True, help="e.g. results/demo/surveillance")
     mr.add_argument("--as-of", help="evaluate as of this month, YYYY-MM (default: the last batch)")
-    mr.add_argument(
-        "--familywise-alpha",
-        type=float,
-        default=0.05,
-        help="probability of any false alarm over all segments, signals and the horizon "
-        "(default: 0.05)",
-    )
-    mr.add_argument(
-        "--arl0-months",
-        type=float,
-        default=100.0,
-        help="minimum in-control average run length of each chart (default: 100)",
-    )
-    mr.add_argument(
-        "--horizon-months",
-        type=int,
-        default=12,
-        help="horizon of the false-alarm statement (default: 12)",
-    )
-    mr.add_argument(
-        "--min-shift-mm",
-        type=float,
-        default=0.5,
-        help="a mean-output alarm also needs a shift of at least this many mm (default: 0.5)",
-    )
-    mr.add_argument(
-        "--min-rate-change",
-        type=float,
-        default=0.10,
-        help="a positive-rate alarm also needs a change of at least this much (default: 0.10)",
-    )
-    mr.add_argument(
-        "--bias-weight",
-        type=float,
-        default=4.0,
-        help="weight of each audited-bias stream in the weighted Bonferroni split, every other "
-        "stream 1 (default: 4)",
-    )
-    mr.add_argument(
-        "--label-delay-months",
-        type=int,
-        default=3,
-        help="longest expected delay of an audited study's reference reading; the audited-bias "
-        "limit is calibrated for delays up to it (default: 3)",
-    )
+    surveillance_help = {
+        "familywise_alpha": "probability of any false alarm over all segments, signals and the "
+        "horizon",
+        "arl0_months": "minimum in-control average run length of each chart",
+        "horizon_months": "horizon of the false-alarm statement",
+        "min_shift_mm": "a mean-output alarm also needs a shift of at least this many mm",
+        "min_rate_change": "a positive-rate alarm also needs a change of at least this much",
+        "bias_weight": "weight of each audited-bias stream in the weighted Bonferroni split, "
+        "every other stream 1",
+        "label_delay_months": "longest expected delay of an audited study's reference reading; "
+        "the audited-bias limit is calibrated for delays up to it",
+    }
+    for name in SURVEILLANCE_OPTIONS:  # the config's `surveillance` settings, same defaults
+        default = config_default(f"surveillance.{name}")
+        mr.add_argument(
+            "--" + name.replace("_", "-"),
+            type=type(default),
+            default=default,
+            help=f"{surveillance_help[name]} (default: {default:g})",
+        )
     mr.add_argument(
         "--alarm-exit-code",
         type=int,
@@ -1096,6 +942,14 @@ def build_parser() -> argparse.ArgumentParser:
     for stage in (ing, inf, ana, srp, rep, lk, mb, mr, kg, bx, bv, bp):
         stage.add_argument("--audit", help="append this stage to this audit trail (JSON lines)")
     return parser
+
+
+def _inference_options(parser: argparse.ArgumentParser) -> None:
+    """``--batch-size`` and ``--threads``, defaults as the config's ``inference`` block."""
+    for name in ("batch_size", "threads"):
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=int, default=config_default(f"inference.{name}")
+        )
 
 
 def _draft_option(parser: argparse.ArgumentParser) -> None:

@@ -141,7 +141,7 @@ def create_lock(protocol_path: str | Path, *, now: dt.datetime | None = None) ->
 def _model_entry(protocol: Protocol, model: ModelVersion, locked_utc: str) -> dict[str, Any]:
     """One version's lock entry, after verifying its weights against card and protocol."""
     card, _, _ = read_verified_weights(model.path, model.sha256)
-    if "models" in protocol.data and card.version != model.version:
+    if protocol.versioned and card.version != model.version:
         raise ModelIntegrityError(
             f"protocol {protocol.path} names version {model.version!r} for {model.path}, but its "
             f"model card says version {card.version!r}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -40,6 +40,25 @@ class Partition:
         return self.source_url if self.source_kind == "dicomweb" else str(self.source_path)
 
 
+def version_at(changes: Sequence[tuple[str, str]], month: str, released: str) -> str:
+    """The version running in ``month`` given ``(from month, version)`` entries in month order.
+
+    Before the first entry, or without any, the protocol's ``released`` version runs.
+
+    Examples
+    --------
+    >>> version_at([("2027-01", "1.1.0")], "2026-12", "1.0.0")
+    '1.0.0'
+    >>> version_at([("2027-01", "1.1.0")], "2027-01", "1.0.0")
+    '1.1.0'
+    """
+    version = released
+    for start, name in changes:
+        if start <= month:
+            version = name
+    return version
+
+
 @dataclass(frozen=True)
 class Deployment:
     """From production month ``start`` (``YYYY-MM``) on, the site runs model ``version``."""
@@ -75,11 +94,7 @@ class Site:
         >>> site.version_at("2026-12", "1.0.0"), site.version_at("2027-03", "1.0.0")
         ('1.0.0', '1.1.0')
         """
-        version = released
-        for deployment in self.deployments:
-            if deployment.start <= month:
-                version = deployment.version
-        return version
+        return version_at([(d.start, d.version) for d in self.deployments], month, released)
 
     def version_changes(self, released: str) -> list[tuple[str, str, str]]:
         """``(month, from version, to version)`` of every change of the running version."""
@@ -103,7 +118,7 @@ def load_site(path: str | Path, *, root: str | Path = ".") -> Site:
     """Load and validate ``sites/<site>.yaml``; relative data paths resolve against ``root``."""
     path = Path(path)
     data = load_yaml(path)
-    validate(data, "site", source=path)
+    validate(data, "site", source=path, defaults=True)
     expected_id = path.stem
     if data["id"] != expected_id:
         raise ConfigError(f"{path}: id is {data['id']!r} but the file name says {expected_id!r}")
@@ -114,8 +129,7 @@ def load_site(path: str | Path, *, root: str | Path = ".") -> Site:
         raise ConfigError(f"{path}: partitions list vendor(s) {duplicated} more than once")
     partitions = tuple(_partition(data["id"], p, root) for p in data["partitions"])
     deployments = tuple(
-        Deployment(version=str(d["version"]), start=str(d["from"]))
-        for d in data.get("deployments", [])
+        Deployment(version=str(d["version"]), start=str(d["from"])) for d in data["deployments"]
     )
     starts = [d.start for d in deployments]
     if any(later <= earlier for earlier, later in pairwise(starts)):
@@ -165,7 +179,7 @@ def _partition(site: str, entry: dict[str, Any], root: Path) -> Partition:
             source_kind="dicomweb",
             source_path=None,
             source_url=source["url"].rstrip("/"),
-            study_filter={str(k): str(v) for k, v in source.get("study_filter", {}).items()},
+            study_filter={str(k): str(v) for k, v in source["study_filter"].items()},
         )
     return Partition(**common, source_kind="folder", source_path=root / source["path"])
 

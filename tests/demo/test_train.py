@@ -25,7 +25,17 @@ CANDIDATE_VENDORS = ("GE", "Philips", "Siemens", "Canon")
 # one epoch on 42 studies: seconds, and the hold-out (6 studies) has both LVH classes with
 # either vendor list (the logistic fit needs both)
 TINY = {"n_studies": 42, "epochs": 1}
-RELEASED_RECIPE_TINY_DIGEST = "d1d1cd5812e0b4c5e78ffa789f3529ae4f02fc7aada6322994f7022849c56458"
+#: The tiny run's state digest under the recipe that trained 1.0.0 (commit bf0b5dd), on each kind
+#: of machine it was checked on: the float kernels torch picks (AVX2, AVX-512) and its number of
+#: threads change the rounding of the training's sums, hence the tensors' bits (1 and 2 threads
+#: differ by up to 3% in the calibration tensor on one machine). A new kind of machine gives a new
+#: digest: confirm the recipe is unchanged (the same digest from commit bf0b5dd's code on that
+#: machine) before adding it here.
+RELEASED_RECIPE_TINY_DIGESTS = {
+    "d1d1cd5812e0b4c5e78ffa789f3529ae4f02fc7aada6322994f7022849c56458": "1.0.0 training machine",
+    "895bfd40ebbe2745382a2423640faaf44fb1f3854792fb61fc468acbe53aadbb": "AVX-512 FP16, 2 threads",
+    "e746ef157566c64d0b8532b898f755698872e9301a29af311db3e9971867fe62": "AVX-512 FP16, 1 thread",
+}
 
 
 def test_candidate_card_records_canon_and_the_change_against_the_released_version(repo_root):
@@ -58,6 +68,7 @@ def test_candidate_weights_match_their_card(repo_root):
     assert card.sha256 != read_card(repo_root / RELEASED).sha256
 
 
+@pytest.mark.slow
 def test_training_with_the_candidate_settings_is_deterministic(repo_root, tmp_path):
     settings = TrainingSettings(vendors=CANDIDATE_VENDORS, **TINY)
     previous = repo_root / RELEASED
@@ -69,17 +80,24 @@ def test_training_with_the_candidate_settings_is_deterministic(repo_root, tmp_pa
     assert first["training_data"]["vendors"] == list(CANDIDATE_VENDORS)
 
 
+@pytest.mark.slow
 def test_default_settings_keep_the_released_recipe(repo_root, tmp_path):
-    """The tiny run's digest is the one the code that trained 1.0.0 (commit bf0b5dd) gives.
+    """The tiny run's digest is one the code that trained 1.0.0 (commit bf0b5dd) gives.
 
     A change here (cohort, resampling, optimiser) means the default settings no longer
-    reproduce 1.0.0's committed tensors; a full retrain takes about 4 minutes on 2 cores.
+    reproduce 1.0.0's committed tensors; a full retrain takes about 4 minutes on 2 cores. The
+    digest depends on the machine's float kernels too: see :data:`RELEASED_RECIPE_TINY_DIGESTS`.
     """
     torch_version = read_card(repo_root / RELEASED).fields["training"]["torch"]
     if torch.__version__ != torch_version:
         pytest.skip(f"1.0.0 was trained with torch {torch_version}, this is {torch.__version__}")
     card = train(tmp_path / "1.0.0", TrainingSettings(**TINY))
-    assert card["weights"]["state_sha256"] == RELEASED_RECIPE_TINY_DIGEST
+    digest = card["weights"]["state_sha256"]
+    assert digest in RELEASED_RECIPE_TINY_DIGESTS, (
+        f"tiny-run digest {digest} with {torch.get_num_threads()} torch threads on "
+        f"{torch.backends.cpu.get_cpu_capability()}: the recipe changed, or this kind of machine "
+        "is not on record (see RELEASED_RECIPE_TINY_DIGESTS)"
+    )
     assert card["version"] == RELEASED_VERSION
     assert card["training_data"]["vendors"] == list(DEVELOPMENT_VENDORS)
     assert "change" not in card

@@ -1,58 +1,45 @@
 """End to end: the tiny demo run centrally, then federated (one signed bundle per site, each with
-its own key, pooled at the coordinating centre): the pooled results equal the centralised ones."""
+its own key, pooled at the coordinating centre): the pooled results equal the centralised ones.
+
+The centralised run is the session's tiny run (``tiny_run`` in ``tests/conftest.py``), copied;
+the bundles, the pooling and the federated reports run in that copy once for this module."""
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pypdf
 import pytest
 
-from tests.project import copy_project
+from tests.project import TINY, copy_run, mval, snakemake
 from validation.audit import verify
 from validation.hashing import sha256_file
 
-BIN = Path(sys.executable).parent
-TINY = ["--config", "demo={enabled: true, n_studies: 48, seed: 5, out: data/demo}"]
 SITES = ("s01", "s02", "s03", "s04")
 
 pytestmark = pytest.mark.e2e
 
 
-def _run(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    result = subprocess.run(
-        list(args), cwd=workdir, env=env, text=True, capture_output=True, timeout=1200
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
 @pytest.fixture(scope="module")
-def federated(repo_root, tmp_path_factory) -> Path:
-    """The centralised run, then every site's bundle (rule site_bundle, each site signing with
-    its own key) and the coordinating centre's pooled analysis and reports (target federated)."""
-    workdir = tmp_path_factory.mktemp("federated")
-    copy_project(repo_root, workdir)
-    _run(workdir, str(BIN / "snakemake"), "--cores", "2", *TINY)
+def federated(tiny_run, tmp_path_factory) -> Path:
+    """The centralised run (a copy of the session's tiny run), then every site's bundle (rule
+    site_bundle, each site signing with its own key) and the coordinating centre's pooled
+    analysis and reports (target federated)."""
+    workdir = copy_run(tiny_run, tmp_path_factory.mktemp("federated") / "project")
     (workdir / "sites" / "keys").mkdir()
     for site in SITES:
-        _run(workdir, str(BIN / "mval"), "keys", "generate", "--site", site, "--out", "keys")
+        mval(workdir, "keys", "generate", "--site", site, "--out", "keys")
         shutil.copy(workdir / "keys" / f"{site}.pub", workdir / "sites" / "keys")
     bundles = [f"results/demo/federated/bundles/{site}.bundle" for site in SITES]
-    _run(workdir, str(BIN / "snakemake"), "--cores", "2", *bundles, *TINY)
+    snakemake(workdir, "--cores", "2", *bundles, *TINY)
     inbox = workdir / "results" / "demo" / "federated" / "inbox"
     inbox.mkdir()
     for bundle in bundles:
         shutil.copy(workdir / bundle, inbox)
-    _run(workdir, str(BIN / "snakemake"), "--cores", "2", "federated", *TINY)
+    snakemake(workdir, "--cores", "2", "federated", *TINY)
     return workdir
 
 
@@ -146,9 +133,8 @@ def test_pooling_a_tampered_bundle_fails_with_exit_11(federated, tmp_path):
     data = bytearray(Path(bundles[2]).read_bytes())
     data[len(data) // 2] ^= 0x04
     Path(bundles[2]).write_bytes(bytes(data))
-    result = _run(
+    result = mval(
         federated,
-        str(BIN / "mval"),
         *("bundle", "pool", *bundles, "--protocol", "protocols/demo.yaml"),
         *("--keys", "sites/keys", "--out", str(tmp_path / "analysis")),
         check=False,

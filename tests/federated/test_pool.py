@@ -6,7 +6,7 @@ import pytest
 
 from validation.exceptions import AnalysisError, BundleError
 from validation.federated.bundle import export_bundle
-from validation.federated.pool import verify_all
+from validation.federated.pool import check_bundles, verify_all
 
 
 def _export(site: str) -> str:
@@ -38,3 +38,19 @@ def test_a_missing_site_stops_the_pooling(study, centre):
     assert [b.site for b in verify_all(paths, **centre, require_all=False)] == ["s01", "s02"]
     with pytest.raises(AnalysisError, match="got none"):
         verify_all([], **centre)
+
+
+def test_check_bundles_gives_every_bundle_a_verdict_and_goes_on_after_a_refusal(study, centre):
+    paths = [_export("s01"), "inbox/missing.bundle", _export("s02"), "inbox/s01.bundle"]
+    verdicts = check_bundles(paths, **centre)
+    assert [v.path for v in verdicts] == paths
+    assert [v.record()["verdict"] for v in verdicts] == ["OK", "REFUSED", "OK", "REFUSED"]
+    assert [v.site for v in verdicts] == ["s01", None, "s02", "s01"]
+    assert verdicts[1].record()["reason"] == "file not found"
+    assert "a second bundle for site s01 (the first is inbox/s01.bundle)" in (
+        verdicts[3].refusal.reason
+    )
+    # pooling stops at the first refusal, the same one
+    with pytest.raises(BundleError) as refused:
+        verify_all(paths, **centre)
+    assert str(refused.value) == str(verdicts[1].refusal)

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.project import copy_project
-
-BIN = Path(sys.executable).parent
-DEMO = "demo={enabled: true, n_studies: 48, seed: 5, out: data/demo}"
+from tests.project import TINY_DEMO as DEMO
+from tests.project import copy_project, snakemake
 
 
 def _dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run(
-        [str(BIN / "snakemake"), "-n", "--cores", "2", *args],
-        cwd=workdir,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=300,
-    )
+    return snakemake(workdir, "-n", "--cores", "2", *args, check=False, timeout=300)
 
 
 def _counts(out: str) -> dict[str, int]:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import tempfile
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.report.conftest import make_study
 from validation.protocol import load_protocol
+from validation.schemas import validate_document
 from validation.surveillance.signals import month_range
 from validation.surveillance.simulate import (
     Shift,
@@ -88,6 +94,15 @@ def _reread(table: pd.DataFrame, rows: pd.Series, delta_mm: float) -> None:
     table.loc[rows, "lvh_probability"] = probability.astype(table["lvh_probability"].dtype)
 
 
+@cache
+def _validation_results() -> dict[str, Any]:
+    """A ``results.json`` that follows the results contract: the report tests' study
+    (:func:`tests.report.conftest.make_study`), computed once per session."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = make_study(Path(folder) / "analysis")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
 def write_deployment(
     root: Path,
     *,
@@ -139,10 +154,10 @@ def write_deployment(
         if switch is not None and record_switch and switch[0] == site:
             text += f"deployments:\n  - {{version: '{CANDIDATE}', from: '{switch[1]}'}}\n"
         (sites / f"{site}.yaml").write_text(text)
-    results = {
-        "model": {"name": "ivsd-cnn", "version": "1.0.0", "sha256": protocol.model_sha256},
-        "endpoints": [],
-    }
+    # the baseline reads the released model and the premarket endpoints from results.json
+    results = copy.deepcopy(_validation_results())
+    results["model"].update(name="ivsd-cnn", version="1.0.0", sha256=protocol.model_sha256)
+    validate_document(results, "results", source=analysis / "results.json")
     (analysis / "results.json").write_text(json.dumps(results))
     (root / "ingest").mkdir()
     accounting.to_csv(root / "ingest" / "accounting.csv", index=False)

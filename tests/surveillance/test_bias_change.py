@@ -79,6 +79,7 @@ def _runs(segments, labelled, plan, months=MONTHS):
     return out
 
 
+@pytest.mark.slow
 def test_in_control_segments_false_alarm_at_most_at_the_stated_rate():
     """2,000 in-control segments, 50 validation pairs each, 20 audited studies a month with
     delays of 0-3 months, read at each of 12 monthly runs; stated rate 0.05 per stream."""
@@ -105,6 +106,7 @@ def test_in_control_segments_false_alarm_at_most_at_the_stated_rate():
     assert len(naive) / len(sites) > 0.5  # ignoring the looks and the baseline's error
 
 
+@pytest.mark.slow
 def test_a_planted_bias_change_alarms_at_its_segment_and_onset_only():
     plan = plan_false_alarms(169, Settings(), bias_streams=13)
     rng = np.random.default_rng(5)

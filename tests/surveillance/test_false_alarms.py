@@ -34,6 +34,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import stats
 
 from tests.surveillance.conftest import make_history
@@ -91,6 +92,7 @@ def test_each_chart_stream_false_alarms_at_its_stated_rate():
         assert test.pvalue > 0.001, (chart, alarms / len(sites), stated)
 
 
+@pytest.mark.slow
 def test_familywise_false_alarm_rate_of_the_whole_engine():
     """In-control deployments of 4 segments (a large baseline: the in-control truth); the
     engine states a family-wise rate of 0.25 over all 65 streams and 12 months."""
@@ -125,6 +127,7 @@ def _small_baselines(rng: np.random.Generator, sites: list[str], n0: int, mu: fl
     return segments
 
 
+@pytest.mark.slow
 def test_calibrated_limits_hold_the_per_stream_rate_with_a_small_baseline():
     """3,000 in-control segments, each with its own 50-study baseline (mean, SD and positive
     rate estimated), 10 studies a month: each chart signals within the horizon at most at
@@ -148,6 +151,7 @@ def test_calibrated_limits_hold_the_per_stream_rate_with_a_small_baseline():
     assert _alarmed(series[:-1], "output_mean", "chart_signal").mean() > 0.1
 
 
+@pytest.mark.slow
 def test_whole_engine_output_charts_keep_the_familywise_rate_with_small_baselines():
     """Whole-engine in-control deployments (4 segments + pooled, 50 validation studies per
     segment, 10 a month, 12 months, 120 seeds). The engine states 0.5 over its 65 streams,

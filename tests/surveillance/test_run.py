@@ -21,7 +21,7 @@ from validation.surveillance.simulate import Shift
 SHIFT = Shift("s02", "GE", "2027-01", 1.5 * READING_SD, "EchoPAC 206 upgrade")
 
 
-def _run(paths, *extra: str) -> int:
+def _run(paths, *extra: str, report: bool = False) -> int:
     return main(
         [
             "-q",
@@ -37,7 +37,7 @@ def _run(paths, *extra: str) -> int:
             str(paths["labels"]),
             "--out",
             str(paths["out"]),
-            "--no-report",
+            *([] if report else ["--no-report"]),
             *extra,
         ]
     )
@@ -77,6 +77,7 @@ def test_alarm_exit_code_and_the_workflow_override(shifted, capsys):
     )
 
 
+@pytest.mark.slow
 def test_no_alarm_exits_0(quiet, capsys):
     assert _run(quiet) == 0
     assert json.loads(capsys.readouterr().out.strip())["status"] == "NO ALARM"
@@ -90,6 +91,23 @@ def test_running_twice_gives_identical_outputs(shifted):
     assert _outputs(shifted["out"]) == first
 
 
+@pytest.mark.slow
+def test_the_report_is_rendered_after_the_run_unless_no_report(tmp_path):
+    """The surveillance package renders nothing; ``mval monitor run`` renders the report from
+    the surveillance.json it wrote (through its contract), beside it, unless --no-report."""
+    paths = write_deployment(tmp_path, months=["2026-07", "2026-08", "2026-09"])
+    pdf = paths["out"] / "surveillance-report.pdf"
+    assert _run(paths, "--alarm-exit-code", "0") == 0
+    assert (paths["out"] / "surveillance.json").is_file() and not pdf.exists()
+    assert _run(paths, "--alarm-exit-code", "0", report=True) == 0
+    record = json.loads((paths["out"] / "surveillance.json").read_text())
+    assert pdf.read_bytes().startswith(b"%PDF")
+    html = pdf.with_suffix(".html").read_text(encoding="utf-8")
+    status = "alarm" if record["alerts"] else "no-alarm"
+    assert record["run_id"] in html and f'<body class="surveillance status-{status}">' in html
+
+
+@pytest.mark.slow
 def test_a_reprocessed_month_replaces_its_rows(tmp_path):
     paths = write_deployment(tmp_path, months=["2026-07", "2026-08", "2026-09"])
     _run(paths)
@@ -107,6 +125,7 @@ def test_a_reprocessed_month_replaces_its_rows(tmp_path):
     assert _outputs(paths["out"]) == first
 
 
+@pytest.mark.slow
 def test_late_labels_update_earlier_months(tmp_path):
     paths = write_deployment(tmp_path, months=["2026-07", "2026-08", "2026-09", "2026-10"])
     later = sorted(paths["labels"].glob("*.csv"))
@@ -162,7 +181,6 @@ def test_predictions_of_another_model_are_refused(tmp_path):
             batches_dir=paths["batches"],
             labels_dir=paths["labels"],
             out=paths["out"],
-            report=False,
         )
     assert "f" * 64 in str(info.value)
 
@@ -177,6 +195,7 @@ def test_bad_options_and_missing_batches(shifted, tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_as_of_evaluates_the_past(shifted):
     _run(shifted, "--as-of", "2026-12", "--alarm-exit-code", "0")
     record = json.loads((shifted["out"] / "surveillance.json").read_text())

@@ -166,6 +166,7 @@ def test_z_is_the_standardized_monthly_mean(shifted_history, shifted):
     assert point["z"] == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_in_control_histories_mostly_raise_no_alarm():
     """A baseline of 1,000 studies per segment (so the baseline's own error is small) and
     in-control production: most seeds must raise no alarm at all."""
@@ -200,6 +201,7 @@ def test_missing_batch_and_repeated_files_are_integrity_alarms():
     )
 
 
+@pytest.mark.slow
 def test_exclusion_spike_alarms_but_a_small_excess_does_not():
     baseline, batch, labels = make_history(4, baseline_n=1000, per_month=40)
     spike = (batch["site"] == "s04") & (batch["vendor"] == "GE") & (batch["month"] >= "2027-03")
@@ -216,6 +218,7 @@ def test_exclusion_spike_alarms_but_a_small_excess_does_not():
     assert all(a["site"] in ("s04", "*") for a in _alerts(result, "integrity"))
 
 
+@pytest.mark.slow
 def test_population_drift_needs_both_significance_and_a_material_effect():
     baseline, batch, labels = make_history(5, baseline_n=1000, per_month=200)
     older = (
@@ -239,6 +242,7 @@ def test_population_drift_needs_both_significance_and_a_material_effect():
     assert not _alerts(result, "population", "s02", "Siemens")
 
 
+@pytest.mark.slow
 def test_performance_alarm_when_the_bias_misses_its_goal():
     baseline, batch, labels = make_history(6, baseline_n=1000, per_month=60)
     late = batch["month"] >= "2027-01"
@@ -253,6 +257,7 @@ def test_performance_alarm_when_the_bias_misses_its_goal():
     assert not before["alarm"].any() and before["labelled"].gt(0).all()
 
 
+@pytest.mark.slow
 def test_late_labels_update_the_month_of_acquisition():
     baseline, batch, labels = make_history(8)
     early = evaluate(baseline, batch, labels, as_of="2026-10")

@@ -34,7 +34,6 @@ def _run(paths, sites=True, **options):
         labels_dir=paths["labels"],
         out=paths["out"],
         sites_dir=paths["sites"] if sites else None,
-        report=False,
         **options,
     )
 
@@ -68,6 +67,7 @@ def _s01(alerts):
     return [a for a in alerts if a["site"] == "s01"]
 
 
+@pytest.mark.slow
 def test_the_same_change_without_a_recorded_deployment_is_an_alarm(unrecorded):
     _, result = unrecorded
     alerts = _s01(result["alerts"])
@@ -77,6 +77,7 @@ def test_the_same_change_without_a_recorded_deployment_is_an_alarm(unrecorded):
     assert result["deployments"]["events"] == []
 
 
+@pytest.mark.slow
 def test_a_recorded_switch_is_an_event_and_a_new_baseline_not_an_alarm(switched):
     paths, result = switched
     assert _s01(result["alerts"]) == []
@@ -114,6 +115,7 @@ def _agreement(segments, site, vendor):
     return next(s for s in segments if (s["site"], s["vendor"]) == (site, vendor))["agreement"]
 
 
+@pytest.mark.slow
 def test_the_charts_restart_at_the_switch(switched):
     _, result = switched
     segment = next(s for s in result["segments"] if (s["site"], s["vendor"]) == ("s01", "Canon"))
@@ -131,6 +133,7 @@ def test_the_charts_restart_at_the_switch(switched):
     assert not any(p["epoch_start"] for p in other["series"]["output_mean"])
 
 
+@pytest.mark.slow
 def test_the_post_switch_streams_count_in_the_false_alarm_split(switched, unrecorded):
     with_switch = switched[1]["false_alarm"]
     without = unrecorded[1]["false_alarm"]
@@ -142,6 +145,7 @@ def test_the_post_switch_streams_count_in_the_false_alarm_split(switched, unreco
     assert switched[1]["deployments"]["extra_streams"] == 3 * (2 + goals)
 
 
+@pytest.mark.slow
 def test_signals_carry_the_model_version(switched):
     paths, _ = switched
     import pandas as pd
@@ -213,6 +217,7 @@ def test_a_deployment_of_an_unlocked_version_is_refused(tmp_path, capsys):
     assert "s02.yaml" in err and "'9.9.9'" in err and "'1.0.0', '1.1.0'" in err
 
 
+@pytest.mark.slow
 def test_an_old_baseline_without_the_deployed_version_says_how_to_rebuild(tmp_path):
     paths = write_deployment(tmp_path, seed=SEED, candidate_delta=DELTA, switch=SWITCH)
     _run(paths, as_of="2026-09")  # freezes a baseline (schema 3)
@@ -228,8 +233,9 @@ def test_an_old_baseline_without_the_deployed_version_says_how_to_rebuild(tmp_pa
         _run(paths)
 
 
+@pytest.mark.slow
 def test_the_report_states_the_switch_as_an_event_and_its_streams(switched):
-    from validation.surveillance.report import (
+    from validation.report.surveillance import (
         build_surveillance_context,
         render_surveillance_html,
     )

@@ -51,7 +51,9 @@ from validation.demo.generate import TEST_PERIOD, SyntheticStudy, profile_of, sy
 from validation.demo.population import read_reference
 from validation.demo.profiles import VENDORS
 from validation.exceptions import ConfigError
+from validation.schema import config_default
 from validation.sites import Site
+from validation.surveillance.performance import LABEL_COLUMNS
 
 COHORT = "postmarket"
 #: Seed of a separate random stream per purpose (mixed into the study's key).
@@ -70,15 +72,6 @@ BLOOM_MM_PER_BIAS_MM = 1.03
 #: +4.9 mm for 3 and 5 mm, 24 paired Philips studies); thinning the band reads less faithfully
 #: (-0.93 mm for -1 mm, but only -2.3 mm for -3 mm), so negative biases stop at -1 mm.
 BIAS_RANGE_MM = (-1.0, 5.0)
-LABEL_COLUMNS = (
-    "study_instance_uid",
-    "site",
-    "vendor",
-    "acquired",
-    "arrived",
-    "consensus_ivsd_mm",
-    "lvh",
-)
 
 
 @dataclass(frozen=True)
@@ -103,17 +96,21 @@ class Shift:
         return (site, vendor) == (self.site, self.vendor) and month >= self.month
 
 
-DEFAULT_SHIFT = Shift(site="s02", vendor="GE", month=7, bias_mm=1.5)
+#: The workflow config's default shift (``demo.postmarket.shift``): s02 x GE, month 7, +1.5 mm.
+DEFAULT_SHIFT = Shift(**config_default("demo.postmarket.shift"))
 
 
 @dataclass(frozen=True)
 class PostmarketSettings:
-    """What the post-market generator makes (the workflow's ``demo.postmarket`` and seed)."""
+    """What the post-market generator makes (the workflow's ``demo.postmarket`` and seed).
 
-    months: int = 12
-    studies_per_month: int = 40
-    audit_fraction: float = 0.5
-    seed: int = 20261125
+    The defaults are the workflow config schema's (``demo.postmarket``, ``demo.seed``).
+    """
+
+    months: int = config_default("demo.postmarket.months")
+    studies_per_month: int = config_default("demo.postmarket.studies_per_month")
+    audit_fraction: float = config_default("demo.postmarket.audit_fraction")
+    seed: int = config_default("demo.seed")
     shift: Shift | None = field(default=DEFAULT_SHIFT)
 
     def __post_init__(self) -> None:

@@ -11,6 +11,7 @@ learns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -34,76 +35,40 @@ class VendorProfile:
     bloom_mm: float = 0.0  # planted: extra apparent wall thickness from high-gain blooming
 
 
-VENDORS: dict[str, VendorProfile] = {
-    profile.key: profile
-    for profile in (
-        VendorProfile(
-            key="GE",
-            manufacturer="GE Healthcare",
-            models=("Vivid E95", "Vivid S70N"),
-            software_versions=("EchoPAC 204", "EchoPAC 206"),
-            spacing_mm=0.42,
-            rows=152,
-            columns=152,
-            n_frames=8,
-            frame_time_ms=33.3,
-            speckle_shape=2.2,
-            speckle_size_mm=0.7,
-            blur_axial_mm=0.45,
-            blur_lateral_mm=0.8,
-            gain=1.00,
-        ),
-        VendorProfile(
-            key="Philips",
-            manufacturer="Philips",
-            models=("EPIQ CVx", "Affiniti 70"),
-            software_versions=("9.0.3", "10.0.1"),
-            spacing_mm=0.36,
-            rows=176,
-            columns=176,
-            n_frames=8,
-            frame_time_ms=25.0,
-            speckle_shape=2.8,
-            speckle_size_mm=0.6,
-            blur_axial_mm=0.40,
-            blur_lateral_mm=0.7,
-            gain=0.92,
-        ),
-        VendorProfile(
-            key="Siemens",
-            manufacturer="Siemens Healthineers",
-            models=("ACUSON SC2000", "ACUSON Sequoia"),
-            software_versions=("VB10A", "VA30B"),
-            spacing_mm=0.48,
-            rows=136,
-            columns=136,
-            n_frames=8,
-            frame_time_ms=40.0,
-            speckle_shape=1.8,
-            speckle_size_mm=0.9,
-            blur_axial_mm=0.55,
-            blur_lateral_mm=1.0,
-            gain=1.08,
-        ),
-        VendorProfile(
-            key="Canon",
-            manufacturer="Canon Medical Systems",
-            models=("Aplio i900",),
-            software_versions=("V7.0", "V7.2"),
-            spacing_mm=0.40,
-            rows=160,
-            columns=160,
-            n_frames=8,
-            frame_time_ms=30.0,
-            speckle_shape=2.0,
-            speckle_size_mm=0.8,
-            blur_axial_mm=0.60,
-            blur_lateral_mm=1.1,
-            gain=1.25,
-            bloom_mm=1.6,
-        ),
-    )
-}
+def _profiles(**columns: tuple[Any, ...]) -> dict[str, VendorProfile]:
+    """The profiles from a table given by column (one value per vendor, in the same order)."""
+    rows = zip(*columns.values(), strict=True)
+    return {row[0]: VendorProfile(**dict(zip(columns, row, strict=True))) for row in rows}
+
+
+#: The vendors' profiles, one column per attribute: compare the vendors along a line.
+VENDORS: dict[str, VendorProfile] = _profiles(
+    key=("GE", "Philips", "Siemens", "Canon"),
+    manufacturer=("GE Healthcare", "Philips", "Siemens Healthineers", "Canon Medical Systems"),
+    models=(
+        ("Vivid E95", "Vivid S70N"),
+        ("EPIQ CVx", "Affiniti 70"),
+        ("ACUSON SC2000", "ACUSON Sequoia"),
+        ("Aplio i900",),
+    ),
+    software_versions=(
+        ("EchoPAC 204", "EchoPAC 206"),
+        ("9.0.3", "10.0.1"),
+        ("VB10A", "VA30B"),
+        ("V7.0", "V7.2"),
+    ),
+    spacing_mm=(0.42, 0.36, 0.48, 0.40),
+    rows=(152, 176, 136, 160),
+    columns=(152, 176, 136, 160),
+    n_frames=(8, 8, 8, 8),
+    frame_time_ms=(33.3, 25.0, 40.0, 30.0),
+    speckle_shape=(2.2, 2.8, 1.8, 2.0),
+    speckle_size_mm=(0.7, 0.6, 0.9, 0.8),
+    blur_axial_mm=(0.45, 0.40, 0.55, 0.60),
+    blur_lateral_mm=(0.8, 0.7, 1.0, 1.1),
+    gain=(1.00, 0.92, 1.08, 1.25),
+    bloom_mm=(0.0, 0.0, 0.0, 1.6),
+)
 
 #: The scanner that carries the planted image-quality effect.
 WEAK_VENDOR = "Canon"

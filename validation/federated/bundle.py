@@ -43,10 +43,18 @@ from validation.hashing import sha256_bytes, sha256_file
 from validation.lock import lock_path, read_lock, verify_lock
 from validation.protocol import Protocol, load_protocol
 from validation.sites import Site, load_site
+from validation.workflow import Layout
 
 FORMAT = "mval-site-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+#: Names inside a bundle: those of the site's ``results/<protocol>/`` folder.
+NAMES = Layout("")
+
+
+def reference_name(site: str) -> str:
+    """``reference/<site>.csv``: the site's sealed reference readings inside a bundle."""
+    return f"reference/{site}.csv"
 
 
 @dataclass(frozen=True)
@@ -91,8 +99,7 @@ def _read_table(path: Path, what: str, out: Path, site: str) -> pd.DataFrame:
 
 
 def _reference_columns(protocol: Protocol) -> tuple[str, ...]:
-    ref = protocol.data["reference_standard"]
-    named = [ref["measurement"], ref["label"], *ref.get("readers", [])]
+    named = protocol.reference_standard.columns
     return (*disclosure.REFERENCE_COLUMNS[:1], *named, *disclosure.REFERENCE_COLUMNS[1:])
 
 
@@ -185,19 +192,19 @@ def export_bundle(
         add(name, data, len(released.table))
         return table
 
+    on_disk = Layout(str(results))
     for partition in site.partitions:
         vendor = partition.vendor
-        folder = results / "ingest" / site.id / vendor
-        name = f"ingest/{site.id}/{vendor}/accounting.csv"
-        source = folder / "accounting.csv"
+        name = NAMES.accounting(site.id, vendor)
+        source = Path(on_disk.accounting(site.id, vendor))
         paths = _placeholders(source, site.id, vendor)
         hide = (partition.source,) if partition.source_kind == "folder" else ()
         release(source, "accounting", name, disclosure.ACCOUNTING_COLUMNS, paths=paths, hide=hide)
-        manifest_name = f"ingest/{site.id}/{vendor}/manifest.json"
-        add(manifest_name, _ingest_manifest(folder, members[name]))
+        manifest = Path(on_disk.ingest_manifest(site.id, vendor))
+        add(NAMES.ingest_manifest(site.id, vendor), _ingest_manifest(manifest, members[name]))
         for model in protocol.models:
-            source = results / "predictions" / model.version / site.id / f"{vendor}.csv"
-            name = f"predictions/{model.version}/{site.id}/{vendor}.csv"
+            source = Path(on_disk.predictions(model.version, site.id, vendor))
+            name = NAMES.predictions(model.version, site.id, vendor)
             what = f"predictions of version {model.version}"
             table = release(
                 source, what, name, disclosure.PREDICTION_COLUMNS, paths=paths, hide=hide
@@ -206,7 +213,7 @@ def export_bundle(
     release(
         site.reference_path,
         "sealed reference file",
-        f"reference/{site.id}.csv",
+        reference_name(site.id),
         _reference_columns(protocol),
     )
     lock_file = lock_path(protocol.path)
@@ -224,7 +231,7 @@ def export_bundle(
         },
         "protocol": {
             "id": protocol.id,
-            "version": str(protocol.data["version"]),
+            "version": protocol.version,
             "file": protocol.path.name,
             "sha256": protocol.sha256,
         },
@@ -273,8 +280,8 @@ def _placeholders(accounting: Path, site: str, vendor: str) -> dict[str, str]:
     }
 
 
-def _ingest_manifest(folder: Path, accounting: bytes) -> bytes:
-    data = json.loads((folder / "manifest.json").read_text())
+def _ingest_manifest(path: Path, accounting: bytes) -> bytes:
+    data = json.loads(path.read_text())
     keep = ("site", "vendor", "received", "included", "excluded", "excluded_by_reason")
     released = {k: data[k] for k in keep if k in data}
     released["source"] = "withheld"
@@ -457,15 +464,13 @@ def _check_lock(manifest: dict, members: dict[str, bytes], protocol: Protocol, r
 def _check_complete(
     manifest: dict, members: dict[str, bytes], site: Site, protocol: Protocol, refuse
 ) -> None:
-    needed = [f"reference/{site.id}.csv"]
+    needed = [reference_name(site.id)]
     for partition in site.partitions:
         needed += [
-            f"ingest/{site.id}/{partition.vendor}/accounting.csv",
-            f"ingest/{site.id}/{partition.vendor}/manifest.json",
+            NAMES.accounting(site.id, partition.vendor),
+            NAMES.ingest_manifest(site.id, partition.vendor),
         ]
-        needed += [
-            f"predictions/{m.version}/{site.id}/{partition.vendor}.csv" for m in protocol.models
-        ]
+        needed += [NAMES.predictions(m.version, site.id, partition.vendor) for m in protocol.models]
     missing = [n for n in needed if n not in members]
     if missing:
         refuse(

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Any, TypeVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from validation.exceptions import ConfigError
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+T = TypeVar("T")
 
 
 def _check_site(site: str) -> str:
@@ -97,10 +99,7 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
         The file is missing, readable by others than its owner, or not an Ed25519 private key.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"key: private key file {path} not found") from None
+    data = _key_bytes(path, "key", "private key")
     if path.stat().st_mode & 0o077:
         raise ConfigError(
             f"key: private key file {path} is readable by others (mode "
@@ -110,9 +109,7 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ConfigError(f"key: {path} is not an unencrypted PEM private key ({exc})") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"key: {path}: expected an Ed25519 key, got {type(key).__name__}")
-    return key
+    return _ed25519(key, Ed25519PrivateKey, path, "key")
 
 
 def load_public_key(path: str | Path) -> Ed25519PublicKey:
@@ -124,16 +121,26 @@ def load_public_key(path: str | Path) -> Ed25519PublicKey:
         The file is missing or not an Ed25519 public key.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"keys: public key file {path} not found") from None
+    data = _key_bytes(path, "keys", "public key")
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise ConfigError(f"keys: {path} is not a PEM public key ({exc})") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise ConfigError(f"keys: {path}: expected an Ed25519 key, got {type(key).__name__}")
+    return _ed25519(key, Ed25519PublicKey, path, "keys")
+
+
+def _key_bytes(path: Path, option: str, what: str) -> bytes:
+    """The bytes of a key file; a missing file is a ConfigError naming ``option``."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{option}: {what} file {path} not found") from None
+
+
+def _ed25519(key: Any, kind: type[T], path: Path, option: str) -> T:
+    """``key`` when it is an Ed25519 key of ``kind``; else a ConfigError naming ``option``."""
+    if not isinstance(key, kind):
+        raise ConfigError(f"{option}: {path}: expected an Ed25519 key, got {type(key).__name__}")
     return key
 
 

@@ -10,44 +10,28 @@ Config (``federated:`` in ``config/config.yaml``, validated by the workflow-conf
 
 A site writes ``results/<protocol>/federated/bundles/<site>.bundle``; the coordinating centre
 reads ``<bundles>/<site>.bundle`` (default ``results/<protocol>/federated/inbox``) and writes
-``results/<protocol>/federated/analysis/`` and ``federated/report/``.
+``results/<protocol>/federated/analysis/`` and ``federated/report/``
+(:class:`validation.workflow.FederatedFiles`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from validation import workflow as wf
 from validation.exceptions import ConfigError
 
-BUNDLE_SUFFIX = ".bundle"
-
 
 def settings(config: dict[str, Any]) -> dict[str, Any]:
-    """``federated`` with defaults: ``keys`` sites/keys, ``bundles`` the results' inbox."""
-    given = dict(config.get("federated") or {})
+    """``federated`` of the (filled) config, with the defaults that depend on other keys:
+    ``bundles`` the results' inbox; ``key`` stays None (:func:`site_key` says which)."""
+    given = config["federated"]
     return {
         "site": given.get("site"),
         "key": given.get("key"),
-        "keys": given.get("keys", "sites/keys"),
-        "bundles": given.get("bundles", f"{federated_dir(config)}/inbox"),
+        "keys": given["keys"],
+        "bundles": given.get("bundles") or wf.layout(config).federated.inbox,
     }
-
-
-def federated_dir(config: dict[str, Any]) -> str:
-    """``results/<protocol>/federated``."""
-    return f"{wf.results_dir(config)}/federated"
-
-
-def site_bundle_path(config: dict[str, Any], site: str) -> str:
-    """Where a site writes its bundle: ``results/<protocol>/federated/bundles/<site>.bundle``."""
-    return f"{federated_dir(config)}/bundles/{site}{BUNDLE_SUFFIX}"
-
-
-def results_of(lock_status: str) -> str:
-    """``results/<protocol>`` from its ``lock/lock-status.json`` (a rule's input)."""
-    return str(Path(lock_status).parent.parent)
 
 
 def site_key(config: dict[str, Any], site: str) -> str:
@@ -78,16 +62,17 @@ def this_site(config: dict[str, Any]) -> str:
 
 def this_site_bundle(config: dict[str, Any]) -> list[str]:
     """The bundle of ``federated.site`` (the target of rule ``federated_site``)."""
-    return [site_bundle_path(config, this_site(config))]
+    return [wf.layout(config).federated.bundle(this_site(config))]
 
 
 def site_bundle_inputs(config: dict[str, Any], site: str) -> list[str]:
     """What a site's bundle is made of: its accounting and every version's predictions."""
+    layout = wf.layout(config)
     partitions = [(s, v) for s, v in wf.partitions(config) if s == site]
     return [
-        *(wf.accounting_path(config, s, v) for s, v in partitions),
+        *(layout.accounting(s, v) for s, v in partitions),
         *(
-            wf.predictions_path(config, s, v, version)
+            layout.predictions(version, s, v)
             for version in wf.model_versions(config)
             for s, v in partitions
         ),
@@ -97,7 +82,7 @@ def site_bundle_inputs(config: dict[str, Any], site: str) -> list[str]:
 def received_bundles(config: dict[str, Any]) -> list[str]:
     """At the centre: ``<bundles>/<site>.bundle`` of every study site."""
     folder = settings(config)["bundles"]
-    return [f"{folder}/{s.id}{BUNDLE_SUFFIX}" for s in wf.sites(config)]
+    return [wf.bundle_file(folder, s.id) for s in wf.sites(config)]
 
 
 def registered_key_files(config: dict[str, Any]) -> list[str]:
@@ -106,20 +91,13 @@ def registered_key_files(config: dict[str, Any]) -> list[str]:
     return [f"{folder}/{s.id}.pub" for s in wf.sites(config)]
 
 
-def analysis_dir(config: dict[str, Any]) -> str:
-    """``results/<protocol>/federated/analysis``: the pooled results."""
-    return f"{federated_dir(config)}/analysis"
-
-
 def candidate_analysed(config: dict[str, Any]) -> list[str]:
     """``federated/analysis/versions/<version>/analysed.csv`` of every candidate."""
-    return [
-        f"{analysis_dir(config)}/versions/{version}/analysed.csv"
-        for version in wf.candidate_versions(config)
-    ]
+    analysis = wf.layout(config).federated.analysis
+    return [analysis.version_studies(version) for version in wf.candidate_versions(config)]
 
 
 def report_paths(config: dict[str, Any]) -> list[str]:
     """``federated/report/<kind>.pdf`` of every configured report kind."""
-    kinds = config.get("reports", ["510k"])
-    return [f"{federated_dir(config)}/report/{kind}.pdf" for kind in kinds]
+    reports = wf.layout(config).federated.reports
+    return [reports.pdf(kind) for kind in config["reports"]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,75 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from validation.analysis.results import analyse
 from validation.exceptions import AnalysisError, BundleError
-from validation.federated.bundle import VerifiedBundle, verify_bundle
+from validation.federated.bundle import VerifiedBundle, reference_name, verify_bundle
 from validation.protocol import load_protocol
 from validation.sites import Site
+from validation.workflow import AnalysisFiles, FederatedFiles, Layout
 
-#: ``<out>/bundles.json``: which bundles were pooled, who signed them, their sha256.
-BUNDLES_RECORD = "bundles.json"
+
+@dataclass(frozen=True)
+class BundleVerdict:
+    """One bundle's verdict at the coordinating centre: verified, or refused with a reason.
+
+    Attributes
+    ----------
+    path : str
+        The bundle file, as given.
+    bundle : VerifiedBundle or None
+        The verified bundle (None when refused).
+    refusal : BundleError or None
+        Why it was refused (None when verified).
+    """
+
+    path: str
+    bundle: VerifiedBundle | None = None
+    refusal: BundleError | None = None
+
+    @property
+    def site(self) -> str | None:
+        return self.bundle.site if self.bundle else self.refusal.site if self.refusal else None
+
+    def record(self) -> dict[str, Any]:
+        """``{"bundle", "site", "verdict": "OK" | "REFUSED"[, "reason"]}`` for the audit trail."""
+        if self.refusal is not None:
+            reason = self.refusal.reason
+            return {"bundle": self.path, "site": self.site, "verdict": "REFUSED", "reason": reason}
+        return {"bundle": self.path, "site": self.site, "verdict": "OK"}
+
+
+def check_bundles(
+    paths: list[str | Path],
+    *,
+    protocol_path: str | Path,
+    keys: dict[str, Ed25519PublicKey],
+    sites: list[Site],
+) -> list[BundleVerdict]:
+    """Verify every bundle, in order, and refuse a second bundle for a site; never stop early.
+
+    Parameters are those of :func:`verify_all`.
+
+    Returns
+    -------
+    list of BundleVerdict
+        One per path, in the order given.
+    """
+    verdicts: list[BundleVerdict] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        try:
+            bundle = verify_bundle(path, protocol_path=protocol_path, keys=keys, sites=sites)
+            if bundle.site in seen:
+                raise BundleError(
+                    str(path),
+                    bundle.site,
+                    f"a second bundle for site {bundle.site} (the first is {seen[bundle.site]})",
+                )
+        except BundleError as exc:
+            verdicts.append(BundleVerdict(str(path), refusal=exc))
+            continue
+        seen[bundle.site] = str(path)
+        verdicts.append(BundleVerdict(str(path), bundle=bundle))
+    return verdicts
 
 
 def verify_all(
@@ -64,17 +128,11 @@ def verify_all(
     """
     if not paths:
         raise AnalysisError("bundles: expected one bundle file per site, got none")
-    verified: dict[str, VerifiedBundle] = {}
-    for path in paths:
-        bundle = verify_bundle(path, protocol_path=protocol_path, keys=keys, sites=sites)
-        if bundle.site in verified:
-            raise BundleError(
-                str(path),
-                bundle.site,
-                f"a second bundle for site {bundle.site} (the first is "
-                f"{verified[bundle.site].path})",
-            )
-        verified[bundle.site] = bundle
+    verdicts = check_bundles(paths, protocol_path=protocol_path, keys=keys, sites=sites)
+    for verdict in verdicts:
+        if verdict.refusal is not None:
+            raise verdict.refusal
+    verified = {v.bundle.site: v.bundle for v in verdicts if v.bundle is not None}
     missing = [s.id for s in sites if s.id not in verified]
     if missing and require_all:
         raise AnalysisError(
@@ -140,12 +198,13 @@ def pool_bundles(
     """
     bundles = verify_all(paths, protocol_path=protocol_path, keys=keys, sites=sites)
     out = Path(out)
-    pooled = out.parent / "pooled"
+    pooled = Path(FederatedFiles(str(out.parent)).pooled)
     unpack(bundles, pooled)
+    unpacked = Layout(str(pooled))
     protocol = load_protocol(protocol_path)
     sent = {b.site for b in bundles}
     pooled_sites = [
-        dataclasses.replace(s, reference_path=pooled / "reference" / f"{s.id}.csv")
+        dataclasses.replace(s, reference_path=pooled / reference_name(s.id))
         for s in sites
         if s.id in sent
     ]
@@ -153,9 +212,7 @@ def pool_bundles(
     partitions = [(s.id, p.vendor) for s in pooled_sites for p in s.partitions]
 
     def predictions(version: str) -> list[Path]:
-        return [
-            pooled / "predictions" / version / site / f"{vendor}.csv" for site, vendor in partitions
-        ]
+        return [Path(unpacked.predictions(version, site, vendor)) for site, vendor in partitions]
 
     record = [
         {
@@ -172,7 +229,7 @@ def pool_bundles(
     results = analyse(
         protocol,
         pooled_sites,
-        [pooled / "ingest" / site / vendor / "accounting.csv" for site, vendor in partitions],
+        [Path(unpacked.accounting(site, vendor)) for site, vendor in partitions],
         predictions(protocol.released.version),
         out,
         candidates={m.version: predictions(m.version) for m in protocol.candidates},
@@ -180,5 +237,6 @@ def pool_bundles(
         require_lock=True,
         bundles=record,
     )
-    (out / BUNDLES_RECORD).write_text(json.dumps({"bundles": record}, indent=2) + "\n")
+    record_file = Path(AnalysisFiles(str(out)).bundles)
+    record_file.write_text(json.dumps({"bundles": record}, indent=2) + "\n")
     return results

@@ -66,6 +66,32 @@ class Header:
     identifying: tuple[str, ...]
 
 
+#: The text fields of :class:`Header` and the DICOM keyword each is read from.
+_TEXT_FIELDS = {
+    "sop_class_uid": "SOPClassUID",
+    "sop_instance_uid": "SOPInstanceUID",
+    "study_instance_uid": "StudyInstanceUID",
+    "patient_id": "PatientID",
+    "modality": "Modality",
+    "manufacturer": "Manufacturer",
+    "scanner_model": "ManufacturerModelName",
+    "software_versions": "SoftwareVersions",
+    "study_date": "StudyDate",
+    "patient_age": "PatientAge",
+    "patient_sex": "PatientSex",
+    "patient_size": "PatientSize",
+    "patient_weight": "PatientWeight",
+}
+#: The integer fields: the DICOM keyword and the value when the element is absent.
+_INTEGER_FIELDS = {
+    "frames": ("NumberOfFrames", 1),
+    "rows": ("Rows", 0),
+    "columns": ("Columns", 0),
+    "samples_per_pixel": ("SamplesPerPixel", 1),
+    "bits_allocated": ("BitsAllocated", 8),
+}
+
+
 def read_header(ds: Dataset, identifying_keywords: tuple[str, ...]) -> Header:
     """Collect the header facts of ``ds`` (read with deferred pixel data).
 
@@ -78,25 +104,9 @@ def read_header(ds: Dataset, identifying_keywords: tuple[str, ...]) -> Header:
     except SpacingError as exc:
         spacing, problem = None, str(exc)
     return Header(
-        sop_class_uid=read.text("SOPClassUID"),
-        sop_instance_uid=read.text("SOPInstanceUID"),
-        study_instance_uid=read.text("StudyInstanceUID"),
-        patient_id=read.text("PatientID"),
-        modality=read.text("Modality"),
-        manufacturer=read.text("Manufacturer"),
-        scanner_model=read.text("ManufacturerModelName"),
-        software_versions=read.text("SoftwareVersions"),
-        study_date=read.text("StudyDate"),
-        patient_age=read.text("PatientAge"),
-        patient_sex=read.text("PatientSex"),
-        patient_size=read.text("PatientSize"),
-        patient_weight=read.text("PatientWeight"),
+        **{field: read.text(keyword) for field, keyword in _TEXT_FIELDS.items()},
         identity_removed=read.text("PatientIdentityRemoved").upper(),
-        frames=read.integer("NumberOfFrames", 1),
-        rows=read.integer("Rows", 0),
-        columns=read.integer("Columns", 0),
-        samples_per_pixel=read.integer("SamplesPerPixel", 1),
-        bits_allocated=read.integer("BitsAllocated", 8),
+        **{field: read.integer(*how) for field, how in _INTEGER_FIELDS.items()},
         spacing_mm=spacing,
         spacing_problem=problem,
         identifying=tuple(k for k in identifying_keywords if read.has_value(k)),

@@ -26,6 +26,7 @@ from validation.hashing import sha256_bytes
 from validation.ingest.pixels import decode_cine
 from validation.model.preprocess import Preprocessing, preprocess_batch
 from validation.model.registry import LockedModel
+from validation.schemas import load_table
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _prepare(
             "model_sha256": model.sha256,
         }
         try:
-            data = Path(row.path).read_bytes()
+            data = Path(str(row.path)).read_bytes()
         except FileNotFoundError:
             # not the device's doing: the partition changed after ingestion, or the paths in
             # accounting.csv (relative to where ingestion ran) do not resolve from here
@@ -113,7 +114,8 @@ def run_inference(
     accounting_csv : path
         The partition's ``accounting.csv``; its ``included`` rows are predicted, in order.
     out_csv : path
-        The predictions table (:data:`PREDICTION_COLUMNS`), the model sha256 on every row.
+        The predictions table (:data:`PREDICTION_COLUMNS`), the model sha256 on every row;
+        checked against ``validation/schemas/predictions.schema.json`` once written.
     batch_size : int
         Studies per forward pass.
     threads : int, optional
@@ -183,4 +185,9 @@ def run_inference(
                     done / max(now - started, 1e-9),
                 )
                 last_report = now
+    try:  # the table as written, checked against its schema in one vectorised pass
+        load_table(out_csv, "predictions", error=IngestError)
+    except IngestError:
+        out_csv.unlink()  # never leave a table that breaks the contract
+        raise
     return counts

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from validation.numbers import number_or_none
+
 SIGNAL_ORDER = (
     "integrity",
     "header",
@@ -81,8 +83,8 @@ def alert_episodes(signals: pd.DataFrame, months: list[str]) -> list[dict[str, A
                     "vendor": vendor,
                     "signal": signal,
                     "onset": episode[0],
-                    "statistic": _plain(first["statistic"]),
-                    "threshold": _plain(first["threshold"]),
+                    "statistic": number_or_none(first["statistic"]),
+                    "threshold": number_or_none(first["threshold"]),
                     "evidence": f"{evidence} ({span})",
                     "months": episode,
                     "variables": variables,
@@ -99,8 +101,3 @@ def alert_episodes(signals: pd.DataFrame, months: list[str]) -> list[dict[str, A
         )
     )
     return alerts
-
-
-def _plain(value: Any) -> float | None:
-    number = float(value)
-    return None if number != number else number

@@ -108,7 +108,7 @@ def build_baseline(
         record = baseline_record(
             table,
             accounting.iloc[:0],
-            protocol={"threshold": protocol.data["outputs"]["threshold"]},
+            protocol={"threshold": protocol.outputs.threshold},
         )
         locked = protocol.model_version(version)
         versions.append(
@@ -125,12 +125,12 @@ def build_baseline(
         accounting,
         protocol={
             "id": protocol.id,
-            "version": protocol.data["version"],
+            "version": protocol.version,
             "path": str(protocol.path),
             "sha256": protocol.sha256,
-            "threshold": float(protocol.data["outputs"]["threshold"]),
+            "threshold": protocol.outputs.threshold,
             "confidence": protocol.confidence,
-            "loa_multiplier": float(protocol.analysis.get("loa_multiplier", 1.96)),
+            "loa_multiplier": protocol.analysis.loa_multiplier,
             "goals": goals(protocol),
         },
         model={k: model.get(k) for k in ("name", "version", "sha256")},

@@ -23,18 +23,21 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from validation.exceptions import ConfigError
 from validation.ingest.scan import ingest_partition
 from validation.model.infer import run_inference
-from validation.model.registry import LockedModel
-from validation.sites import Site
+from validation.model.registry import LockedModel, load_locked_model
+from validation.sites import Site, check_deployments
+
+if TYPE_CHECKING:
+    from validation.protocol import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,46 @@ def check_month(value: str, name: str = "month") -> str:
     if not isinstance(value, str) or not _MONTH.match(value):
         raise ConfigError(f"{name} must be a month as YYYY-MM (e.g. 2027-01), got {value!r}")
     return value
+
+
+def deployed_models(
+    protocol: Protocol, sites: Sequence[Site], month: str
+) -> dict[str, LockedModel]:
+    """The locked models production runs in ``month``, by version, each verified on loading.
+
+    Each site runs the version its ``deployments`` name for the month
+    (:meth:`validation.sites.Site.version_at`), else the protocol's released version, which is
+    always loaded (``batch.json`` records it).
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The locked protocol: its model versions, their folders and sha256.
+    sites : sequence of Site
+        The study's sites.
+    month : str
+        ``YYYY-MM``.
+
+    Returns
+    -------
+    dict
+        ``{version: LockedModel}``, in version order.
+
+    Raises
+    ------
+    ConfigError
+        A site deploys a version the protocol does not lock.
+    IntegrityError
+        A model's weights differ from the protocol's sha256.
+    """
+    check_deployments(sites, [m.version for m in protocol.models])
+    released = protocol.released.version
+    versions = sorted({site.version_at(month, released) for site in sites} | {released})
+    models = {}
+    for version in versions:
+        locked = protocol.model_version(version)
+        models[version] = load_locked_model(locked.path, expected_sha256=locked.sha256)
+    return models
 
 
 def process_month(

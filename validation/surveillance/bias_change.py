@@ -313,19 +313,9 @@ def bias_change_signals(
                 if not n0 or b0 is None or not s0
                 else "no audited labels yet"
             )
+            segment_key = (site, vendor)
             rows += [
-                signal_row(
-                    month,
-                    site,
-                    vendor,
-                    "performance",
-                    VARIABLE,
-                    math.nan,
-                    math.nan,
-                    False,
-                    0,
-                    f"not assessed: {why}",
-                )
+                _row(month, segment_key, math.nan, math.nan, False, 0, f"not assessed: {why}")
                 for month in months
             ]
             continue
@@ -362,20 +352,8 @@ def bias_change_signals(
                     if alarmed is None or abs(t) > abs(alarmed[0]):
                         alarmed = window
             if best is None:
-                rows.append(
-                    signal_row(
-                        month,
-                        site,
-                        vendor,
-                        "performance",
-                        VARIABLE,
-                        math.nan,
-                        cal.limit,
-                        False,
-                        0,
-                        "no audited label of this month or the two before yet",
-                    )
-                )
+                none_yet = "no audited label of this month or the two before yet"
+                rows.append(_row(month, (site, vendor), math.nan, cal.limit, False, 0, none_yet))
                 continue
             alarm = alarmed is not None
             t, d, nw, start = alarmed or best
@@ -384,20 +362,7 @@ def bias_change_signals(
                 f"{b0:+.2f} mm in validation (n0 = {n0}, SD {s0:.2f}): change {d - b0:+.2f} mm, "
                 f"T = {t:+.2f} (limit {cal.limit:.2f}; material from {settings.min_shift_mm:g} mm)"
             )
-            rows.append(
-                signal_row(
-                    month,
-                    site,
-                    vendor,
-                    "performance",
-                    VARIABLE,
-                    abs(t),
-                    cal.limit,
-                    alarm,
-                    nw,
-                    detail,
-                )
-            )
+            rows.append(_row(month, (site, vendor), abs(t), cal.limit, alarm, nw, detail))
             records.append(
                 {
                     "month": month,
@@ -433,6 +398,19 @@ def bias_change_signals(
         "segments": calibrations,
     }
     return records, rows, summary
+
+
+def _row(
+    month: str,
+    segment: tuple[str, str],
+    statistic: float,
+    limit: float,
+    alarm: bool,
+    n: int,
+    detail: str,
+) -> dict[str, Any]:
+    """A ``performance`` row of ``signals.csv`` for the bias change (variable :data:`VARIABLE`)."""
+    return signal_row(month, *segment, "performance", VARIABLE, statistic, limit, alarm, n, detail)
 
 
 #: Audit volumes the limits are calibrated for (studies a month); others go to the nearest.

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from validation.numbers import as_float
 from validation.stats import control
 from validation.surveillance.baseline import POOLED
 from validation.surveillance.signals import FalseAlarmPlan, floor_rate, signal_row
@@ -68,8 +69,8 @@ def output_signals(
     total = agg["total"].to_numpy(float).reshape(shape)
     pos = agg["pos"].to_numpy(float).reshape(shape)
     base = [baseline_segments[key] for key in keys]
-    mu0 = np.array([_number(b.get("mean_ivsd")) for b in base])[:, None]
-    sd0 = np.array([_number(b.get("sd_ivsd")) for b in base])[:, None]
+    mu0 = np.array([as_float(b.get("mean_ivsd")) for b in base])[:, None]
+    sd0 = np.array([as_float(b.get("sd_ivsd")) for b in base])[:, None]
     n0 = np.array([float(b.get("n") or 0) for b in base])[:, None]
     p0 = np.array([floor_rate(b.get("positive_rate"), b.get("n")) for b in base])[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -88,72 +89,51 @@ def output_signals(
     segments, signal_rows = [], []
     for i, (site, vendor) in enumerate([*keys, (POOLED, POOLED)]):
         h = float(limits.h[i])
-        mean_series, rate_series = [], []
-        for j, month in enumerate(months):
-            count = int(n_all[i, j])
-            upper, lower = float(mean["upper"][i, j]), float(mean["lower"][i, j])
-            shift, alarm = float(mean["shift"][i, j]), bool(mean["alarm"][i, j])
-            value, limit = float(rate["ewma"][i, j]), float(rate["limit"][i, j])
-            change, rate_alarm = float(rate["change"][i, j]), bool(rate["alarm"][i, j])
-            mean_series.append(
-                {
-                    "month": month,
-                    "n": count,
-                    "mean": means[i, j],
-                    "z": mean["z"][i, j],
-                    "upper": upper,
-                    "lower": lower,
-                    "limit": h,
-                    "shift_mm": shift,
-                    "chart_signal": bool(mean["signal"][i, j]),
-                    "alarm": alarm,
-                }
+        mean_series = _series(
+            months,
+            n_all[i],
+            mean=means[i],
+            z=mean["z"][i],
+            upper=mean["upper"][i],
+            lower=mean["lower"][i],
+            limit=np.full(len(months), h),
+            shift_mm=mean["shift"][i],
+            chart_signal=mean["signal"][i],
+            alarm=mean["alarm"][i],
+        )
+        rate_series = _series(
+            months,
+            n_all[i],
+            rate=rates[i],
+            z=rate["z"][i],
+            ewma=rate["ewma"][i],
+            limit=rate["limit"][i],
+            rate_change=rate["change"][i],
+            chart_signal=rate["signal"][i],
+            alarm=rate["alarm"][i],
+        )
+        for m, r in zip(mean_series, rate_series, strict=True):
+            month, count = m["month"], m["n"]
+            upper, lower, shift = m["upper"], m["lower"], m["shift_mm"]
+            mean_detail = (
+                f"mean {m['mean']:.2f} mm, z = {m['z']:.2f}; CUSUM upper {upper:.2f}, lower "
+                f"{lower:.2f} (h = {h:.2f}); shift over the CUSUM's run {shift:+.2f} mm "
+                f"(material from {plan.settings.min_shift_mm:g} mm)"
             )
-            rate_series.append(
-                {
-                    "month": month,
-                    "n": count,
-                    "rate": rates[i, j],
-                    "z": rate["z"][i, j],
-                    "ewma": value,
-                    "limit": limit,
-                    "rate_change": change,
-                    "chart_signal": bool(rate["signal"][i, j]),
-                    "alarm": rate_alarm,
-                }
+            rate_detail = (
+                f"rate {r['rate']:.3f}, z = {r['z']:.2f}; EWMA {r['ewma']:.2f} (limits +/- "
+                f"{r['limit']:.2f}); smoothed change {r['rate_change']:+.3f} (material from "
+                f"{plan.settings.min_rate_change:g})"
             )
-            signal_rows.append(
-                signal_row(
-                    month,
-                    site,
-                    vendor,
-                    "output_mean",
-                    "ivsd_mm",
-                    max(upper, lower),
-                    h,
-                    alarm,
-                    count,
-                    f"mean {means[i, j]:.2f} mm, z = {mean['z'][i, j]:.2f}; CUSUM upper "
-                    f"{upper:.2f}, lower {lower:.2f} (h = {h:.2f}); shift over the CUSUM's "
-                    f"run {shift:+.2f} mm (material from {plan.settings.min_shift_mm:g} mm)",
-                )
+            charts = (
+                ("output_mean", "ivsd_mm", max(upper, lower), h, m["alarm"]),
+                ("output_positive_rate", "lvh_positive", r["ewma"], r["limit"], r["alarm"]),
             )
-            signal_rows.append(
-                signal_row(
-                    month,
-                    site,
-                    vendor,
-                    "output_positive_rate",
-                    "lvh_positive",
-                    value,
-                    limit,
-                    rate_alarm,
-                    count,
-                    f"rate {rates[i, j]:.3f}, z = {rate['z'][i, j]:.2f}; EWMA {value:.2f} "
-                    f"(limits +/- {limit:.2f}); smoothed change {change:+.3f} (material from "
-                    f"{plan.settings.min_rate_change:g})",
-                )
-            )
+            details = (mean_detail, rate_detail)
+            signal_rows += [
+                signal_row(month, site, vendor, *chart, count, detail)
+                for chart, detail in zip(charts, details, strict=True)
+            ]
         segments.append(
             {
                 "site": site,
@@ -162,6 +142,18 @@ def output_signals(
             }
         )
     return segments, signal_rows
+
+
+def _series(months: list[str], counts: np.ndarray, **columns: np.ndarray) -> list[dict[str, Any]]:
+    """One chart point per month: ``month``, ``n`` and each column's value (a Python number)."""
+    return [
+        {
+            "month": month,
+            "n": int(counts[j]),
+            **{name: np.asarray(column)[j].item() for name, column in columns.items()},
+        }
+        for j, month in enumerate(months)
+    ]
 
 
 def monthly_counts(
@@ -378,8 +370,8 @@ def chart_limits(
     horizon = max(plan.horizon_months, len(months))
     base = [baseline_segments[key] for key in keys]
     n0 = np.array([float(b.get("n") or 0) for b in base])
-    sd0 = np.array([_number(b.get("sd_ivsd")) for b in base])
-    mu0 = np.array([_number(b.get("mean_ivsd")) for b in base])
+    sd0 = np.array([as_float(b.get("sd_ivsd")) for b in base])
+    mu0 = np.array([as_float(b.get("mean_ivsd")) for b in base])
     p0 = np.array([floor_rate(b.get("positive_rate"), b.get("n")) for b in base])
     n = np.asarray(n, float).reshape(len(keys), len(months))
     counts = np.zeros((rows, horizon))
@@ -550,10 +542,6 @@ def _ewma_quantile(
     return float(np.quantile(peak, q, method="higher"))
 
 
-def _number(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
 def _ratio(deviation: np.ndarray, variance: np.ndarray) -> np.ndarray:
     """deviation / sqrt(variance); NaN where the variance is 0 (no data, or no baseline)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -627,7 +615,7 @@ def baseline_error(
     h_seg, l_seg = limits.h[rows_idx][:, None], limits.L[rows_idx][:, None]
     h_pool, l_pool = float(limits.h[-1]), float(limits.L[-1])
     n0_seg = np.array([float(baseline_segments[k]["n"]) for k in keys])[:, None]
-    sd_seg = np.array([_number(baseline_segments[k].get("sd_ivsd")) for k in keys])[:, None]
+    sd_seg = np.array([as_float(baseline_segments[k].get("sd_ivsd")) for k in keys])[:, None]
     sd_seg = np.where(np.isfinite(sd_seg) & (sd_seg > 0), sd_seg, 1.0)
     rate_seg = np.array(
         [

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from validation.sites import version_at
 from validation.surveillance.baseline import POOLED, released_version, version_segments
 
 #: Separates a site from its epoch number in the engine's internal segment labels.
@@ -43,23 +44,6 @@ class Epoch:
     def label(self) -> str:
         """The engine's site label of this epoch's segments (the site itself for the first)."""
         return self.site if self.index == 0 else f"{self.site}{SEP}{self.index}"
-
-
-def version_at(changes: Sequence[tuple[str, str]], month: str, released: str) -> str:
-    """The version running in ``month`` given ``(from month, version)`` entries in month order.
-
-    Examples
-    --------
-    >>> version_at([("2027-01", "1.1.0")], "2026-12", "1.0.0")
-    '1.0.0'
-    >>> version_at([("2027-01", "1.1.0")], "2027-01", "1.0.0")
-    '1.1.0'
-    """
-    version = released
-    for start, name in changes:
-        if start <= month:
-            version = name
-    return version
 
 
 @dataclass(frozen=True)

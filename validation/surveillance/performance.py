@@ -27,6 +27,17 @@ from validation.surveillance.baseline import POOLED
 from validation.surveillance.signals import FalseAlarmPlan, months_between, signal_row
 
 MIN_PAIRS = 3  # fewer labelled studies: bias and limits of agreement are not estimated
+#: Columns of a late-label file ``<YYYY-MM>.csv`` (one per arrival month): an audited study's
+#: reference reading, when it was acquired and when its label arrived.
+LABEL_COLUMNS = (
+    "study_instance_uid",
+    "site",
+    "vendor",
+    "acquired",
+    "arrived",
+    "consensus_ivsd_mm",
+    "lvh",
+)
 
 
 def label_table(labels: pd.DataFrame, rows: pd.DataFrame, as_of: str) -> pd.DataFrame:

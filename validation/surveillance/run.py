@@ -7,8 +7,9 @@ tested and benchmarked without DICOM. :func:`run_surveillance` is the file layer
 label file, checks every prediction was made by the locked model version deployed at its site
 that month (the site files' ``deployments``; :mod:`validation.surveillance.epochs` for what a
 version change does to the monitoring), calls the engine and
-writes ``signals.csv``, ``alerts.json`` and ``surveillance.json`` (and the report, when the
-report module is installed).
+writes ``signals.csv``, ``alerts.json`` and ``surveillance.json``. It renders nothing: the
+report is :func:`validation.report.surveillance.render_surveillance_report`, which
+``mval monitor run`` calls after the run.
 
 Everything is recomputed from the inputs on every run: re-running gives the same outputs, a
 re-processed month replaces its old rows, and a label that arrives late updates the performance
@@ -18,23 +19,22 @@ of the month the study was acquired in.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from validation.exceptions import AnalysisError, IntegrityError
 from validation.hashing import sha256_json
+from validation.numbers import json_ready
 from validation.protocol import load_protocol
-from validation.sites import check_deployments, load_sites, site_files
+from validation.schemas import validate_document
+from validation.sites import check_deployments, load_sites, site_files, version_at
 from validation.surveillance.alerts import SIGNAL_ORDER, alert_episodes
 from validation.surveillance.baseline import POOLED, freeze_or_load, released_version
 from validation.surveillance.batch import BATCH_COLUMNS, check_month
@@ -46,8 +46,9 @@ from validation.surveillance.charts import (
     monthly_counts,
     output_signals,
 )
-from validation.surveillance.epochs import SEP, EpochPlan, build_epochs, filter_rows, version_at
+from validation.surveillance.epochs import SEP, EpochPlan, build_epochs, filter_rows
 from validation.surveillance.performance import (
+    LABEL_COLUMNS,
     label_summary,
     label_table,
     performance_signals,
@@ -66,19 +67,11 @@ from validation.surveillance.signals import (
     plan_false_alarms,
     prepare,
 )
+from validation.workflow import Layout
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-LABEL_COLUMNS = (
-    "study_instance_uid",
-    "site",
-    "vendor",
-    "acquired",
-    "arrived",
-    "consensus_ivsd_mm",
-    "lvh",
-)
 _BASELINE_SUMMARY = (
     "site",
     "vendor",
@@ -271,7 +264,7 @@ def evaluate(
         "alerts": alerts,
         "status": "ALARM" if alerts else "NO ALARM",
     }
-    return Evaluation(signals=signals, alerts=alerts, surveillance=_clean(surveillance))
+    return Evaluation(signals=signals, alerts=alerts, surveillance=json_ready(surveillance))
 
 
 def _false_alarm(
@@ -415,22 +408,6 @@ def _model(batch: pd.DataFrame, baseline: dict) -> dict[str, Any]:
             for sha in hashes
         ],
     }
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready: NaN and infinities become None, numpy scalars Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return value
 
 
 # --------------------------------------------------------------------------- files
@@ -595,7 +572,6 @@ def run_surveillance(
     as_of: str | None = None,
     first_month: str | None = None,
     settings: Settings | None = None,
-    report: bool = True,
     sites_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """``mval monitor run``: evaluate and write the outputs; return ``surveillance.json``.
@@ -613,7 +589,7 @@ def run_surveillance(
         Late labels, one ``<YYYY-MM>.csv`` per arrival month.
     out : path
         Folder for ``baseline.json`` (frozen on the first run), ``signals.csv``,
-        ``alerts.json``, ``surveillance.json`` and the report.
+        ``alerts.json`` and ``surveillance.json``.
     accounting_csv : path, optional
         The validation's merged ingest accounting (default:
         ``<baseline_dir>/../ingest/accounting.csv``).
@@ -621,8 +597,6 @@ def run_surveillance(
         See :func:`evaluate`.
     settings : Settings, optional
         Default :class:`Settings` with the protocol's confidence level.
-    report : bool
-        Render the PDF report when :mod:`validation.surveillance.report` is available.
     sites_dir : path, optional
         The site files: their ``deployments`` say which locked version each site ran in each
         month (default: none, every site runs the protocol's released version).
@@ -632,7 +606,8 @@ def run_surveillance(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if accounting_csv is None:
-        accounting_csv = Path(baseline_dir).parent / "ingest" / "accounting.csv"
+        # the layout of results/<protocol>/: analysis/ beside ingest/accounting.csv
+        accounting_csv = Path(Layout(str(Path(baseline_dir).parent)).merged_accounting())
     baseline, created = freeze_or_load(
         out / "baseline.json",
         protocol=protocol,
@@ -664,11 +639,12 @@ def run_surveillance(
         log.info("baseline frozen on this run: %s", out / "baseline.json")
     content = {k: v for k, v in surveillance.items() if k != "created_utc"}
     surveillance["run_id"] = f"MVAL-SURV-{protocol.stem}-{sha256_json(content)[:8]}"
+    # alerts.json is surveillance.json's alerts (both cleaned of NaN the same way)
+    validate_document(surveillance["alerts"], "alerts", source=out / "alerts.json")
+    validate_document(surveillance, "surveillance", source=out / "surveillance.json")
     _write_csv(result.signals, out / "signals.csv")
     _write_json(result.alerts, out / "alerts.json")
     _write_json(surveillance, out / "surveillance.json")
-    if report:
-        _render_report(out / "surveillance.json", out / "surveillance-report.pdf")
     for alert in result.alerts:
         log.warning(
             "ALARM %s/%s %s since %s: %s",
@@ -688,19 +664,10 @@ def run_surveillance(
     return surveillance
 
 
-def _render_report(surveillance_json: Path, pdf: Path) -> None:
-    if importlib.util.find_spec("validation.surveillance.report") is None:
-        log.info("surveillance report module not installed: no PDF written")
-        return
-    from validation.surveillance.report import render_surveillance_report
-
-    render_surveillance_report(surveillance_json, pdf)
-
-
 def _write_json(record: Any, path: Path) -> None:
     scratch = path.with_name(f".{path.name}.partial")
     scratch.write_text(
-        json.dumps(_clean(record), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        json.dumps(json_ready(record), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     )
     os.replace(scratch, path)
 

@@ -49,6 +49,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from validation.numbers import as_float
+from validation.schema import config_default
 from validation.stats import control, drift
 from validation.surveillance.baseline import CATEGORICAL, NUMERIC, POOLED
 
@@ -110,24 +112,30 @@ class Settings:
         delays up to it (later labels are still used, and counted in ``surveillance.json``).
     seed : int
         Seed of the calibration (the demo protocol's analysis seed by default).
+
+    Notes
+    -----
+    The settings the workflow config's ``surveillance`` block also sets (``familywise_alpha``,
+    ``arl0_months``, ``horizon_months``, ``min_shift_mm``, ``min_rate_change``,
+    ``bias_weight``, ``label_delay_months``) default to that block's schema defaults.
     """
 
-    familywise_alpha: float = 0.05
-    arl0_months: float = 100.0
-    horizon_months: int = 12
+    familywise_alpha: float = config_default("surveillance.familywise_alpha")
+    arl0_months: float = config_default("surveillance.arl0_months")
+    horizon_months: int = config_default("surveillance.horizon_months")
     cusum_k: float = 0.5
     ewma_lambda: float = 0.2
     psi_min: float = 0.25
     ks_d_min: float = 0.2
     cramers_v_min: float = 0.2
     exclusion_margin: float = 0.10
-    min_shift_mm: float = 0.5
-    min_rate_change: float = 0.10
+    min_shift_mm: float = config_default("surveillance.min_shift_mm")
+    min_rate_change: float = config_default("surveillance.min_rate_change")
     confidence: float = 0.95
     limits: str = "calibrated"
     calibration_draws: int = 200_000
-    bias_weight: float = 4.0
-    label_delay_months: int = 3
+    bias_weight: float = config_default("surveillance.bias_weight")
+    label_delay_months: int = config_default("surveillance.label_delay_months")
     seed: int = 20_261_125
 
     def __post_init__(self) -> None:
@@ -270,20 +278,13 @@ def plan_false_alarms(streams: int, settings: Settings, *, bias_streams: int = 0
     """
     total_weight = streams + bias_streams * settings.bias_weight
     per_stream = settings.familywise_alpha / total_weight
-    cusum_limit = control.limit_for(
-        "cusum",
-        arl0_min=settings.arl0_months,
-        horizon=settings.horizon_months,
-        false_alarm_prob=per_stream,
-        k=settings.cusum_k,
-    )
-    ewma_limit = control.limit_for(
-        "ewma",
-        arl0_min=settings.arl0_months,
-        horizon=settings.horizon_months,
-        false_alarm_prob=per_stream,
-        lam=settings.ewma_lambda,
-    )
+    given = {
+        "arl0_min": settings.arl0_months,
+        "horizon": settings.horizon_months,
+        "false_alarm_prob": per_stream,
+    }
+    cusum_limit = control.limit_for("cusum", **given, k=settings.cusum_k)
+    ewma_limit = control.limit_for("ewma", **given, lam=settings.ewma_lambda)
     return FalseAlarmPlan(
         familywise_alpha=settings.familywise_alpha,
         streams=streams,
@@ -730,8 +731,8 @@ def signal_row(
         "vendor": vendor,
         "signal": signal,
         "variable": variable,
-        "statistic": float(statistic) if statistic is not None else math.nan,
-        "threshold": float(threshold) if threshold is not None else math.nan,
+        "statistic": as_float(statistic),
+        "threshold": as_float(threshold),
         "alarm": bool(alarm),
         "n": int(n),
         "detail": detail,
