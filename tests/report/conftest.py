@@ -1,9 +1,12 @@
 """A realistic results.json + analysed.csv for the report tests.
 
 Four sites by three vendors (GE, Philips, Canon), about 50 analysed studies per partition, with a
-Canon vendor that overestimates IVSd by about 1.2 mm. The numbers are computed here with plain
-normal-theory formulas only so that the fixture is self-consistent; the report itself never
-computes statistics.
+Canon vendor that overestimates IVSd by about 1.2 mm. The study table is synthetic; every block
+the analysis computes from it (endpoints and their multiplicity, acceptance, agreement,
+classification, strata, method comparison, heterogeneity, baseline, independence, quality gate,
+benefit-risk) comes from the analysis's own functions with the demo protocol, so the fixture
+follows the results contract (``validation/schemas/results.schema.json``, checked when it is
+written); the report itself never computes statistics.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from validation.analysis.acceptance import apply_multiplicity
 from validation.analysis.baseline import baseline_characteristics, study_period
@@ -28,8 +31,16 @@ from validation.analysis.heterogeneity import site_heterogeneity
 from validation.analysis.independence import data_independence
 from validation.analysis.method_comparison import method_comparison, reference_quality
 from validation.analysis.quality_gate import quality_gate
-from validation.analysis.results import _acceptance, _clean
-from validation.protocol import load_protocol
+from validation.analysis.results import (
+    _acceptance,
+    _agreement,
+    _classification,
+    _failing_strata,
+)
+from validation.ingest.checks import REASONS as REASON_LABELS
+from validation.numbers import json_ready
+from validation.protocol import Protocol, load_protocol
+from validation.schemas import validate_document
 
 SITES = (
     ("s01", "Riverside University Hospital"),
@@ -42,133 +53,58 @@ VENDORS = {
     "Philips": (("EPIQ CVx", "Affiniti 70"), -0.10),
     "Canon": (("Aplio i900",), 1.20),
 }
-REASONS = {
-    "truncated": "pixel data truncated",
-    "not_dicom": "not a DICOM file",
-    "wrong_modality": "not an ultrasound image",
-    "vendor_mismatch": "study from another vendor's scanner",
-    "phi_burned_in": "identifying text burned into the image",
-}
+#: Exclusion reasons drawn for each partition (codes of validation.ingest.checks.REASONS).
+REASONS = ("truncated", "not_dicom", "wrong_sop_class", "wrong_vendor", "identifying_headers")
 LVH_MM = 12.0
-CONF = 0.95
+PROTOCOL = Path(__file__).resolve().parents[2] / "protocols" / "demo.yaml"
 
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _wilson(k: int, n: int, conf: float = CONF) -> dict[str, float | None]:
-    if n == 0:
-        return {"estimate": None, "ci_low": None, "ci_high": None}
-    z = stats.norm.ppf(0.5 + conf / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return {"estimate": p, "ci_low": centre - half, "ci_high": centre + half}
-
-
-def _lr(sens: float | None, spec: float | None, positive: bool) -> dict[str, float | None]:
-    if sens is None or spec is None:
-        return {"estimate": None, "ci_low": None, "ci_high": None}
-    est = sens / (1 - spec) if positive else (1 - sens) / spec
-    return {"estimate": est, "ci_low": est * 0.7, "ci_high": est * 1.4}
-
-
-def _agreement(d: np.ndarray, mean: np.ndarray) -> dict[str, Any]:
-    n = d.size
-    bias, sd = float(d.mean()), float(d.std(ddof=1))
-    t = stats.t.ppf(0.5 + CONF / 2, n - 1)
-    se_bias = sd / math.sqrt(n)
-    se_loa = sd * math.sqrt(1 / n + 1.96**2 / (2 * (n - 1)))
-    slope, _, _, p, se_slope = stats.linregress(mean, d)
-    return {
-        "n": n,
-        "bias": bias,
-        "sd": sd,
-        "loa_low": bias - 1.96 * sd,
-        "loa_high": bias + 1.96 * sd,
-        "bias_ci": [bias - t * se_bias, bias + t * se_bias],
-        "loa_low_ci": [bias - 1.96 * sd - t * se_loa, bias - 1.96 * sd + t * se_loa],
-        "loa_high_ci": [bias + 1.96 * sd - t * se_loa, bias + 1.96 * sd + t * se_loa],
-        "proportional_slope": float(slope),
-        "proportional_slope_ci": [float(slope - t * se_slope), float(slope + t * se_slope)],
-        "proportional_p": float(p),
-        "mae": float(np.abs(d).mean()),
-        "method": "Carkeet exact",
-    }
-
-
-def _stratum_rows(dim: str, name: str, g: pd.DataFrame, min_n: int, judged: bool) -> list[dict]:
-    rows = []
-    n = len(g)
-    d = g["difference"].to_numpy()
-    small = n < min_n
-    if n >= 3:
-        ag = _agreement(d, (g["ivsd_mm"] + g["reference_ivsd_mm"]).to_numpy() / 2)
-        t = stats.t.ppf(0.5 + CONF / 2, n - 1)
-        mae_se = float(np.abs(d).std(ddof=1)) / math.sqrt(n)
-        values = {
-            "bias": (ag["bias"], *ag["bias_ci"]),
-            "loa_low": (ag["loa_low"], *ag["loa_low_ci"]),
-            "loa_high": (ag["loa_high"], *ag["loa_high_ci"]),
-            "mae": (ag["mae"], ag["mae"] - t * mae_se, ag["mae"] + t * mae_se),
+def _lock(valid: bool) -> dict[str, Any]:
+    """The ``lock`` block as ``validation.lock.lock_status`` writes it (plus the unblinding)."""
+    if not valid:
+        return {
+            "status": "absent",
+            "valid": False,
+            "detail": "No lock record was found for protocol demo.",
+            "unblinded_utc": "2026-11-25T15:02:10Z",
         }
-    else:
-        values = dict.fromkeys(("bias", "loa_low", "loa_high", "mae"), (None, None, None))
-    for metric, (est, lo, hi) in values.items():
-        goal = None
-        if judged and not small and est is not None:
-            goal = bool(lo >= -1.0 and hi <= 1.0) if metric == "bias" else None
-        rows.append(
-            {
-                "dimension": dim,
-                "stratum": name,
-                "metric": metric,
-                "n": n,
-                "estimate": est,
-                "ci_low": lo,
-                "ci_high": hi,
-                "confidence": CONF,
-                "method": "t interval",
-                "small": small,
-                "goal_met": goal,
-            }
-        )
-    pos = g[g["lvh_ref"] == 1]
-    neg = g[g["lvh_ref"] == 0]
-    for metric, sub, k in (
-        ("sensitivity", pos, int(pos["lvh_pred"].sum())),
-        ("specificity", neg, int((neg["lvh_pred"] == 0).sum())),
-    ):
-        w = _wilson(k, len(sub))
-        goal = None
-        if judged and len(sub) >= min_n and w["ci_low"] is not None:
-            goal = bool(w["ci_low"] >= (0.80 if metric == "sensitivity" else 0.85))
-        rows.append(
-            {
-                "dimension": dim,
-                "stratum": name,
-                "metric": metric,
-                "n": len(sub),
-                **w,
-                "confidence": CONF,
-                "method": "wilson",
-                "small": len(sub) < min_n,
-                "goal_met": goal,
-            }
-        )
-    return rows
-
-
-def _verdict(lo: float | None, hi: float | None, goal: dict) -> str:
-    if lo is None or hi is None:
-        return "NOT EVALUABLE"
-    ok = True
-    if goal.get("lower") is not None:
-        ok &= lo >= goal["lower"]
-    if goal.get("upper") is not None:
-        ok &= hi <= goal["upper"]
-    return "PASS" if ok else "FAIL"
+    preprocessing = {"target_spacing_mm": 0.25, "size": 128, "frames": 16}
+    entry = {
+        "version": "1.0.0",
+        "role": "released",
+        "locked_utc": "2026-03-01T09:00:00Z",
+        "model_path": "models/ivsd-cnn/1.0.0",
+        "model_name": "ivsd-cnn",
+        "model_version": "1.0.0",
+        "weights_file": "model.pt",
+        "weights_sha256": _sha("weights"),
+        "state_sha256": _sha("state"),
+        "preprocessing": preprocessing,
+    }
+    return {
+        "status": "valid",
+        "valid": True,
+        "detail": "Lock record verified: protocol and model hashes match.",
+        "file": "protocols/demo.lock.json",
+        "file_sha256": _sha("lock"),
+        "locked_utc": "2026-03-01T09:00:00Z",
+        "record": {
+            "version": 2,
+            "locked_utc": "2026-03-01T09:00:00Z",
+            "protocol_path": "protocols/demo.yaml",
+            "protocol_sha256": _sha("protocol"),
+            **{k: entry[k] for k in ("model_path", "model_name", "model_version")},
+            **{k: entry[k] for k in ("weights_file", "weights_sha256", "state_sha256")},
+            "preprocessing": preprocessing,
+            "software": {"mval": "0.1.0"},
+            "models": [entry],
+        },
+        "unblinded_utc": "2026-11-25T15:02:10Z",
+    }
 
 
 def make_study(
@@ -237,7 +173,7 @@ def make_study(
                     "received": n_incl + excl,
                     "included": n_incl,
                     "excluded": excl,
-                    "excluded_by_reason": by_reason,
+                    "excluded_by_reason": {r: k for r, k in by_reason.items() if k},
                     "accounting_sha256": _sha(f"acc-{site}-{vendor}"),
                     "predictions_sha256": _sha(f"pred-{site}-{vendor}"),
                 }
@@ -268,134 +204,14 @@ def make_study(
     df = pd.DataFrame(rows)
     df.to_csv(folder / "analysed.csv", index=False)
 
-    d = df["difference"].to_numpy()
-    agreement = _agreement(d, ((df["ivsd_mm"] + df["reference_ivsd_mm"]) / 2).to_numpy())
-    tp = int(((df.lvh_pred == 1) & (df.lvh_ref == 1)).sum())
-    fp = int(((df.lvh_pred == 1) & (df.lvh_ref == 0)).sum())
-    fn = int(((df.lvh_pred == 0) & (df.lvh_ref == 1)).sum())
-    tn = int(((df.lvh_pred == 0) & (df.lvh_ref == 0)).sum())
-    sens, spec = _wilson(tp, tp + fn), _wilson(tn, tn + fp)
-    classification = {
-        "n": len(df),
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "tn": tn,
-        "sensitivity": sens,
-        "specificity": spec,
-        "ppv": _wilson(tp, tp + fp),
-        "npv": _wilson(tn, tn + fn),
-        "prevalence": _wilson(tp + fn, len(df)),
-        "lr_positive": _lr(sens["estimate"], spec["estimate"], True),
-        "lr_negative": _lr(sens["estimate"], spec["estimate"], False),
-    }
-    n = len(df)
-    t = stats.t.ppf(0.975, n - 1)
-    mae_se = float(np.abs(d).std(ddof=1)) / math.sqrt(n)
-    ep_specs = [
-        (
-            "ivsd-bias",
-            "IVSd mean bias (model − reference)",
-            "bias",
-            "mm",
-            True,
-            agreement["bias"],
-            agreement["bias_ci"],
-            {"lower": -1.0, "upper": 1.0},
-            "lower 95% bound ≥ −1 mm and upper 95% bound ≤ 1 mm",
-            "t interval",
-        ),
-        (
-            "ivsd-loa-low",
-            "IVSd lower limit of agreement",
-            "loa_low",
-            "mm",
-            False,
-            agreement["loa_low"],
-            agreement["loa_low_ci"],
-            {"lower": -3.0, "upper": None},
-            "lower 95% bound ≥ −3 mm",
-            "Carkeet exact",
-        ),
-        (
-            "ivsd-loa-high",
-            "IVSd upper limit of agreement",
-            "loa_high",
-            "mm",
-            False,
-            agreement["loa_high"],
-            agreement["loa_high_ci"],
-            {"lower": None, "upper": 3.0},
-            "upper 95% bound ≤ 3 mm",
-            "Carkeet exact",
-        ),
-        (
-            "ivsd-mae",
-            "IVSd mean absolute error",
-            "mae",
-            "mm",
-            False,
-            agreement["mae"],
-            [agreement["mae"] - t * mae_se, agreement["mae"] + t * mae_se],
-            {"upper": 1.5},
-            "upper 95% bound ≤ 1.5 mm",
-            "t interval",
-        ),
-        (
-            "lvh-sensitivity",
-            "LVH sensitivity",
-            "sensitivity",
-            "",
-            True,
-            sens["estimate"],
-            [sens["ci_low"], sens["ci_high"]],
-            {"lower": 0.80},
-            "lower 95% bound ≥ 80%",
-            "wilson",
-        ),
-        (
-            "lvh-specificity",
-            "LVH specificity",
-            "specificity",
-            "",
-            True,
-            spec["estimate"],
-            [spec["ci_low"], spec["ci_high"]],
-            {"lower": 0.85},
-            "lower 95% bound ≥ 85%",
-            "wilson",
-        ),
-    ]
-    endpoints = []
-    ep_n = {"sensitivity": tp + fn, "specificity": tn + fp}
-    for eid, label, metric, unit, primary, est, (lo, hi), goal, text, method in ep_specs:
-        endpoints.append(
-            {
-                "id": eid,
-                "label": label,
-                "metric": metric,
-                "kind": "measurement" if unit == "mm" else "classification",
-                "unit": unit,
-                "primary": primary,
-                "n": ep_n.get(metric, n),
-                "estimate": est,
-                "ci_low": lo,
-                "ci_high": hi,
-                "confidence": CONF,
-                "method": method,
-                "goal": goal,
-                "goal_text": text,
-                "verdict": _verdict(lo, hi, goal),
-            }
-        )
-    primaries = [e["verdict"] for e in endpoints if e["primary"]]
-    overall = "PASS" if all(v == "PASS" for v in primaries) else "FAIL"
-
-    strata = []
-    judged = {"site", "vendor"}
-    for dim in ("site", "vendor", "scanner_model", "sex", "age_band", "bmi_band", "image_quality"):
-        for name, g in df.groupby(dim, sort=True):
-            strata += _stratum_rows(dim, str(name), g, 20, dim in judged)
+    protocol = load_protocol(PROTOCOL)
+    pooled = assess(df, protocol)
+    endpoints = endpoint_rows(pooled, protocol)
+    strata = strata_rows(df, protocol)
+    multiplicity = apply_multiplicity(
+        endpoints, df, protocol, strata_met=not _failing_strata(strata)
+    )
+    acceptance = _acceptance(endpoints, strata, protocol)
 
     received = sum(p["received"] for p in partitions)
     excluded = sum(p["excluded"] for p in partitions)
@@ -468,20 +284,7 @@ def make_study(
                 ],
             },
         },
-        "lock": (
-            {
-                "status": "valid",
-                "valid": True,
-                "detail": "Lock record verified: protocol and model hashes match.",
-                "locked_utc": "2026-03-01T09:00:00Z",
-            }
-            if lock_valid
-            else {
-                "status": "absent",
-                "valid": False,
-                "detail": "No lock record was found for protocol demo.",
-            }
-        ),
+        "lock": _lock(lock_valid),
         "software": {
             "mval": "0.1.0",
             "python": "3.11.7",
@@ -495,15 +298,7 @@ def make_study(
                 "highdicom": "0.25.1",
             },
         },
-        "analysis": {
-            "confidence": CONF,
-            "proportion_ci": "wilson",
-            "loa_ci": "exact",
-            "loa_multiplier": 1.96,
-            "seed": 20261125,
-            "min_stratum_n": 20,
-            "threshold": 0.5,
-        },
+        "analysis": {**protocol.record("analysis"), "threshold": 0.5},
         "data": {
             "sites": [{"id": s, "name": nm} for s, nm in SITES],
             "partitions": partitions,
@@ -512,8 +307,8 @@ def make_study(
         "flow": {
             "received": received,
             "excluded_at_ingest": excluded,
-            "excluded_by_reason": total_reasons,
-            "reason_labels": REASONS,
+            "excluded_by_reason": {r: k for r, k in total_reasons.items() if k},
+            "reason_labels": dict(REASON_LABELS),
             "included": received - excluded,
             "quality_rejected": 0,
             "no_reference": no_ref,
@@ -521,22 +316,17 @@ def make_study(
         },
         "flow_by_site": flow_by_site,
         "endpoints": endpoints,
-        "overall_verdict": overall,
-        "multiplicity": {
-            "procedure": "intersection-union",
-            "secondary": "holm",
-            "alpha": 0.05,
-            "statement": "Family-wise error rate 0.05 (two-sided; each goal bound one-sided at "
-            "0.025). Primary endpoints: every endpoint must succeed (intersection-union test).",
-        },
-        "agreement": agreement,
-        "classification": classification,
+        "acceptance": acceptance,
+        "overall_verdict": acceptance["verdict"],
+        "multiplicity": multiplicity,
+        "agreement": _agreement(pooled),
+        "classification": _classification(pooled),
         "strata": strata,
         "study_table": "analysed.csv",
     }
-    results.update(_analysis_blocks(df, results["model"]["card"]))
+    results.update(_analysis_blocks(df, results["model"]["card"], protocol))
     if versions:
-        results.update(_versions_blocks(df, results, rng))
+        results.update(_versions_blocks(df, results, rng, protocol))
     results["benefit_risk"] = benefit_risk(results["classification"], results["agreement"])
     manifest = {
         "version": 1,
@@ -551,6 +341,7 @@ def make_study(
         ],
         "files": [],
     }
+    validate_document(manifest, "manifest", source=folder / "manifest.json")
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     results["data"]["manifest"] = {
         "path": "manifest.json",
@@ -558,14 +349,15 @@ def make_study(
         "partitions": manifest["partitions"],
     }
     path = folder / "results.json"
-    text = json.dumps(_clean(results), indent=1, ensure_ascii=False, allow_nan=False)
+    results = json_ready(results)
+    validate_document(results, "results", source=path)
+    text = json.dumps(results, indent=1, ensure_ascii=False, allow_nan=False)
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def _analysis_blocks(df: pd.DataFrame, card: dict[str, Any]) -> dict[str, Any]:
+def _analysis_blocks(df: pd.DataFrame, card: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
     """The blocks the real analysis stage adds, computed by its own functions on the table."""
-    protocol = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "demo.yaml")
     return {
         "method_comparison": method_comparison(df, protocol),
         "reference_standard_quality": reference_quality(df, protocol),
@@ -578,26 +370,26 @@ def _analysis_blocks(df: pd.DataFrame, card: dict[str, Any]) -> dict[str, Any]:
 
 
 def _versions_blocks(
-    df: pd.DataFrame, results: dict[str, Any], rng: np.random.Generator
+    df: pd.DataFrame, results: dict[str, Any], rng: np.random.Generator, protocol: Protocol
 ) -> dict[str, Any]:
     """A candidate 1.1.0 that removes the Canon over-read, analysed and compared with the real
     analysis functions (as ``mval analyze`` does).
 
     The candidate reads every study again with a little new noise; on Canon its +1.2 mm shift is
-    gone. The released endpoints are recomputed with the protocol's endpoint definitions too, so
-    that both versions share the endpoint ids.
+    gone. Both versions share the protocol's endpoint ids.
     """
-    protocol = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "demo.yaml")
     candidate = df.copy()
     shift = np.where(candidate["vendor"] == "Canon", VENDORS["Canon"][1], 0.0)
     candidate["ivsd_mm"] = candidate["ivsd_mm"] - shift + rng.normal(0, 0.25, len(df))
     candidate["difference"] = candidate["ivsd_mm"] - candidate["reference_ivsd_mm"]
     candidate["lvh_probability"] = 1 / (1 + np.exp(-(candidate["ivsd_mm"] - LVH_MM) / 0.6))
     candidate["lvh_pred"] = (candidate["lvh_probability"] >= 0.5).astype(int)
-    results["endpoints"] = endpoint_rows(assess(df, protocol), protocol)
     pooled = assess(candidate, protocol)
     endpoints = endpoint_rows(pooled, protocol)
     strata = strata_rows(candidate, protocol)
+    multiplicity = apply_multiplicity(
+        endpoints, candidate, protocol, strata_met=not _failing_strata(strata)
+    )
     comparison = compare_versions(df, candidate, protocol, version="1.1.0")
     card = {"vendors": ["GE", "Philips", "Canon"], "studies_fit": 1800}
     models = [
@@ -642,8 +434,21 @@ def _versions_blocks(
                     "flow": {**results["flow"]},
                     "endpoints": endpoints,
                     "acceptance": _acceptance(endpoints, strata, protocol),
-                    "multiplicity": apply_multiplicity(endpoints, candidate, protocol),
+                    "multiplicity": multiplicity,
+                    "agreement": _agreement(pooled),
+                    "classification": _classification(pooled),
                     "strata": strata,
+                    "independence": data_independence(
+                        candidate, {"training_data": card}, [site for site, _ in SITES]
+                    ),
+                    "predictions": [
+                        {
+                            "path": f"predictions/1.1.0/{site}/{vendor}.csv",
+                            "sha256": _sha(f"pred-1.1.0-{site}-{vendor}"),
+                        }
+                        for site, _ in SITES
+                        for vendor in VENDORS
+                    ],
                 }
             },
         },
@@ -651,10 +456,10 @@ def _versions_blocks(
             "released": "1.0.0",
             "candidates": ["1.1.0"],
             "confidence": protocol.confidence,
-            "margins": protocol.comparison["margins"],
-            "by": protocol.comparison["by"],
+            "margins": protocol.comparison.record()["margins"],
+            "by": protocol.comparison.record()["by"],
             "dimensions": comparison_dimensions(protocol),
-            "rationale": protocol.comparison["rationale"],
+            "rationale": protocol.comparison.rationale,
             "results": [comparison],
             "verdicts": {
                 "1.1.0": {"verdict": comparison["verdict"], "conclusion": comparison["conclusion"]}
@@ -681,3 +486,40 @@ def draft_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def locked_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """results.json of a run with a valid lock."""
     return make_study(tmp_path_factory.mktemp("locked") / "analysis", lock_valid=True)
+
+
+#: The evidence reports the tests read, each rendered (HTML and PDF) at most once per session.
+RenderedReport = dict[str, Path]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that reads a rendered PDF (the ``evidence_report`` fixture) is in the slow tier."""
+    for item in items:
+        if "evidence_report" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def evidence_report(
+    draft_results: Path,
+    locked_results: Path,
+    versions_results: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str, str], RenderedReport]:
+    """``evidence_report(study, kind)``: the report of the ``draft``, ``locked`` or ``versions``
+    study of ``kind`` ("510k" or "de-novo"), rendered on first use and shared afterwards
+    (``{"pdf": Path, "html": Path}``); read it, never write to it."""
+    from validation.report import render_report
+
+    sources = {"draft": draft_results, "locked": locked_results, "versions": versions_results}
+    folder = tmp_path_factory.mktemp("evidence-reports")
+    made: dict[tuple[str, str], RenderedReport] = {}
+
+    def report(study: str, kind: str) -> RenderedReport:
+        if (study, kind) not in made:
+            made[study, kind] = render_report(
+                sources[study], folder / study / f"{kind}.pdf", kind=kind
+            )
+        return made[study, kind]
+
+    return report

@@ -23,9 +23,12 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from validation.report import figures
+from validation.report.figures import accuracy, record, style
+from validation.report.figures import agreement as agreement_figs
+from validation.report.figures import forest as forest_plot
+from validation.report.figures.flow import flow_diagram
 
-PAGE_PT = figures.PAGE_WIDTH_IN * 72
+PAGE_PT = style.PAGE_WIDTH_IN * 72
 
 
 def _table(n: int = 240, seed: int = 3) -> pd.DataFrame:
@@ -127,7 +130,7 @@ BIAS_PANEL = {
 
 
 def _texts(fig: Figure) -> list[Text]:
-    with matplotlib.rc_context(figures.RC):
+    with matplotlib.rc_context(style.RC):
         fig.draw_without_rendering()
     return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
 
@@ -149,7 +152,7 @@ def test_empirical_roc_matches_brute_force() -> None:
     table = _table()
     labels = table["lvh_ref"].to_numpy(dtype=float)
     scores = table["lvh_probability"].to_numpy(dtype=float)
-    fpr, tpr = figures._empirical_roc(labels, scores)
+    fpr, tpr = accuracy._empirical_roc(labels, scores)
     thresholds = np.unique(scores)[::-1]
     pos, neg = scores[labels == 1], scores[labels == 0]
     expected_tpr = [0.0] + [float(np.mean(pos >= t)) for t in thresholds]
@@ -160,7 +163,7 @@ def test_empirical_roc_matches_brute_force() -> None:
 
 
 def test_roc_draws_the_operating_point_and_a_notice_without_both_classes() -> None:
-    fig = figures.roc_figure(
+    fig = accuracy.roc_figure(
         _table(),
         auc={"estimate": 0.91, "ci_low": 0.87, "ci_high": 0.95},
         operating_point={"sensitivity": 0.8, "specificity": 0.9},
@@ -169,13 +172,13 @@ def test_roc_draws_the_operating_point_and_a_notice_without_both_classes() -> No
     point = [
         line
         for line in fig.axes[0].get_lines()
-        if line.get_marker() == "D" and line.get_color() == figures.FAIL
+        if line.get_marker() == "D" and line.get_color() == style.FAIL
     ]
     assert len(point) == 1
     np.testing.assert_allclose(point[0].get_xydata(), [[0.1, 0.8]])
     assert any("AUC 0.910 (95% CI 0.870 to 0.950)" in t.get_text() for t in _texts(fig))
     one_class = _table().assign(lvh_ref=0)
-    texts = [t.get_text() for t in _texts(figures.roc_figure(one_class))]
+    texts = [t.get_text() for t in _texts(accuracy.roc_figure(one_class))]
     assert any("ROC curve not defined" in t for t in texts)
 
 
@@ -185,7 +188,7 @@ def test_calibration_groups_are_tenths_of_the_sorted_scores() -> None:
     scores = rng.uniform(0, 1, n)
     labels = (rng.uniform(0, 1, n) < scores).astype(int)
     table = pd.DataFrame({"lvh_probability": scores, "lvh_ref": labels})
-    fig, groups = figures.calibration_figure(table, bins=10)
+    fig, groups = accuracy.calibration_figure(table, bins=10)
     assert groups == 10
     line = next(ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "o")
     order = np.argsort(scores)
@@ -193,16 +196,16 @@ def test_calibration_groups_are_tenths_of_the_sorted_scores() -> None:
     expected_y = [labels[order][i * 20 : (i + 1) * 20].mean() for i in range(10)]
     np.testing.assert_allclose(line.get_xdata(), expected_x)
     np.testing.assert_allclose(line.get_ydata(), expected_y)
-    caption = figures.calibration(table)["caption"]
+    caption = accuracy.calibration(table)["caption"]
     assert "10 groups" in caption and "about 20 studies each" in caption
 
 
 def test_forest_marks_failing_small_undefined_and_pooled_rows() -> None:
-    fig = figures.forest_figure(_groups(), [BIAS_PANEL], min_n=20)
+    fig = forest_plot.forest_figure(_groups(), [BIAS_PANEL], min_n=20)
     ax = fig.axes[0]
     lines = ax.get_lines()
     failing = [ln for ln in lines if ln.get_marker() == "D"]
-    assert len(failing) == 1 and failing[0].get_markerfacecolor() == figures.FAIL
+    assert len(failing) == 1 and failing[0].get_markerfacecolor() == style.FAIL
     hollow = [
         ln
         for ln in lines
@@ -216,7 +219,7 @@ def test_forest_marks_failing_small_undefined_and_pooled_rows() -> None:
     assert "n/a (undefined)" in texts and "not reported" in texts
     assert any("not poolable" in t for t in texts)
     # Goal lines span only the judged group (vendor: the rows after the site group).
-    rows, _ = figures._forest_rows(_groups())
+    rows, _ = forest_plot._forest_rows(_groups())
     vendor_y = [r["y"] for r in rows if r.get("label") in ("Canon", "GE")]
     goal = [c for c in ax.collections if isinstance(c, LineCollection)]
     segments = [s for c in goal for s in c.get_segments()]
@@ -227,27 +230,27 @@ def test_forest_marks_failing_small_undefined_and_pooled_rows() -> None:
 
 
 def test_bland_altman_by_vendor_shares_axes_and_frames_the_failing_vendor() -> None:
-    fig = figures.bland_altman_by_vendor_figure(
+    fig = agreement_figs.bland_altman_by_vendor_figure(
         _table(), _vendor_strata(), pooled_bias=0.5, loa_goals=(-3.0, 3.0)
     )
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title(loc="left").split(" (")[0] for ax in panels] == ["Canon", "GE", "Philips"]
     assert len({ax.get_ylim() for ax in panels}) == 1 and len({ax.get_xlim() for ax in panels}) == 1
     canon, ge = panels[0], panels[1]
-    assert matplotlib.colors.same_color(canon.spines["left"].get_edgecolor(), figures.FAIL)
-    assert not matplotlib.colors.same_color(ge.spines["left"].get_edgecolor(), figures.FAIL)
+    assert matplotlib.colors.same_color(canon.spines["left"].get_edgecolor(), style.FAIL)
+    assert not matplotlib.colors.same_color(ge.spines["left"].get_edgecolor(), style.FAIL)
     assert any("goal not met: bias, upper LoA" in t.get_text() for t in canon.texts)
     levels = {round(float(ln.get_ydata()[0]), 6) for ln in canon.get_lines()}
     assert {1.5, 0.1, 2.9, 0.5, -3.0, 3.0} <= levels  # bias, limits, all-vendor bias, goals
 
 
 def test_scatter_draws_the_deming_line() -> None:
-    fig, has_fit = figures.scatter_figure(_table(), deming={"intercept": 0.4, "slope": 0.98})
+    fig, has_fit = agreement_figs.scatter_figure(_table(), deming={"intercept": 0.4, "slope": 0.98})
     assert has_fit
     fit = next(ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--")
     x, y = fit.get_xdata(), fit.get_ydata()
     np.testing.assert_allclose(y, 0.4 + 0.98 * np.asarray(x))
-    _, has_fit = figures.scatter_figure(_table(), deming={"intercept": None, "slope": 1.0})
+    _, has_fit = agreement_figs.scatter_figure(_table(), deming={"intercept": None, "slope": 1.0})
     assert not has_fit
 
 
@@ -258,15 +261,20 @@ def test_scatter_draws_the_deming_line() -> None:
 
 FIGURES: dict[str, tuple[Callable[[pd.DataFrame], Figure], float]] = {
     "bland-altman-vendor": (
-        lambda t: figures.bland_altman_by_vendor_figure(t, _vendor_strata(), loa_goals=(3.0,)),
+        lambda t: agreement_figs.bland_altman_by_vendor_figure(
+            t, _vendor_strata(), loa_goals=(3.0,)
+        ),
         1.0,
     ),
-    "scatter": (lambda t: figures.scatter_figure(t, deming={"intercept": 0, "slope": 1})[0], 1.0),
-    "roc": (lambda t: figures.roc_figure(t, auc={"estimate": 0.9}), 0.485),
-    "calibration": (lambda t: figures.calibration_figure(t)[0], 0.485),
-    "forest-one-panel": (lambda t: figures.forest_figure(_groups(), [BIAS_PANEL]), 1.0),
+    "scatter": (
+        lambda t: agreement_figs.scatter_figure(t, deming={"intercept": 0, "slope": 1})[0],
+        1.0,
+    ),
+    "roc": (lambda t: accuracy.roc_figure(t, auc={"estimate": 0.9}), 0.485),
+    "calibration": (lambda t: accuracy.calibration_figure(t)[0], 0.485),
+    "forest-one-panel": (lambda t: forest_plot.forest_figure(_groups(), [BIAS_PANEL]), 1.0),
     "forest-two-panels": (
-        lambda t: figures.forest_figure(
+        lambda t: forest_plot.forest_figure(
             _groups(), [BIAS_PANEL, {**BIAS_PANEL, "goal": None}], min_n=20
         ),
         1.0,
@@ -279,19 +287,19 @@ def test_figures_print_at_size_with_readable_text(name: str) -> None:
     draw, share = FIGURES[name]
     fig = draw(_table())
     sizes = [t.get_fontsize() for t in _texts(fig)]
-    assert sizes and min(sizes) >= figures.MIN_FONT_PT
-    width, _ = _svg_size(figures._to_uri(fig))
+    assert sizes and min(sizes) >= style.MIN_FONT_PT
+    width, _ = _svg_size(record.to_uri(fig))
     assert width <= share * PAGE_PT, f"{name}: {width:.0f} pt wide, page share {share}"
 
 
 def test_public_figures_are_svg_with_captions() -> None:
     table = _table()
     made = [
-        figures.bland_altman_by_vendor(table, _vendor_strata(), pooled_bias=0.5),
-        figures.scatter(table, deming={"intercept": 0.4, "slope": 0.98}),
-        figures.roc_curve(table, auc={"estimate": 0.9, "ci_low": 0.85, "ci_high": 0.94}),
-        figures.calibration(table),
-        figures.forest(_groups(), [BIAS_PANEL], fig_id="f", alt="a", caption="c"),
+        agreement_figs.bland_altman_by_vendor(table, _vendor_strata(), pooled_bias=0.5),
+        agreement_figs.scatter(table, deming={"intercept": 0.4, "slope": 0.98}),
+        accuracy.roc_curve(table, auc={"estimate": 0.9, "ci_low": 0.85, "ci_high": 0.94}),
+        accuracy.calibration(table),
+        forest_plot.forest(_groups(), [BIAS_PANEL], fig_id="f", alt="a", caption="c"),
     ]
     for fig in made:
         assert set(fig) == {"id", "src", "alt", "caption"}
@@ -299,16 +307,16 @@ def test_public_figures_are_svg_with_captions() -> None:
         assert _svg_size(fig["src"])[0] > 0
     assert "Deming regression" in made[1]["caption"]
     assert "dash-dot" not in made[0]["caption"]  # no goal lines without loa_goals
-    with_goals = figures.bland_altman_by_vendor(table, _vendor_strata(), loa_goals=(3.0,))
+    with_goals = agreement_figs.bland_altman_by_vendor(table, _vendor_strata(), loa_goals=(3.0,))
     assert "dash-dot lines are the goals" in with_goals["caption"]
 
 
 def test_existing_signatures_still_work() -> None:
-    """context.py calls these three as written here."""
+    """validation.report.evidence.context calls these three as written here."""
     table = _table()
     agreement = {"n": len(table), "bias": 0.5, "loa_low": -1.0, "loa_high": 2.0}
-    assert figures.bland_altman(table, agreement, confidence=0.95)["id"] == "bland-altman"
-    scatter = figures.scatter(table)
+    assert agreement_figs.bland_altman(table, agreement, confidence=0.95)["id"] == "bland-altman"
+    scatter = agreement_figs.scatter(table)
     assert scatter["id"] == "scatter" and "Deming" not in scatter["caption"]
     flow = {
         "received": 10,
@@ -319,12 +327,12 @@ def test_existing_signatures_still_work() -> None:
         "no_reference": 0,
         "exclusions": [{"label": "not a DICOM file", "n": 1}],
     }
-    assert figures.flow_diagram(flow)["id"] == "flow"
+    assert flow_diagram(flow)["id"] == "flow"
 
 
 def test_figures_survive_empty_tables() -> None:
     empty = _table().head(0)
-    assert figures.roc_curve(empty)["src"]
-    assert figures.calibration(empty)["src"]
-    assert figures.scatter(empty)["src"]
-    assert figures.bland_altman_by_vendor(empty, _vendor_strata())["src"]
+    assert accuracy.roc_curve(empty)["src"]
+    assert accuracy.calibration(empty)["src"]
+    assert agreement_figs.scatter(empty)["src"]
+    assert agreement_figs.bland_altman_by_vendor(empty, _vendor_strata())["src"]

@@ -21,19 +21,22 @@ import pandas as pd
 import pytest
 
 from tests.report.conftest import make_study
+from validation.analysis.acceptance import apply_multiplicity
 from validation.analysis.endpoints import assess, endpoint_rows, strata_rows
 from validation.analysis.heterogeneity import site_heterogeneity
 from validation.analysis.method_comparison import method_comparison
-from validation.analysis.results import _agreement, _classification, _clean
+from validation.analysis.results import _acceptance, _agreement, _classification, _failing_strata
+from validation.exceptions import ReportError
+from validation.numbers import json_ready as _clean
 from validation.protocol import load_protocol
-from validation.report import build_context, render_html
-from validation.report.filters import ci, mm, num, pct, value
-from validation.report.performance import (
+from validation.report import build_context, render_evidence_html
+from validation.report.evidence.performance import (
     endpoints_by_metric,
     heterogeneity_context,
     performance_context,
     subgroup_tables,
 )
+from validation.report.filters import ci, mm, num, pct, value
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +56,23 @@ def study(
     ]
     protocol = load_protocol(repo_root / "protocols" / "demo.yaml")
     pooled = assess(table, protocol)
+    endpoints = endpoint_rows(pooled, protocol)
+    strata = strata_rows(table, protocol)
+    multiplicity = apply_multiplicity(
+        endpoints, table, protocol, strata_met=not _failing_strata(strata)
+    )
     results.update(
         _clean(
             {
-                "endpoints": endpoint_rows(pooled, protocol),
+                "endpoints": endpoints,
+                "multiplicity": multiplicity,
+                "acceptance": _acceptance(endpoints, strata, protocol),
                 "agreement": _agreement(pooled),
                 "classification": _classification(pooled),
                 "method_comparison": method_comparison(table, protocol),
                 "heterogeneity": site_heterogeneity(table, protocol),
-                "strata": strata_rows(table, protocol),
-                "analysis": {**results["analysis"], **protocol.analysis},
+                "strata": strata,
+                "analysis": {**results["analysis"], **protocol.record("analysis")},
             }
         )
     )
@@ -85,7 +95,7 @@ def context(study: tuple[dict[str, Any], pd.DataFrame]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def html(study: tuple[dict[str, Any], pd.DataFrame]) -> str:
     results, table = study
-    return render_html(build_context(results, table))
+    return render_evidence_html(build_context(results, table))
 
 
 def _section(html: str, section: str) -> str:
@@ -201,7 +211,7 @@ def test_small_strata_are_flagged_not_dropped(
     row = next(r for r in age["rows"] if r["stratum"] == "18-39")
     assert row["small"] and age["any_small"] and sub["any_small"]
     assert "small" in sub["figures"]["bias"]["caption"]
-    html = render_html(build_context(results, table))
+    html = render_evidence_html(build_context(results, table))
     section = _section(html, "subgroups")
     assert 'class="row-small"' in section
     assert re.search(r"18-39\s*<span class=\"flag\">small</span>", section)
@@ -326,19 +336,30 @@ def test_subgroup_section_shows_flags_and_heterogeneity(
     assert 'id="fig-forest-bias"' in section and 'id="fig-forest-accuracy"' in section
 
 
-def test_missing_optional_blocks_render_a_notice(
+def test_blocks_the_contract_requires_are_refused_when_missing(
     study: tuple[dict[str, Any], pd.DataFrame],
 ) -> None:
     results, table = study
     results = copy.deepcopy(results)
     for key in ("method_comparison", "heterogeneity"):
         del results[key]
-    del results["classification"]["auc"]
     for key in ("rmse", "rmse_ci"):
         del results["agreement"][key]
-    html = render_html(build_context(results, table))
+    with pytest.raises(ReportError) as refused:
+        build_context(results, table)
+    for field in ("method_comparison", "heterogeneity", "agreement.rmse", "agreement.rmse_ci"):
+        assert f"{field} is missing (required)" in str(refused.value)
+
+
+def test_optional_and_not_estimable_blocks_render_a_notice(
+    study: tuple[dict[str, Any], pd.DataFrame],
+) -> None:
+    results, table = study
+    results = copy.deepcopy(results)
+    results["method_comparison"] = {"n": 2}  # too few studies to compare the methods
+    del results["classification"]["auc"]  # one reference class: no ROC curve
+    html = render_evidence_html(build_context(results, table))
     assert "did not report a method comparison" in html
-    assert "no cross-site heterogeneity analysis" in html
     assert "reported no AUC" in html
     assert "Cohen's kappa, device flag" not in html
 
@@ -351,7 +372,7 @@ def test_not_estimable_blocks_still_render(
     results["agreement"] = {"n": 2}
     results["classification"] = {"n": 0}
     results["method_comparison"] = {"n": 2}
-    html = render_html(build_context(results, table.head(2)))
+    html = render_evidence_html(build_context(results, table.head(2)))
     assert "Agreement not estimable" in html and "Classification not estimable" in html
     assert "did not report a method comparison" in html
     assert 'id="fig-roc"' in html and 'id="fig-calibration"' in html

@@ -24,13 +24,15 @@ from validation.analysis.benefit_risk import benefit_risk
 from validation.analysis.endpoints import assess, endpoint_rows, strata_rows
 from validation.analysis.heterogeneity import site_heterogeneity
 from validation.analysis.quality_gate import quality_gate
-from validation.analysis.results import _acceptance, _agreement, _classification, _clean
+from validation.analysis.results import _acceptance, _agreement, _classification
 from validation.exceptions import ReportError
+from validation.numbers import json_ready as _clean
 from validation.protocol import load_protocol
-from validation.report.context import KINDS, sections_for
+from validation.report.document import make_environment, stylesheet, write_pdf
+from validation.report.evidence import evidence_sections
+from validation.report.evidence.regulatory import regulatory_context
 from validation.report.filters import num, pct
-from validation.report.regulatory import CLAIM_ITEMS, STARD_2015, regulatory_context
-from validation.report.render import make_environment, stylesheet, write_pdf
+from validation.report.text import load_text
 
 PARTIALS = (
     "quality_gate",
@@ -141,7 +143,7 @@ def _results(protocol, *, rejected: int = 0, synthetic: bool = True) -> dict[str
                 "limitations": ["Single parasternal long-axis view."],
             },
         },
-        "analysis": {**protocol.analysis, "threshold": 0.5},
+        "analysis": {**protocol.record("analysis"), "threshold": 0.5},
         "data": {"sites": [{"id": s, "name": name} for s, name in SITES]},
         "flow": {
             "received": len(studies) + rejected + 12,
@@ -180,7 +182,7 @@ def _context(results: dict[str, Any], kind: str) -> dict[str, Any]:
     return {
         "confidence": results["analysis"]["confidence"],
         "analysis": results["analysis"],
-        "kind": KINDS[kind],
+        "kind": load_text("evidence")["kinds"][kind],
         "protocol": results["protocol"],
         "model": results["model"],
         "flow": results["flow"],
@@ -270,7 +272,7 @@ def test_no_caveat_when_every_judged_stratum_passes(results):
 
 @pytest.mark.parametrize("kind", ["510k", "de-novo"])
 def test_every_cross_reference_targets_a_section_of_the_report(results, kind):
-    ids = {s["id"] for s in sections_for(kind)}
+    ids = {s["id"] for s in evidence_sections(kind)}
     for partial in PARTIALS:
         html = _render(results, partial, kind)
         targets = set(re.findall(r'href="#sec-([a-z-]+)"', html))
@@ -307,13 +309,13 @@ def test_limitations_come_from_the_data(protocol, results):
 
 
 def test_checklist_lists_every_stard_item_and_key_claim_items(results):
-    numbers = [item[0] for item in STARD_2015]
+    numbers = [item["number"] for item in load_text("evidence")["stard_2015"]]
     expected = [str(i) for i in range(1, 31)]
     for split in ("10", "12", "13", "21"):
         at = expected.index(split)
         expected[at : at + 1] = [f"{split}a", f"{split}b"]
     assert numbers == expected
-    claim = [item[0] for item in CLAIM_ITEMS]
+    claim = [item["number"] for item in load_text("evidence")["claim"]]
     assert {"1", "9", "16", "18", "21", "22", "23", "30", "31", "32", "37"} <= set(claim)
     ctx = _context(results, "510k")
     for row in ctx["checklist"]["stard"] + ctx["checklist"]["claim"]:
@@ -353,7 +355,7 @@ def test_numbers_are_formatted_and_tables_captioned(results_rejected, kind):
 def _pdf_pages(results: dict[str, Any], kind: str, tmp_path) -> list[str]:
     """Lay the report's sections out (placeholders for the sections of other partials)."""
     body = []
-    for section in sections_for(kind):
+    for section in evidence_sections(kind):
         partial = section["template"].removeprefix("partials/").removesuffix(".html")
         inner = _render(results, partial, kind) if partial in PARTIALS else "<p>Placeholder.</p>"
         body.append(
@@ -366,11 +368,12 @@ def _pdf_pages(results: dict[str, Any], kind: str, tmp_path) -> list[str]:
     return [re.sub(r"\s+", " ", page.extract_text() or "") for page in reader.pages]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["510k", "de-novo"])
 def test_page_references_print_the_page_of_each_section(results, kind, tmp_path):
     pages = _pdf_pages(results, kind, tmp_path)
     starts = {}
-    for section in sections_for(kind):  # each section starts a page with its numbered heading
+    for section in evidence_sections(kind):  # each section starts a page with its numbered heading
         heading = re.compile(r"^\s*\d+\s*" + re.escape(section["title"]))
         starts[section["title"]] = next(
             number for number, text in enumerate(pages, start=1) if heading.match(text)

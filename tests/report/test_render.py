@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pypdf
 import pytest
 
 from validation.exceptions import ReportError
-from validation.report import build_context, load_results, render_html, render_report
+from validation.report import build_context, load_results, render_evidence_html, render_report
 
 SECTION_TITLES = (
     "Document control",
@@ -46,9 +47,8 @@ def _squash(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def draft_pdf(draft_results: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("report") / "510k.pdf"
-    return render_report(draft_results, out)
+def draft_pdf(evidence_report: Callable[[str, str], dict[str, Path]]) -> dict[str, Path]:
+    return evidence_report("draft", "510k")
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +135,10 @@ def test_draft_watermark_on_every_page_when_lock_invalid(
     assert "No lock record was found" in draft_text  # the reason, from lock.detail
 
 
-def test_no_watermark_when_lock_valid(locked_results: Path, tmp_path: Path) -> None:
-    out = render_report(locked_results, tmp_path / "510k.pdf")
+def test_no_watermark_when_lock_valid(
+    evidence_report: Callable[[str, str], dict[str, Path]],
+) -> None:
+    out = evidence_report("locked", "510k")
     text = _pdf_text(out["pdf"])
     assert not any(_watermarked_pages(out["pdf"]))
     assert "not valid as submission evidence" not in text
@@ -145,8 +147,8 @@ def test_no_watermark_when_lock_valid(locked_results: Path, tmp_path: Path) -> N
     assert 'class="watermark"' not in out["html"].read_text(encoding="utf-8")
 
 
-def test_de_novo_title(locked_results: Path, tmp_path: Path) -> None:
-    out = render_report(locked_results, tmp_path / "de-novo.pdf", kind="de-novo")
+def test_de_novo_title(evidence_report: Callable[[str, str], dict[str, Path]]) -> None:
+    out = evidence_report("locked", "de-novo")
     assert out["html"].name == "de-novo.html"
     assert "De Novo Classification Request" in _pdf_text(out["pdf"])
 
@@ -176,7 +178,7 @@ def test_strict_undefined_catches_missing_context_key(draft_results: Path) -> No
     context = build_context(results, table)
     del context["agreement"]["mae"]
     with pytest.raises(ReportError, match="mae"):
-        render_html(context)
+        render_evidence_html(context)
 
 
 def test_missing_results_file_is_a_report_error(tmp_path: Path) -> None:
@@ -196,7 +198,7 @@ def test_undefined_estimates_render_as_na(draft_results: Path) -> None:
         estimate=None, ci_low=None, ci_high=None, verdict="NOT EVALUABLE"
     )
     results["agreement"]["proportional_p"] = None
-    html = render_html(build_context(results, table))
+    html = render_evidence_html(build_context(results, table))
     assert "NOT EVALUABLE" in html
     assert "n/a" in html
 
@@ -204,7 +206,7 @@ def test_undefined_estimates_render_as_na(draft_results: Path) -> None:
 def test_text_is_escaped(draft_results: Path) -> None:
     results, table = load_results(draft_results)
     results["protocol"]["sponsor"] = "<script>alert(1)</script> & Co"
-    html = render_html(build_context(results, table))
+    html = render_evidence_html(build_context(results, table))
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
 
@@ -214,7 +216,7 @@ def test_not_estimable_blocks_render_as_na(draft_results: Path) -> None:
     results, table = load_results(draft_results)
     results["agreement"] = {"n": 2}
     results["classification"] = {"n": 0}
-    html = render_html(build_context(results, table.head(2)))
+    html = render_evidence_html(build_context(results, table.head(2)))
     assert "Agreement not estimable" in html
     assert "Classification not estimable" in html
 
@@ -228,13 +230,15 @@ def test_partly_missing_block_is_still_an_error(draft_results: Path) -> None:
 
 def test_acceptance_rule_and_rationale_shown_when_present(draft_results: Path) -> None:
     results, table = load_results(draft_results)
-    results["acceptance"] = {
-        "verdict": "FAIL",
-        "rule": "every primary endpoint's goal met pooled and in every stratum of vendor",
-        "strata_failing": [{"dimension": "vendor", "stratum": "Canon", "metric": "bias"}],
-    }
+    results["acceptance"].update(
+        {
+            "verdict": "FAIL",
+            "rule": "every primary endpoint's goal met pooled and in every stratum of vendor",
+            "strata_failing": [{"dimension": "vendor", "stratum": "Canon", "metric": "bias"}],
+        }
+    )
     results["endpoints"][0]["rationale"] = "Within inter-reader variability."
-    html = render_html(build_context(results, table))
+    html = render_evidence_html(build_context(results, table))
     assert "in every stratum of vendor" in html
     assert "Ultrasound vendor Canon (bias)" in html
     assert "Within inter-reader variability." in html
@@ -284,18 +288,17 @@ def test_endpoint_table_numbers_are_the_results(draft_text: str, results: dict) 
         assert _squash(ci(ep["ci_low"], ep["ci_high"], unit)) in flat, ep["id"]
 
 
-def test_same_results_give_the_same_pdf(draft_results: Path, tmp_path: Path) -> None:
-    first = render_report(draft_results, tmp_path / "a.pdf")["pdf"].read_bytes()
-    second = render_report(draft_results, tmp_path / "b.pdf")["pdf"].read_bytes()
-    assert first == second
+def test_same_results_give_the_same_pdf(
+    draft_pdf: dict[str, Path], draft_results: Path, tmp_path: Path
+) -> None:
+    again = render_report(draft_results, tmp_path / "again.pdf")  # a second, separate render
+    assert again["pdf"].read_bytes() == draft_pdf["pdf"].read_bytes()
 
 
 def test_de_novo_report_has_risks_and_510k_does_not(
-    draft_text: str, draft_results: Path, tmp_path: Path
+    draft_text: str, evidence_report: Callable[[str, str], dict[str, Path]]
 ) -> None:
-    de_novo = _pdf_text(
-        render_report(draft_results, tmp_path / "de-novo.pdf", kind="de-novo")["pdf"]
-    )
+    de_novo = _pdf_text(evidence_report("draft", "de-novo")["pdf"])
     title = "Risks to health, mitigations and special controls"
     assert title in de_novo
     assert title not in draft_text

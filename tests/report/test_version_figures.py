@@ -12,7 +12,8 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
-from validation.report import figures, version_figures
+from validation.report.figures import style
+from validation.report.figures import versions as version_figures
 
 
 def _rows(fail_on: str | None = None) -> list[dict[str, Any]]:
@@ -81,14 +82,14 @@ def test_failing_comparison_is_a_vermillion_diamond(fig) -> None:
         for ln in fig.axes[0].get_lines()
         if ln.get_marker() not in (None, "None", "")
     ]
-    assert ("D", figures.FAIL.lower(), -1.5) in markers
+    assert ("D", style.FAIL.lower(), -1.5) in markers
     assert all(ln.get_marker() != "D" for ax in fig.axes[1:] for ln in ax.get_lines())
 
 
 def test_text_is_legible_and_the_figure_fits_the_page(fig) -> None:
     texts = [t for t in fig.findobj(Text) if t.get_text().strip()]
-    assert min(t.get_fontsize() for t in texts) >= figures.MIN_FONT_PT
-    assert fig.get_figwidth() <= figures.PAGE_WIDTH_IN
+    assert min(t.get_fontsize() for t in texts) >= style.MIN_FONT_PT
+    assert fig.get_figwidth() <= style.PAGE_WIDTH_IN
     labels = {t.get_text() for t in texts}
     assert {"All studies (pooled)", "Ultrasound vendor", "Canon", "GE"} <= labels
     legend = {t.get_text() for t in fig.legends[0].get_texts()}

@@ -11,16 +11,17 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pypdf
 import pytest
 
-from validation.report import build_context, load_results, render_html, render_report
-from validation.report.context import sections_for
+from validation.report import build_context, load_results, render_evidence_html
+from validation.report.evidence import evidence_sections
+from validation.report.evidence.versions import limit, status, versions_context
 from validation.report.filters import diff, diff_ci, utc
-from validation.report.versions import limit, status, versions_context
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def context(versions_results: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def page(context: dict[str, Any]) -> str:
-    return render_html(context)
+    return render_evidence_html(context)
 
 
 def _text(markup: str) -> str:
@@ -62,17 +63,17 @@ def test_section_only_with_a_comparison(draft_results: Path, versions_results: P
     single, single_table = load_results(draft_results)
     assert "comparison" not in single
     assert versions_context(single) == {"versions": None}
-    assert sections_for(kind, single) == sections_for(kind)
-    markup = render_html(build_context(single, single_table, kind=kind))
+    assert evidence_sections(kind, single) == evidence_sections(kind)
+    markup = render_evidence_html(build_context(single, single_table, kind=kind))
     plain = markup[markup.index("<body") :]  # the stylesheet names every section
     assert 'id="sec-versions"' not in plain and "Model version comparison" not in plain
     assert "Locked model versions" not in plain and "Candidate 1.1.0" not in plain
 
     data, table = load_results(versions_results)
-    ids = [s["id"] for s in sections_for(kind, data)]
+    ids = [s["id"] for s in evidence_sections(kind, data)]
     assert ids.index("versions") == ids.index("quality-gate") + 1
     assert ids.index("benefit-risk") == ids.index("versions") + 1
-    markup = render_html(build_context(data, table, kind=kind))
+    markup = render_evidence_html(build_context(data, table, kind=kind))
     section = _section(markup, "versions")
     assert '<h2 class="numbered">Model version comparison (modification protocol)</h2>' in section
 
@@ -219,7 +220,7 @@ def test_a_passing_candidate_reads_as_such(results, versions_results):
     comparison = dict(data["comparison"])
     passed = {**comparison["results"][0], "verdict": "PASS", "failing": []}
     data = {**data, "comparison": {**comparison, "results": [passed]}}
-    summary = _text(_section(render_html(build_context(data, table)), "summary"))
+    summary = _text(_section(render_evidence_html(build_context(data, table)), "summary"))
     assert "candidate version 1.1.0 PASS against the released version 1.0.0, non-inferior" in (
         summary
     )
@@ -240,8 +241,10 @@ def test_figures_are_drawn(context):
 
 
 @pytest.mark.parametrize("kind", ["510k", "de-novo"])
-def test_pdf_has_the_section(versions_results: Path, tmp_path: Path, kind: str):
-    out = render_report(versions_results, tmp_path / f"{kind}.pdf", kind=kind)
+def test_pdf_has_the_section(
+    evidence_report: Callable[[str, str], dict[str, Path]], kind: str
+) -> None:
+    out = evidence_report("versions", kind)
     reader = pypdf.PdfReader(str(out["pdf"]))
     pages = [re.sub(r"\s+", " ", p.extract_text() or "") for p in reader.pages]
     start = next(

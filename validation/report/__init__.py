@@ -1,21 +1,42 @@
-"""The evidence report: a plain context built from the analysis results, rendered to HTML and PDF.
+"""Every document the toolkit renders: the evidence reports (510(k), De Novo) and the
+post-market surveillance report.
 
-The report reads ``results/<protocol>/analysis/results.json`` and ``analysed.csv``; it computes no
-statistics. Number formatting lives only in :mod:`validation.report.filters`; templates and the
-stylesheet live in ``reports/``.
+One package, one toolkit: :mod:`~validation.report.document` renders any report (Jinja2 to HTML,
+WeasyPrint to PDF/A-3b), :mod:`~validation.report.filters` formats numbers,
+:mod:`~validation.report.labels` and :mod:`~validation.report.badges` name things and verdicts,
+:mod:`~validation.report.sections` lists a report's sections, :mod:`~validation.report.text`
+reads the fixed words from ``reports/text/``, and :mod:`~validation.report.figures` draws the
+figures. :mod:`~validation.report.evidence` and :mod:`~validation.report.surveillance` build each
+report's context from its input, read through its written contract (``validation/schemas/``).
+The reports compute no statistics. Templates and stylesheets live in ``reports/``.
 """
 
 from __future__ import annotations
 
-from validation.report.context import REQUIRED_COLUMNS, REQUIRED_FIELDS, build_context, load_results
-from validation.report.render import render_html, render_report, write_pdf
+from validation.report.document import render_document, render_html, write_pdf
+from validation.report.evidence import (
+    build_context,
+    load_results,
+    render_evidence_html,
+    render_report,
+)
+from validation.report.surveillance import (
+    build_surveillance_context,
+    load_surveillance,
+    render_surveillance_html,
+    render_surveillance_report,
+)
 
 __all__ = [
-    "REQUIRED_COLUMNS",
-    "REQUIRED_FIELDS",
     "build_context",
+    "build_surveillance_context",
     "load_results",
+    "load_surveillance",
+    "render_document",
+    "render_evidence_html",
     "render_html",
     "render_report",
+    "render_surveillance_html",
+    "render_surveillance_report",
     "write_pdf",
 ]

@@ -1,4 +1,10 @@
-"""Render the evidence report: Jinja2 templates to HTML, and (in one place) WeasyPrint to PDF."""
+"""Render a report document: Jinja2 templates to standalone HTML, and WeasyPrint to PDF/A-3b.
+
+Every report of the toolkit (the 510(k) and De Novo evidence reports, the surveillance report)
+is rendered by :func:`render_document`: its entry template under the templates folder, one
+Jinja2 environment (autoescape, StrictUndefined, the number filters of
+:mod:`validation.report.filters`), one stylesheet and one PDF writer.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +18,28 @@ import jinja2
 from markupsafe import Markup
 
 from validation.exceptions import ReportError
-from validation.report.context import KINDS, build_context, load_results
 from validation.report.filters import FILTERS
 
-#: Where the templates and the stylesheet live: ``reports/`` at the project root, unless the
-#: environment variable ``MVAL_REPORTS_DIR`` names another folder.
+#: Where the templates, the stylesheets and the text files live: ``reports/`` at the project
+#: root, unless the environment variable ``MVAL_REPORTS_DIR`` names another folder.
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "reports"
-ENTRY_TEMPLATE = "evidence.html"
+#: A file every templates folder has (the evidence report's entry template).
+MARKER_TEMPLATE = "evidence.html"
 STYLESHEET = "report.css"
+#: PDF/A part and conformance level of every report: archival, with embedded files allowed.
+PDF_VARIANT = "pdf/a-3b"
 
 
 def templates_dir(path: str | Path | None = None) -> Path:
-    """The folder holding the report templates and stylesheet."""
+    """The folder holding the report templates, stylesheets and text files."""
     folder = Path(path or os.environ.get("MVAL_REPORTS_DIR") or DEFAULT_TEMPLATES)
-    if not (folder / ENTRY_TEMPLATE).is_file():
-        raise ReportError(f"report templates not found: {folder / ENTRY_TEMPLATE} does not exist")
+    if not (folder / MARKER_TEMPLATE).is_file():
+        raise ReportError(f"report templates not found: {folder / MARKER_TEMPLATE} does not exist")
     return folder
 
 
 def make_environment(folder: str | Path | None = None) -> jinja2.Environment:
-    """A Jinja2 environment with autoescaping, StrictUndefined and the report's number filters."""
+    """A Jinja2 environment with autoescaping, StrictUndefined and the reports' filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir(folder))),
         autoescape=jinja2.select_autoescape(("html", "htm", "xml", "j2"), default=True),
@@ -51,23 +59,27 @@ def stylesheet(folder: str | Path | None = None) -> str:
     return "\n".join(p.read_text(encoding="utf-8") for p in parts)
 
 
-def render_html(context: Mapping[str, Any], *, folder: str | Path | None = None) -> str:
-    """Render the report's HTML (stylesheet embedded, so the file stands alone) from a context."""
+def render_html(
+    template: str, context: Mapping[str, Any], *, folder: str | Path | None = None
+) -> str:
+    """Render the entry ``template`` with ``context`` as one HTML file (stylesheet embedded).
+
+    Raises
+    ------
+    ReportError
+        If a template refers to a field the context lacks, or fails to render.
+    """
     env = make_environment(folder)
     css = stylesheet(folder)
     try:
         # The stylesheet is the project's own file, not data: embedded unescaped.
-        return env.get_template(ENTRY_TEMPLATE).render(**context, stylesheet=Markup(css))
+        return env.get_template(template).render(**context, stylesheet=Markup(css))
     except jinja2.UndefinedError as exc:
         raise ReportError(
-            f"report template refers to a field the context lacks: {exc.message}"
+            f"report template {template} refers to a field the context lacks: {exc.message}"
         ) from exc
     except jinja2.TemplateError as exc:
-        raise ReportError(f"report template error: {exc}") from exc
-
-
-#: PDF/A part and conformance level of every report: archival, with embedded files allowed.
-PDF_VARIANT = "pdf/a-3b"
+        raise ReportError(f"report template {template}: {exc}") from exc
 
 
 def write_pdf(
@@ -106,21 +118,29 @@ def write_pdf(
     return out
 
 
-def render_report(
-    results_path: str | Path, out_pdf: str | Path, *, kind: str = "510k"
+def render_document(
+    template: str,
+    context: Mapping[str, Any],
+    out_pdf: str | Path,
+    *,
+    attachments: Sequence[tuple[Path, str]] = (),
+    identifier: str,
 ) -> dict[str, Path]:
-    """Render the evidence report from an analysis's ``results.json``.
+    """Render a report: the HTML beside the PDF (same name, suffix ``.html``) and the PDF/A-3b.
 
     Parameters
     ----------
-    results_path : str or Path
-        ``results/<protocol>/analysis/results.json``; the study table it names
-        (``analysed.csv``) is read from the same folder.
+    template : str
+        The entry template under the templates folder (``evidence.html``,
+        ``surveillance/report.html``).
+    context : mapping
+        The plain template context (built by the report's context builder).
     out_pdf : str or Path
-        Where to write the PDF, e.g. ``results/<protocol>/report/510k.pdf``. The HTML is written
-        beside it with the suffix ``.html``.
-    kind : {"510k", "de-novo"}
-        The submission the report supports (changes the title and introduction).
+        Where to write the PDF.
+    attachments : sequence of (Path, str)
+        Files embedded in the PDF, with their descriptions.
+    identifier : str
+        What fixes the PDF's file identifier (the report id and kind).
 
     Returns
     -------
@@ -130,28 +150,12 @@ def render_report(
     Raises
     ------
     ReportError
-        If the results are missing or lack a required field, the kind is unknown, or rendering
-        fails.
+        If a template fails to render or the PDF cannot be written.
     """
-    if kind not in KINDS:
-        raise ReportError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-    results, table = load_results(results_path)
-    manifest = Path(results_path).parent / str(results["data"]["manifest"]["path"])
-    if not manifest.is_file():
-        raise ReportError(f"dataset manifest {manifest} not found (written by `mval analyze`)")
-    context = build_context(results, table, kind=kind)
-    html = render_html(context)
+    html = render_html(template, context)
     out = Path(out_pdf)
     html_path = out.with_suffix(".html")
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(html, encoding="utf-8")
-    pdf_path = write_pdf(
-        html,
-        out,
-        attachments=[
-            (Path(results_path), "Machine-readable results of the analysis (results.json)"),
-            (manifest, "Dataset manifest: every received file with its sha256"),
-        ],
-        identifier=f"{results['report_id']}/{kind}",
-    )
+    pdf_path = write_pdf(html, out, attachments=attachments, identifier=identifier)
     return {"pdf": pdf_path, "html": html_path}

@@ -1,4 +1,4 @@
-"""Jinja2 filters: the only place where the report rounds and formats numbers.
+"""Jinja2 filters: the only place where the reports round and format numbers.
 
 Every filter accepts ``None`` and NaN (an undefined metric, written as ``null`` in results.json)
 and shows it as :data:`MISSING` so that it is visible in the report and never crashes a render.
@@ -12,12 +12,15 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from validation.numbers import as_float
+
 #: How an undefined value (None / NaN) is shown.
 MISSING = "n/a"
 MINUS = "\u2212"
 
 
 def _is_missing(value: Any) -> bool:
+    """None and NaN are missing (text is not: a filter shows it as written)."""
     if value is None:
         return True
     try:
@@ -199,6 +202,42 @@ def utc(stamp: Any) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
+_SUPERSCRIPT = str.maketrans(
+    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def prob(value: Any, digits: int = 2) -> str:
+    """A small probability or level with ``digits`` significant digits; below 0.001 as a power
+    of ten.
+
+    Examples
+    --------
+    >>> prob(0.0002958579881656805)
+    '3.0 × 10⁻⁴'
+    >>> prob(0.05)
+    '0.050'
+    >>> prob(0.0038461538461538464)
+    '0.0038'
+    >>> prob(None)
+    'n/a'
+    """
+    x = as_float(value)
+    if not math.isfinite(x):
+        return MISSING
+    if x == 0.0:
+        return "0"
+    exponent = math.floor(math.log10(abs(x)))
+    if abs(x) >= 0.001:
+        decimals = max(0, digits - 1 - exponent)
+        return f"{x:.{decimals}f}".replace("-", MINUS)
+    mantissa = x / 10**exponent
+    if round(abs(mantissa), digits - 1) >= 10.0:
+        mantissa, exponent = mantissa / 10.0, exponent + 1
+    text = f"{mantissa:.{digits - 1}f} \u00d7 10{str(exponent).translate(_SUPERSCRIPT)}"
+    return text.replace("-", MINUS, 1) if mantissa < 0 else text
+
+
 def yesno(flag: Any) -> str:
     """A boolean shown as "yes" / "no" (None as n/a)."""
     if flag is None:
@@ -260,6 +299,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "value": value,
     "ci": ci,
     "pvalue": pvalue,
+    "prob": prob,
     "ratio": ratio,
     "sha_short": sha_short,
     "utc": utc,

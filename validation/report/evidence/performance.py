@@ -25,30 +25,31 @@ from typing import Any
 
 import pandas as pd
 
-from validation.report import figures
+from validation.numbers import number_or_none
+from validation.report.badges import badge
+from validation.report.fields import block, pair
+from validation.report.figures.accuracy import calibration, roc_curve
+from validation.report.figures.agreement import bland_altman_by_vendor, scatter
+from validation.report.figures.forest import forest
+from validation.report.labels import (
+    DIMENSIONS,
+    METRICS,
+    dimension_title,
+    site_names,
+    stratum_label,
+)
 
-#: Subgroup dimensions in the order the report shows them, with their headings.
-DIMENSION_TITLES: dict[str, str] = {
-    "site": "Site",
-    "vendor": "Ultrasound vendor",
-    "scanner_model": "Scanner model",
-    "sex": "Sex",
-    "age_band": "Age band (years)",
-    "bmi_band": "Body-mass index band (kg/m\u00b2)",
-    "image_quality": "Image quality",
-}
-
-#: Stratum metrics shown in the subgroup tables, with their labels and units (filter names).
-TABLE_METRICS: dict[str, tuple[str, str]] = {
-    "bias": ("bias", "mm"),
-    "loa_low": ("lower limit of agreement", "mm"),
-    "loa_high": ("upper limit of agreement", "mm"),
-    "mae": ("mean absolute error", "mm"),
-    "rmse": ("root-mean-square error", "mm"),
-    "sensitivity": ("sensitivity", ""),
-    "specificity": ("specificity", ""),
-    "auc": ("AUC", "index"),
-}
+#: Stratum metrics shown in the subgroup tables, in order (named by :data:`labels.METRICS`).
+TABLE_METRICS: tuple[str, ...] = (
+    "bias",
+    "loa_low",
+    "loa_high",
+    "mae",
+    "rmse",
+    "sensitivity",
+    "specificity",
+    "auc",
+)
 
 #: Metrics pooled across sites by the analysis, with their labels and units.
 POOLED_METRICS: dict[str, tuple[str, str]] = {
@@ -68,13 +69,6 @@ ACCURACY_MEASURES: tuple[tuple[str, str, str], ...] = (
     ("lr_negative", "Negative likelihood ratio (LR\u2212)", "ratio"),
 )
 
-VERDICT_CSS = {
-    "PASS": "pass",
-    "FAIL": "fail",
-    "NOT EVALUABLE": "not-evaluable",
-    "NOT TESTED": "not-tested",
-}
-
 REGRESSIONS: tuple[tuple[str, str], ...] = (
     ("deming", "Deming regression"),
     ("passing_bablok", "Passing-Bablok regression"),
@@ -86,25 +80,6 @@ REGRESSIONS: tuple[tuple[str, str], ...] = (
 # ---------------------------------------------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    """A float (infinities kept: the filters show them), or None for missing / NaN / text."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
-
-
-def _pair(value: Any) -> list[float | None] | None:
-    """A ``[low, high]`` interval, or None when absent or wholly undefined."""
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        return None
-    low, high = _number(value[0]), _number(value[1])
-    return None if low is None and high is None else [low, high]
-
-
 def _covers(interval: list[float | None] | None, point: float) -> bool | None:
     """Whether ``interval`` contains ``point`` (None when the interval is undefined)."""
     if interval is None or interval[0] is None or interval[1] is None:
@@ -114,18 +89,8 @@ def _covers(interval: list[float | None] | None, point: float) -> bool | None:
 
 def _above(value: Any, bound: Any) -> bool | None:
     """Whether ``value > bound`` (None when either is undefined)."""
-    a, b = _number(value), _number(bound)
+    a, b = number_or_none(value), number_or_none(bound)
     return None if a is None or b is None else a > b
-
-
-def _block(results: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = results.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _verdict(text: Any) -> dict[str, str]:
-    verdict = str(text).upper() if text is not None else "NOT EVALUABLE"
-    return {"text": verdict, "css": VERDICT_CSS.get(verdict, "not-evaluable")}
 
 
 def _endpoint_view(ep: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,12 +99,12 @@ def _endpoint_view(ep: Mapping[str, Any]) -> dict[str, Any]:
         "id": ep.get("id"),
         "label": ep.get("label"),
         "n": ep.get("n"),
-        "estimate": _number(ep.get("estimate")),
-        "ci": [_number(ep.get("ci_low")), _number(ep.get("ci_high"))],
+        "estimate": number_or_none(ep.get("estimate")),
+        "ci": [number_or_none(ep.get("ci_low")), number_or_none(ep.get("ci_high"))],
         "method": ep.get("method") or "",
         "goal_text": ep.get("goal_text") or "",
         "primary": bool(ep.get("primary")),
-        "verdict": _verdict(ep.get("verdict")),
+        "verdict": badge(ep.get("verdict")),
     }
 
 
@@ -149,11 +114,6 @@ def endpoints_by_metric(endpoints: Iterable[Mapping[str, Any]]) -> dict[str, dic
     for ep in endpoints:
         out.setdefault(str(ep.get("metric")), _endpoint_view(ep) | {"goal": ep.get("goal")})
     return out
-
-
-def _site_names(results: Mapping[str, Any]) -> dict[str, str]:
-    sites = _block(results, "data").get("sites") or []
-    return {str(s["id"]): str(s.get("name", s["id"])) for s in sites if "id" in s}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,17 +130,17 @@ CI_METHODS = {
 
 
 def _regression(name: str, label: str, fit: Mapping[str, Any]) -> dict[str, Any]:
-    intercept_ci, slope_ci = _pair(fit.get("intercept_ci")), _pair(fit.get("slope_ci"))
+    intercept_ci, slope_ci = pair(fit.get("intercept_ci")), pair(fit.get("slope_ci"))
     method = str(fit.get("ci_method") or "n/a")
     detail = f"CI: {CI_METHODS.get(method, method)}"
-    if name == "deming" and _number(fit.get("error_ratio")) is not None:
+    if name == "deming" and number_or_none(fit.get("error_ratio")) is not None:
         detail += f"; error-variance ratio {float(fit['error_ratio']):g}"
     return {
         "key": name,
         "label": label,
-        "intercept": _number(fit.get("intercept")),
+        "intercept": number_or_none(fit.get("intercept")),
         "intercept_ci": intercept_ci,
-        "slope": _number(fit.get("slope")),
+        "slope": number_or_none(fit.get("slope")),
         "slope_ci": slope_ci,
         "detail": detail,
         "intercept_covers_zero": _covers(intercept_ci, 0.0),
@@ -189,19 +149,19 @@ def _regression(name: str, label: str, fit: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _method_comparison(results: Mapping[str, Any]) -> dict[str, Any]:
-    mc = _block(results, "method_comparison")
+    mc = block(results, "method_comparison")
     regressions = [
         _regression(key, label, mc[key])
         for key, label in REGRESSIONS
         if isinstance(mc.get(key), Mapping)
     ]
-    ccc = mc.get("ccc") if isinstance(mc.get("ccc"), Mapping) else None
+    ccc = block(mc, "ccc") or None
     icc = [
         {
             "form": row.get("form"),
             "description": row.get("description") or "",
-            "estimate": _number(row.get("estimate")),
-            "ci": [_number(row.get("ci_low")), _number(row.get("ci_high"))],
+            "estimate": number_or_none(row.get("estimate")),
+            "ci": [number_or_none(row.get("ci_low")), number_or_none(row.get("ci_high"))],
         }
         for row in mc.get("icc") or []
         if isinstance(row, Mapping)
@@ -212,10 +172,10 @@ def _method_comparison(results: Mapping[str, Any]) -> dict[str, Any]:
         "regressions": regressions,
         "ccc": (
             {
-                "estimate": _number(ccc.get("estimate")),
-                "ci": [_number(ccc.get("ci_low")), _number(ccc.get("ci_high"))],
-                "precision": _number(ccc.get("precision")),
-                "accuracy": _number(ccc.get("accuracy")),
+                "estimate": number_or_none(ccc.get("estimate")),
+                "ci": [number_or_none(ccc.get("ci_low")), number_or_none(ccc.get("ci_high"))],
+                "precision": number_or_none(ccc.get("precision")),
+                "accuracy": number_or_none(ccc.get("accuracy")),
             }
             if ccc
             else None
@@ -238,7 +198,9 @@ def _loa_goals(
     bounds = []
     for metric in sorted(judged):
         goal = (endpoints.get(metric) or {}).get("goal") or {}
-        bounds += [float(goal[k]) for k in ("lower", "upper") if _number(goal.get(k)) is not None]
+        bounds += [
+            float(goal[k]) for k in ("lower", "upper") if number_or_none(goal.get(k)) is not None
+        ]
     return bounds
 
 
@@ -248,34 +210,34 @@ def measurement_context(
     endpoints: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
     """Context of section 9: endpoint intervals, RMSE, method comparison and the figures."""
-    agreement = _block(results, "agreement")
+    agreement = block(results, "agreement")
     strata = [r for r in results.get("strata") or [] if isinstance(r, Mapping)]
     confidence = float(results["analysis"]["confidence"])
     mc = _method_comparison(results)
-    deming = _block(results, "method_comparison").get("deming")
+    deming = block(results, "method_comparison").get("deming")
     has_vendors = any(r.get("dimension") == "vendor" for r in strata)
     figs = {
         "vendor": (
-            figures.bland_altman_by_vendor(
+            bland_altman_by_vendor(
                 table,
                 strata,
-                pooled_bias=_number(agreement.get("bias")),
+                pooled_bias=number_or_none(agreement.get("bias")),
                 loa_goals=_loa_goals(strata, endpoints),
                 confidence=confidence,
             )
             if has_vendors
             else None
         ),
-        "scatter": figures.scatter(table, deming=deming if isinstance(deming, Mapping) else None),
+        "scatter": scatter(table, deming=deming if isinstance(deming, Mapping) else None),
     }
     return {
-        "estimable": _number(agreement.get("bias")) is not None,
+        "estimable": number_or_none(agreement.get("bias")) is not None,
         "endpoints": {m: endpoints.get(m) for m in ("bias", "loa_low", "loa_high", "mae", "rmse")},
-        "rmse": _number(agreement.get("rmse")),
-        "rmse_ci": _pair(agreement.get("rmse_ci")),
-        "loa_multiplier": _number(agreement.get("loa_multiplier"))
-        or _number(results["analysis"].get("loa_multiplier")),
-        "slope_covers_zero": _covers(_pair(agreement.get("proportional_slope_ci")), 0.0),
+        "rmse": number_or_none(agreement.get("rmse")),
+        "rmse_ci": pair(agreement.get("rmse_ci")),
+        "loa_multiplier": number_or_none(agreement.get("loa_multiplier"))
+        or number_or_none(results["analysis"].get("loa_multiplier")),
+        "slope_covers_zero": _covers(pair(agreement.get("proportional_slope_ci")), 0.0),
         "method_comparison": mc,
         "figures": figs,
     }
@@ -292,35 +254,34 @@ def diagnostic_context(
     endpoints: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
     """Context of section 10: accuracy measures with both intervals, AUC, kappa, figures."""
-    cls = _block(results, "classification")
+    cls = block(results, "classification")
     confidence = float(results["analysis"]["confidence"])
     method = cls.get("method") or results["analysis"].get("proportion_ci") or ""
     measures = []
     for key, label, unit in ACCURACY_MEASURES:
-        value = cls.get(key) if isinstance(cls.get(key), Mapping) else {}
+        value = block(cls, key)
         measures.append(
             {
                 "key": key,
                 "label": label,
                 "unit": unit,
-                "estimate": _number(value.get("estimate")),
-                "ci": [_number(value.get("ci_low")), _number(value.get("ci_high"))],
+                "estimate": number_or_none(value.get("estimate")),
+                "ci": [number_or_none(value.get("ci_low")), number_or_none(value.get("ci_high"))],
                 "method": method if unit == "" else "",
                 "endpoint": endpoints.get(key),
             }
         )
-    auc = cls.get("auc") if isinstance(cls.get("auc"), Mapping) else None
-    kappa = _block(results, "method_comparison").get("kappa")
-    kappa = kappa if isinstance(kappa, Mapping) else None
-    sens = cls.get("sensitivity") if isinstance(cls.get("sensitivity"), Mapping) else {}
-    spec = cls.get("specificity") if isinstance(cls.get("specificity"), Mapping) else {}
-    threshold = _number(results["analysis"].get("threshold"))
+    auc = block(cls, "auc") or None
+    kappa = block(block(results, "method_comparison"), "kappa") or None
+    sens = block(cls, "sensitivity")
+    spec = block(cls, "specificity")
+    threshold = number_or_none(results["analysis"].get("threshold"))
     return {
         "measures": measures,
         "auc": (
             {
-                "estimate": _number(auc.get("estimate")),
-                "ci": [_number(auc.get("ci_low")), _number(auc.get("ci_high"))],
+                "estimate": number_or_none(auc.get("estimate")),
+                "ci": [number_or_none(auc.get("ci_low")), number_or_none(auc.get("ci_high"))],
                 "method": auc.get("method") or "DeLong",
                 "endpoint": endpoints.get("auc"),
             }
@@ -329,26 +290,26 @@ def diagnostic_context(
         ),
         "kappa": (
             {
-                "estimate": _number(kappa.get("estimate")),
-                "ci": [_number(kappa.get("ci_low")), _number(kappa.get("ci_high"))],
-                "observed": _number(kappa.get("observed_agreement")),
-                "expected": _number(kappa.get("expected_agreement")),
+                "estimate": number_or_none(kappa.get("estimate")),
+                "ci": [number_or_none(kappa.get("ci_low")), number_or_none(kappa.get("ci_high"))],
+                "observed": number_or_none(kappa.get("observed_agreement")),
+                "expected": number_or_none(kappa.get("expected_agreement")),
             }
             if kappa
             else None
         ),
         "figures": {
-            "roc": figures.roc_curve(
+            "roc": roc_curve(
                 table,
                 auc=auc,
                 operating_point={
-                    "sensitivity": _number(sens.get("estimate")),
-                    "specificity": _number(spec.get("estimate")),
+                    "sensitivity": number_or_none(sens.get("estimate")),
+                    "specificity": number_or_none(spec.get("estimate")),
                 },
                 threshold=threshold,
                 confidence=confidence,
             ),
-            "calibration": figures.calibration(table),
+            "calibration": calibration(table),
         },
     }
 
@@ -369,9 +330,9 @@ def _cell(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "n": row.get("n"),
         "studies": row.get("studies", row.get("n")),
-        "estimate": _number(row.get("estimate")),
-        "ci_low": _number(row.get("ci_low")),
-        "ci_high": _number(row.get("ci_high")),
+        "estimate": number_or_none(row.get("estimate")),
+        "ci_low": number_or_none(row.get("ci_low")),
+        "ci_high": number_or_none(row.get("ci_high")),
         "small": bool(row.get("small")),
         "judged": _judged(row),
         "goal_met": row.get("goal_met"),
@@ -383,7 +344,7 @@ def _dimension_order(results: Mapping[str, Any], present: Iterable[str]) -> list
     present = list(dict.fromkeys(present))
     planned = [str(d) for d in results["analysis"].get("strata") or []]
     order = [d for d in planned if d in present]
-    order += [d for d in DIMENSION_TITLES if d in present and d not in order]
+    order += [d for d in DIMENSIONS if d in present and d not in order]
     return order + [d for d in present if d not in order]
 
 
@@ -401,13 +362,9 @@ def _band_key(label: str) -> tuple[float, str]:
     return (bound, label)
 
 
-def _title(dimension: str) -> str:
-    return DIMENSION_TITLES.get(dimension, dimension.replace("_", " ").capitalize())
-
-
 def subgroup_tables(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One table per stratum dimension: a row per stratum with a cell per metric."""
-    names = _site_names(results)
+    names = site_names(results)
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for row in results.get("strata") or []:
         dim, stratum, metric = str(row["dimension"]), str(row["stratum"]), str(row["metric"])
@@ -415,9 +372,7 @@ def subgroup_tables(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             stratum,
             {
                 "stratum": stratum,
-                "label": f"{names[stratum]} ({stratum})"
-                if dim == "site" and stratum in names
-                else stratum,
+                "label": stratum_label(dim, stratum, names),
                 "short": stratum,
                 "studies": None,
                 "small": False,
@@ -438,18 +393,18 @@ def subgroup_tables(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         cells = [c for r in rows for c in r["cells"].values() if c is not None]
         judged_metrics = sorted(
             {m for r in rows for m, c in r["cells"].items() if c is not None and c["judged"]},
-            key=list(TABLE_METRICS).index,
+            key=TABLE_METRICS.index,
         )
         out.append(
             {
                 "dimension": dim,
-                "title": _title(dim),
+                "title": dimension_title(dim),
                 "rows": rows,
                 "any_small": any(r["small"] for r in rows),
                 "judged": bool(judged_metrics),
-                "judged_metrics": [TABLE_METRICS[m][0] for m in judged_metrics],
+                "judged_metrics": [METRICS[m].short for m in judged_metrics],
                 "failing": [
-                    f"{r['label']}: {TABLE_METRICS[m][0]}"
+                    f"{r['label']}: {METRICS[m].short}"
                     for r in rows
                     for m, c in r["cells"].items()
                     if c is not None and c["goal_met"] is False
@@ -466,18 +421,18 @@ def _pooled(record: Mapping[str, Any]) -> dict[str, Any] | None:
     if not record.get("estimable"):
         return None
     return {
-        "estimate": _number(record.get("estimate")),
-        "ci_low": _number(record.get("ci_low")),
-        "ci_high": _number(record.get("ci_high")),
-        "prediction_low": _number(record.get("prediction_low")),
-        "prediction_high": _number(record.get("prediction_high")),
+        "estimate": number_or_none(record.get("estimate")),
+        "ci_low": number_or_none(record.get("ci_low")),
+        "ci_high": number_or_none(record.get("ci_high")),
+        "prediction_low": number_or_none(record.get("prediction_low")),
+        "prediction_high": number_or_none(record.get("prediction_high")),
         "k": record.get("k"),
         "poolable": record.get("poolable"),
     }
 
 
 def _heterogeneity_metrics(results: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    metrics = _block(results, "heterogeneity").get("metrics")
+    metrics = block(results, "heterogeneity").get("metrics")
     return {str(k): v for k, v in (metrics or {}).items() if isinstance(v, Mapping)}
 
 
@@ -544,8 +499,8 @@ def _forest_figures(
                 "pooled": pooled,
             }
         )
-    agreement = _block(results, "agreement")
-    cls = _block(results, "classification")
+    agreement = block(results, "agreement")
+    cls = block(results, "classification")
 
     def panel(metric: str, title: str, xlabel: str, scale: str, reference: Any) -> dict[str, Any]:
         return {
@@ -554,12 +509,12 @@ def _forest_figures(
             "xlabel": xlabel,
             "scale": scale,
             "goal": (endpoints.get(metric) or {}).get("goal"),
-            "reference": _number(reference),
+            "reference": number_or_none(reference),
         }
 
     if not groups:
         return {"bias": None, "accuracy": None}
-    bias = figures.forest(
+    bias = forest(
         groups,
         [
             panel(
@@ -578,7 +533,7 @@ def _forest_figures(
         confidence=confidence,
         min_n=min_n,
     )
-    accuracy = figures.forest(
+    accuracy = forest(
         groups,
         [
             panel(
@@ -618,14 +573,14 @@ def _forest_figures(
 
 def _vendor_mix(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """For each site, the vendors it contributed analysed studies from and those it lacks."""
-    parts = [p for p in _block(results, "data").get("partitions") or [] if isinstance(p, Mapping)]
+    parts = [p for p in block(results, "data").get("partitions") or [] if isinstance(p, Mapping)]
     by_site: dict[str, set[str]] = {}
     for p in parts:
         vendors = by_site.setdefault(str(p.get("site")), set())
-        if (_number(p.get("included")) or 0) > 0:
+        if (number_or_none(p.get("included")) or 0) > 0:
             vendors.add(str(p.get("vendor")))
     every = set().union(*by_site.values()) if by_site else set()
-    names = _site_names(results)
+    names = site_names(results)
     return [
         {
             "site": site,
@@ -639,11 +594,13 @@ def _vendor_mix(results: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def heterogeneity_context(results: Mapping[str, Any]) -> dict[str, Any]:
     """The cross-site heterogeneity block, with the facts that explain "not poolable"."""
-    het = _block(results, "heterogeneity")
+    het = block(results, "heterogeneity")
     records = _heterogeneity_metrics(results)
-    names = _site_names(results)
-    threshold = _number(het.get("i2_threshold"))
-    metrics, loo_sites, drivers = [], {}, []
+    names = site_names(results)
+    threshold = number_or_none(het.get("i2_threshold"))
+    metrics: list[dict[str, Any]] = []
+    loo_sites: dict[str, dict[str, Any]] = {}
+    drivers: list[dict[str, Any]] = []
     for key, (label, unit) in POOLED_METRICS.items():
         rec = records.get(key)
         if rec is None:
@@ -658,33 +615,33 @@ def heterogeneity_context(results: Mapping[str, Any]) -> dict[str, Any]:
                 "scale": scale,
                 "estimable": estimable,
                 "k": rec.get("k", len(rec.get("sites") or [])),
-                "estimate": _number(rec.get("estimate")),
-                "ci": [_number(rec.get("ci_low")), _number(rec.get("ci_high"))],
+                "estimate": number_or_none(rec.get("estimate")),
+                "ci": [number_or_none(rec.get("ci_low")), number_or_none(rec.get("ci_high"))],
                 "prediction": [
-                    _number(rec.get("prediction_low")),
-                    _number(rec.get("prediction_high")),
+                    number_or_none(rec.get("prediction_low")),
+                    number_or_none(rec.get("prediction_high")),
                 ],
-                "tau2": _number(rec.get("tau2")),
-                "i2": _number(rec.get("i2")),
-                "i2_ci": _pair(rec.get("i2_ci")),
-                "q": _number(rec.get("q")),
+                "tau2": number_or_none(rec.get("tau2")),
+                "i2": number_or_none(rec.get("i2")),
+                "i2_ci": pair(rec.get("i2_ci")),
+                "q": number_or_none(rec.get("q")),
                 "q_df": rec.get("q_df"),
-                "q_p": _number(rec.get("q_p")),
+                "q_p": number_or_none(rec.get("q_p")),
                 "poolable": rec.get("poolable") if estimable else None,
                 "q_flag": _above(het.get("q_alpha"), rec.get("q_p")),
                 "i2_flag": _above(rec.get("i2"), threshold),
                 "reason": rec.get("poolability_reason") or "",
             }
         )
-        i2_all = _number(rec.get("i2"))
+        i2_all = number_or_none(rec.get("i2"))
         for loo in rec.get("leave_one_out") or []:
             site = str(loo.get("omitted"))
             loo_sites.setdefault(site, {})[key] = {
-                "estimate": _number(loo.get("estimate")),
-                "ci": [_number(loo.get("ci_low")), _number(loo.get("ci_high"))],
-                "i2": _number(loo.get("i2")),
+                "estimate": number_or_none(loo.get("estimate")),
+                "ci": [number_or_none(loo.get("ci_low")), number_or_none(loo.get("ci_high"))],
+                "i2": number_or_none(loo.get("i2")),
             }
-            i2_without = _number(loo.get("i2"))
+            i2_without = number_or_none(loo.get("i2"))
             if (
                 rec.get("poolable") is False
                 and threshold is not None
@@ -722,7 +679,7 @@ def heterogeneity_context(results: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "available": bool(metrics),
         "method": het.get("method") or "",
-        "q_alpha": _number(het.get("q_alpha")),
+        "q_alpha": number_or_none(het.get("q_alpha")),
         "i2_threshold": threshold,
         "metrics": metrics,
         "leave_one_out": leave_one_out,

@@ -21,6 +21,10 @@ from typing import Any
 
 import pandas as pd
 
+from validation.report.fields import block
+from validation.report.labels import humanize, plain, site_names
+from validation.report.text import load_text
+
 #: Model-card input fields with their labels, in the order the report shows them.
 INPUT_LABELS: dict[str, str] = {
     "modality": "Modality",
@@ -44,19 +48,6 @@ TRAINING_LABELS: dict[str, str] = {
     "mval": "mval version",
     "trained_on": "Trained on",
 }
-#: Words kept as written when a key is turned into a label.
-WORDS = {
-    "mm": "mm",
-    "mae": "MAE",
-    "ivsd": "IVSd",
-    "lvh": "LVH",
-    "id": "ID",
-    "sop": "SOP",
-    "us": "US",
-    "auc": "AUC",
-    "vs": "vs",
-    "sha256": "sha256",
-}
 #: Reliability bands for an ICC (Koo & Li 2016): upper limit (exclusive) and word.
 ICC_BANDS: tuple[tuple[float, str], ...] = (
     (0.50, "poor"),
@@ -69,7 +60,7 @@ ICC_SINGLE, ICC_CONSENSUS = "ICC(2,1)", "ICC(2,k)"
 #: The lower bound the consensus ICC must clear for the report to call the reference reliable.
 ICC_RELIABLE = 0.75
 #: Headings of the baseline groupings.
-DIMENSION_TITLES = {"overall": "All analysed studies", "site": "By site", "vendor": "By vendor"}
+BASELINE_TITLES = {"overall": "All analysed studies", "site": "By site", "vendor": "By vendor"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,39 +68,17 @@ DIMENSION_TITLES = {"overall": "All analysed studies", "site": "By site", "vendo
 # ---------------------------------------------------------------------------------------------
 
 
-def _label(key: Any) -> str:
-    """A model-card or protocol key as a label: ``holdout_mae_mm`` -> ``Holdout MAE mm``."""
-    words = [w for w in re.split(r"[_\-\s]+", str(key)) if w]
-    if not words:
-        return str(key)
-    out = [WORDS.get(w.lower(), w) for w in words]
-    if words[0].lower() not in WORDS:
-        out[0] = out[0][:1].upper() + out[0][1:]
-    return " ".join(out)
-
-
-def _text(value: Any) -> str:
-    """A free-form card value as text (lists joined, mappings as "key: value")."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ", ".join(_text(v) for v in value)
-    if isinstance(value, Mapping):
-        return "; ".join(f"{_label(k)}: {_text(v)}" for k, v in value.items())
-    return "" if value is None else str(value)
-
-
 def _item(label: str, value: Any) -> dict[str, Any]:
     """A labelled card value: a list stays a list (``items``), anything else becomes text."""
     if isinstance(value, list | tuple):
-        return {"label": label, "text": None, "entries": [_text(v) for v in value]}
-    return {"label": label, "text": _text(value), "entries": None}
+        return {"label": label, "text": None, "entries": [plain(v) for v in value]}
+    return {"label": label, "text": plain(value), "entries": None}
 
 
 def _reader_label(column: str) -> str:
     """``reader_2_ivsd_mm`` -> ``Reader 2``; other names as labels."""
     match = re.match(r"(?i)reader[_\s-]*(\w+?)(?:_ivsd.*)?$", str(column))
-    return f"Reader {match.group(1)}" if match else _label(column)
+    return f"Reader {match.group(1)}" if match else humanize(column)
 
 
 def _parse_time(stamp: Any) -> dt.datetime | None:
@@ -131,13 +100,8 @@ def _parse_date(text: Any) -> dt.date | None:
         return None
 
 
-def _site_names(results: Mapping[str, Any]) -> dict[str, str]:
-    return {str(s["id"]): str(s["name"]) for s in results["data"]["sites"]}
-
-
 def _card(results: Mapping[str, Any]) -> Mapping[str, Any]:
-    card = results["model"].get("card") or {}
-    return card if isinstance(card, Mapping) else {}
+    return block(results["model"], "card")
 
 
 def _study_vendors(results: Mapping[str, Any], table: pd.DataFrame) -> list[str]:
@@ -172,19 +136,19 @@ def _training_vendors(card: Mapping[str, Any]) -> list[str] | None:
 def _device(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
     protocol, model = results["protocol"], results["model"]
     device, card = protocol["device"], _card(results)
-    inputs = card.get("inputs") if isinstance(card.get("inputs"), Mapping) else {}
-    outputs = card.get("outputs") if isinstance(card.get("outputs"), Mapping) else {}
-    prep = card.get("preprocessing") if isinstance(card.get("preprocessing"), Mapping) else {}
-    weights = card.get("weights") if isinstance(card.get("weights"), Mapping) else {}
-    training = card.get("training_data") if isinstance(card.get("training_data"), Mapping) else {}
-    record = card.get("training") if isinstance(card.get("training"), Mapping) else {}
-    performance = card.get("performance") if isinstance(card.get("performance"), Mapping) else {}
+    inputs = block(card, "inputs")
+    outputs = block(card, "outputs")
+    prep = block(card, "preprocessing")
+    weights = block(card, "weights")
+    training = block(card, "training_data")
+    record = block(card, "training")
+    performance = block(card, "performance")
 
     trained = _training_vendors(card)
     trained_lower = {v.lower() for v in trained or []}
     study_vendors = _study_vendors(results, table)
     by_vendor = _vendor_sites(results)
-    names = _site_names(results)
+    names = site_names(results)
     vendor_rows = [
         {
             "vendor": v,
@@ -214,11 +178,11 @@ def _device(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
             "format": weights.get("format"),
             "parameters": weights.get("parameters"),
             "state_sha256": weights.get("state_sha256"),
-            "architecture": _text(card["architecture"]) if card.get("architecture") else None,
+            "architecture": plain(card["architecture"]) if card.get("architecture") else None,
         },
         "inputs": [_item(INPUT_LABELS[k], inputs[k]) for k in INPUT_LABELS if k in inputs]
-        + [_item(_label(k), v) for k, v in inputs.items() if k not in INPUT_LABELS],
-        "outputs": [{"name": str(k), "text": _text(v)} for k, v in outputs.items()],
+        + [_item(humanize(k), v) for k, v in inputs.items() if k not in INPUT_LABELS],
+        "outputs": [{"name": str(k), "text": plain(v)} for k, v in outputs.items()],
         "threshold": results["analysis"].get("threshold"),
         "preprocessing": [
             {
@@ -230,7 +194,7 @@ def _device(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
             if k in prep
         ],
         "preprocessing_other": [
-            _item(_label(k), v) for k, v in prep.items() if k not in PREPROCESSING_LABELS
+            _item(humanize(k), v) for k, v in prep.items() if k not in PREPROCESSING_LABELS
         ],
         "training_data": {
             "available": bool(training),
@@ -240,11 +204,15 @@ def _device(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
             "studies_fit": training.get("studies_fit"),
             "studies_holdout": training.get("studies_holdout"),
             "seed": None if training.get("seed") is None else str(training["seed"]),
-            "other": [_item(_label(k), v) for k, v in training.items() if k not in known_training],
+            "other": [
+                _item(humanize(k), v) for k, v in training.items() if k not in known_training
+            ],
         },
-        "development_performance": [_item(_label(k), v) for k, v in performance.items()],
-        "training_record": [_item(TRAINING_LABELS.get(k, _label(k)), v) for k, v in record.items()],
-        "limitations": [_text(x) for x in card.get("limitations") or []],
+        "development_performance": [_item(humanize(k), v) for k, v in performance.items()],
+        "training_record": [
+            _item(TRAINING_LABELS.get(k, humanize(k)), v) for k, v in record.items()
+        ],
+        "limitations": [plain(x) for x in card.get("limitations") or []],
         "vendors": vendor_rows,
         "untrained_vendors": untrained,
         "has_card": bool(card),
@@ -255,24 +223,9 @@ def _device(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
 # 4. Study design
 # ---------------------------------------------------------------------------------------------
 
-#: Plain-words names of the endpoint metrics, for the hypotheses.
-METRIC_WORDS: dict[str, str] = {
-    "bias": "true mean difference between the device and the reference IVSd (device − reference)",
-    "loa_low": "true lower limit of agreement (the difference below which 2.5% of patients fall)",
-    "loa_high": "true upper limit of agreement (the difference above which 2.5% of patients fall)",
-    "mae": "true mean absolute difference between the device and the reference IVSd",
-    "rmse": "true root-mean-square difference between the device and the reference IVSd",
-    "sensitivity": "true sensitivity (share of reference-positive LVH studies the device flags)",
-    "specificity": "true specificity (share of reference-negative studies the device does "
-    "not flag)",
-    "ppv": "true positive predictive value",
-    "npv": "true negative predictive value",
-    "auc": "true area under the ROC curve of the LVH probability",
-}
 
-
-def _hypothesis(ep: Mapping[str, Any]) -> dict[str, Any]:
-    goal = ep.get("goal") if isinstance(ep.get("goal"), Mapping) else {}
+def _hypothesis(ep: Mapping[str, Any], quantities: Mapping[str, str]) -> dict[str, Any]:
+    goal = block(ep, "goal")
     lower, upper = goal.get("lower"), goal.get("upper")
     if lower is not None and upper is not None:
         shape = "interval"
@@ -287,7 +240,7 @@ def _hypothesis(ep: Mapping[str, Any]) -> dict[str, Any]:
         "id": ep["id"],
         "label": ep["label"],
         "primary": bool(ep["primary"]),
-        "quantity": METRIC_WORDS.get(str(ep["metric"]), f"true value of {ep['label']}"),
+        "quantity": quantities.get(str(ep["metric"]), f"true value of {ep['label']}"),
         "unit": unit,
         "unit_label": "mm" if unit == "mm" else "",
         "lower": lower,
@@ -308,15 +261,15 @@ def _reference_standard(protocol: Mapping[str, Any]) -> dict[str, Any]:
         "readers": [{"column": r, "label": _reader_label(r)} for r in readers],
         "n_readers": len(readers),
         "blinding": ref.get("blinding"),
-        "adjudication": ref.get("adjudication") or ref.get("consensus"),
+        "adjudication": ref.get("adjudication"),
     }
 
 
 def _design(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
     protocol, lock = results["protocol"], results["lock"]
-    names = _site_names(results)
+    names = site_names(results)
     by_vendor = _vendor_sites(results)
-    period = results.get("study_period") if isinstance(results.get("study_period"), Mapping) else {}
+    period = block(results, "study_period")
     period_sites = {str(s["site"]): s for s in period.get("sites") or []}
     analysed = {str(r["site"]): r["analysed"] for r in results["flow_by_site"]}
     sites = [
@@ -368,7 +321,7 @@ def _design(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
         "sample_size": protocol["sample_size"],
         "received": results["flow"]["received"],
         "analysed": results["flow"]["analysed"],
-        "hypotheses": [_hypothesis(ep) for ep in endpoints],
+        "hypotheses": [_hypothesis(ep, load_text("evidence")["hypotheses"]) for ep in endpoints],
         "n_primary": sum(1 for ep in endpoints if ep["primary"]),
         "n_secondary": sum(1 for ep in endpoints if not ep["primary"]),
         "multiplicity": {
@@ -376,7 +329,7 @@ def _design(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
             "rationale": multiplicity.get("rationale") or protocol.get("multiplicity"),
             "procedure": multiplicity.get("procedure"),
             "secondary": multiplicity.get("secondary"),
-            "alpha": multiplicity.get("familywise_alpha", multiplicity.get("alpha")),
+            "alpha": multiplicity.get("alpha"),
             "one_sided_alpha": multiplicity.get("one_sided_alpha"),
             "gate_open": multiplicity.get("gate_open"),
         },
@@ -393,7 +346,7 @@ def _independence(results: Mapping[str, Any]) -> dict[str, Any]:
     block = results.get("independence")
     if not isinstance(block, Mapping) or "checks" not in block:
         return {"available": False}
-    names = _site_names(results)
+    names = site_names(results)
     test = block["test"]
     return {
         "available": True,
@@ -422,7 +375,7 @@ def _baseline(results: Mapping[str, Any]) -> dict[str, Any]:
     block = results.get("baseline")
     if not isinstance(block, Mapping) or not block.get("rows"):
         return {"available": False}
-    names = _site_names(results)
+    names = site_names(results)
     trained = _training_vendors(_card(results))
     trained_lower = None if trained is None else {v.lower() for v in trained}
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -438,7 +391,7 @@ def _baseline(results: Mapping[str, Any]) -> dict[str, Any]:
     order = ["overall", *[d for d in block.get("dimensions", []) if d != "overall"]]
     order += [d for d in groups if d not in order]
     sections = [
-        {"dimension": d, "title": DIMENSION_TITLES.get(d, _label(d)), "rows": groups[d]}
+        {"dimension": d, "title": BASELINE_TITLES.get(d, humanize(d)), "rows": groups[d]}
         for d in order
         if d in groups
     ]

@@ -17,25 +17,15 @@ context is ``{"versions": None}`` and the report renders as for a single model.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from validation.report import version_figures
-
-#: Badge classes of the comparison verdicts (the report's PASS/FAIL styling).
-VERDICT_CSS = {
-    "PASS": "pass",
-    "FAIL": "fail",
-    "NON-INFERIOR": "pass",
-    "NOT NON-INFERIOR": "fail",
-    "NOT TESTED": "not-tested",
-    "NOT EVALUABLE": "not-evaluable",
-}
-
-#: Units of the endpoint metrics (filter names), where the endpoint does not state one.
-METRIC_UNITS = {"bias": "mm", "loa_low": "mm", "loa_high": "mm", "mae": "mm", "rmse": "mm"}
-METRIC_UNITS.update({"auc": "index", "sensitivity": "", "specificity": ""})
+from validation.numbers import finite_or_none
+from validation.report.badges import badge
+from validation.report.fields import block
+from validation.report.figures import versions as version_figures
+from validation.report.labels import dimension_title, site_names, stratum_label
+from validation.report.labels import metric as metric_names
 
 #: How the direction of improvement reads in the margin column.
 BETTER_TEXT = {
@@ -48,37 +38,6 @@ BETTER_TEXT = {
 STATUSES = ("pass", "fail", "untested", "descriptive", "descriptive-fail", "na")
 
 
-def _number(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _badge(text: Any) -> dict[str, str]:
-    verdict = str(text).upper() if text is not None else "NOT EVALUABLE"
-    return {"text": verdict, "css": VERDICT_CSS.get(verdict, "not-evaluable")}
-
-
-def _title(dimension: str) -> str:
-    """The subgroup section's heading of a stratum dimension (context imports this module)."""
-    from validation.report.context import DIMENSIONS
-
-    return DIMENSIONS.get(dimension, dimension.replace("_", " ").capitalize())
-
-
-def _site_names(results: Mapping[str, Any]) -> dict[str, str]:
-    sites = (results.get("data") or {}).get("sites") or []
-    return {str(s["id"]): str(s.get("name", s["id"])) for s in sites if "id" in s}
-
-
-def _stratum_label(dimension: str, stratum: str, names: Mapping[str, str]) -> str:
-    if dimension == "site" and stratum in names:
-        return f"{names[stratum]} ({stratum})"
-    return stratum
-
-
 def limit(better: str, margin: Any) -> float | None:
     """The non-inferiority limit on the difference (candidate minus released).
 
@@ -86,7 +45,7 @@ def limit(better: str, margin: Any) -> float | None:
     lower is better or, for the bias, when the absolute bias must not grow by more than the margin
     (the upper CI bound must stay below it).
     """
-    m = _number(margin)
+    m = finite_or_none(margin)
     if m is None:
         return None
     return -m if better == "higher" else m
@@ -100,7 +59,7 @@ def status(row: Mapping[str, Any]) -> str:
     interval clears, or does not clear, the limit); ``na``: not evaluable.
     """
     verdict = str(row.get("verdict") or "").upper()
-    if verdict == "NOT EVALUABLE" or _number(row.get("difference")) is None:
+    if verdict == "NOT EVALUABLE" or finite_or_none(row.get("difference")) is None:
         return "na"
     if not row.get("judged"):
         return "descriptive-fail" if row.get("noninferior") is False else "descriptive"
@@ -117,7 +76,7 @@ def _row(
     row: Mapping[str, Any], units: Mapping[str, str], names: Mapping[str, str]
 ) -> dict[str, Any]:
     metric = str(row.get("metric"))
-    unit = units.get(str(row.get("endpoint")), METRIC_UNITS.get(metric, ""))
+    unit = units.get(str(row.get("endpoint")), metric_names(metric).unit)
     better = str(row.get("better"))
     dimension, stratum = str(row.get("dimension")), str(row.get("stratum"))
     bound = limit(better, row.get("margin"))
@@ -128,11 +87,11 @@ def _row(
         "primary": bool(row.get("primary")),
         "unit": unit,
         "dimension": dimension,
-        "dimension_title": "All studies" if dimension == "all" else _title(dimension),
+        "dimension_title": "All studies" if dimension == "all" else dimension_title(dimension),
         "stratum": stratum,
         "stratum_label": "pooled"
         if dimension == "all"
-        else _stratum_label(dimension, stratum, names),
+        else stratum_label(dimension, stratum, names),
         "studies": row.get("studies"),
         "released": row.get("released"),
         "candidate": row.get("candidate_estimate"),
@@ -152,7 +111,7 @@ def _row(
         "small": bool(row.get("small")),
         "improved": row.get("improved"),
         "worsened": row.get("worsened"),
-        "verdict": _badge(row.get("verdict")),
+        "verdict": badge(row.get("verdict")),
         "status": status(row),
     }
 
@@ -165,8 +124,8 @@ def _where(row: Mapping[str, Any]) -> str:
 
 
 def _model(entry: Mapping[str, Any]) -> dict[str, Any]:
-    change = entry.get("change") if isinstance(entry.get("change"), Mapping) else None
-    training = entry.get("training_data") if isinstance(entry.get("training_data"), Mapping) else {}
+    change = block(entry, "change") or None
+    training = block(entry, "training_data")
     return {
         "version": entry.get("version"),
         "role": entry.get("role"),
@@ -199,14 +158,14 @@ def _estimate(ep: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "ci_low": ep.get("ci_low"),
         "ci_high": ep.get("ci_high"),
         "n": ep.get("n"),
-        "verdict": _badge(ep.get("verdict")),
+        "verdict": badge(ep.get("verdict")),
     }
 
 
 def _failing_strata(acceptance: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
     return [
-        f"{_title(str(f.get('dimension'))).lower()} "
-        f"{_stratum_label(str(f.get('dimension')), str(f.get('stratum')), names)} "
+        f"{dimension_title(str(f.get('dimension'))).lower()} "
+        f"{stratum_label(str(f.get('dimension')), str(f.get('stratum')), names)} "
         f"({f.get('metric')})"
         for f in acceptance.get("strata_failing") or []
     ]
@@ -236,8 +195,8 @@ def _goals(
     acc_c = analysis.get("acceptance") or {}
     return {
         "rows": rows,
-        "released_verdict": _badge(acc_r.get("verdict", results.get("overall_verdict"))),
-        "candidate_verdict": _badge(acc_c.get("verdict")),
+        "released_verdict": badge(acc_r.get("verdict", results.get("overall_verdict"))),
+        "candidate_verdict": badge(acc_c.get("verdict")),
         "released_failing": _failing_strata(acc_r, names),
         "candidate_failing": _failing_strata(acc_c, names),
         "rule": acc_c.get("rule") or acc_r.get("rule"),
@@ -262,9 +221,9 @@ def _panel(endpoint_rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             {
                 "kind": "pooled" if r["dimension"] == "all" else "stratum",
                 "label": "All studies (pooled)" if r["dimension"] == "all" else r["stratum"],
-                "difference": _number(r["difference"]),
-                "ci_low": _number(r["ci_low"]),
-                "ci_high": _number(r["ci_high"]),
+                "difference": finite_or_none(r["difference"]),
+                "ci_low": finite_or_none(r["ci_low"]),
+                "ci_high": finite_or_none(r["ci_high"]),
                 "status": r["status"],
             }
         )
@@ -340,7 +299,7 @@ def _candidate(
     analysis = ((results.get("versions") or {}).get("analyses") or {}).get(version) or {}
     return {
         "version": version,
-        "verdict": _badge(result.get("verdict")),
+        "verdict": badge(result.get("verdict")),
         "rule": result.get("rule"),
         "conclusion": result.get("conclusion"),
         "pairing": dict(result.get("pairing") or {}),
@@ -363,7 +322,10 @@ def _dim_index(dimension: str, shown: Sequence[str]) -> int:
 
 def _by(comparison: Mapping[str, Any], labels: Mapping[str, str]) -> list[dict[str, Any]]:
     return [
-        {"dimension": _title(str(dim)), "endpoints": [labels.get(str(e), str(e)) for e in ids]}
+        {
+            "dimension": dimension_title(str(dim)),
+            "endpoints": [labels.get(str(e), str(e)) for e in ids],
+        }
         for dim, ids in (comparison.get("by") or {}).items()
     ]
 
@@ -396,7 +358,7 @@ def versions_context(results: Mapping[str, Any]) -> dict[str, Any]:
     comparison = results.get("comparison")
     if not isinstance(comparison, Mapping) or not comparison.get("results"):
         return {"versions": None}
-    names = _site_names(results)
+    names = site_names(results)
     labels = {str(e["id"]): str(e["label"]) for e in results.get("endpoints") or []}
     candidates = [
         _candidate(r, results, comparison, names)
@@ -409,7 +371,7 @@ def versions_context(results: Mapping[str, Any]) -> dict[str, Any]:
             "confidence": float(comparison.get("confidence") or results["analysis"]["confidence"]),
             "rationale": comparison.get("rationale") or None,
             "by": _by(comparison, labels),
-            "dimensions": [_title(str(d)) for d in comparison.get("dimensions") or []],
+            "dimensions": [dimension_title(str(d)) for d in comparison.get("dimensions") or []],
             "models": locked_models(results),
             "candidates": candidates,
         }

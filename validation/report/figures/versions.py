@@ -1,8 +1,8 @@
 """Forest plot of a model version comparison: candidate minus released, pooled and by stratum.
 
-Drawn like the subgroup forest plots of :mod:`validation.report.figures` (object-oriented
+Drawn like the subgroup forest plots of :mod:`validation.report.figures.forest` (object-oriented
 matplotlib, SVG data URI, printed size, no text under
-:data:`~validation.report.figures.MIN_FONT_PT`,
+:data:`~validation.report.figures.style.MIN_FONT_PT`,
 the Okabe-Ito palette, and marker shape as well as colour for every distinction). One panel per
 endpoint; the rows (pooled, then every stratum) are the same in every panel. Each panel shows the
 line of no difference (solid) and the non-inferiority limit that the protocol's margin sets
@@ -23,7 +23,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
-from validation.report.figures import (
+from validation.report.figures.record import FigureRecord, figure_record
+from validation.report.figures.style import (
     FAIL,
     GUIDE,
     INK,
@@ -33,8 +34,7 @@ from validation.report.figures import (
     POINT,
     RC,
     SMALL,
-    _figure,
-    _finite,
+    finite,
 )
 
 #: Most panels side by side in one figure (more endpoints make a second figure).
@@ -107,11 +107,9 @@ def _limits(panel: Mapping[str, Any], scale: float) -> tuple[float, float]:
     values = [0.0]
     for row in panel["rows"]:
         values += [
-            scale * float(row[k])
-            for k in ("difference", "ci_low", "ci_high")
-            if _finite(row.get(k))
+            scale * float(row[k]) for k in ("difference", "ci_low", "ci_high") if finite(row.get(k))
         ]
-    bound = scale * float(panel["limit"]) if _finite(panel.get("limit")) else None
+    bound = scale * float(panel["limit"]) if finite(panel.get("limit")) else None
     if bound is not None:
         values.append(bound)
     lo, hi = min(values), max(values)
@@ -171,7 +169,7 @@ def comparison_forest_figure(
             ax.set_title(title, fontsize=SMALL, color=INK, fontweight="bold", pad=4)
             ax.set_xlabel(str(panel.get("xlabel") or ""), fontsize=SMALL)
             ax.axvline(0.0, color="#9a9a9a", lw=0.8, zorder=1)
-            if _finite(panel.get("limit")):
+            if finite(panel.get("limit")):
                 bound = scale * float(panel["limit"])
                 inferior = (lo, bound) if bound < 0 else (bound, hi)
                 ax.axvspan(*inferior, color=INFERIOR, lw=0, zorder=0)
@@ -204,7 +202,7 @@ def comparison_forest_figure(
                 if row["kind"] == "header":
                     continue
                 state = str(row.get("status"))
-                if state not in STYLE or not _finite(row.get("difference")):
+                if state not in STYLE or not finite(row.get("difference")):
                     ax.text(
                         0.5,
                         y,
@@ -220,7 +218,7 @@ def comparison_forest_figure(
                 used.add(state)
                 style = STYLE[state]
                 grow = 0.8 if row["kind"] == "pooled" else 0.0
-                if _finite(row.get("ci_low")) and _finite(row.get("ci_high")):
+                if finite(row.get("ci_low")) and finite(row.get("ci_high")):
                     ax.plot(
                         (scale * float(row["ci_low"]), scale * float(row["ci_high"])),
                         (y, y),
@@ -285,7 +283,7 @@ def comparison_forest(
     alt: str,
     caption: str,
     confidence: float = 0.95,
-) -> dict[str, str]:
+) -> FigureRecord:
     """A forest plot of the paired differences between a candidate and the released version.
 
     Parameters
@@ -295,7 +293,7 @@ def comparison_forest(
         "limit" (the signed non-inferiority limit on the difference, or None), "rows"}``; every
         panel has the same rows, each ``{"kind" ("header", "pooled" or "stratum"), "label",
         "difference", "ci_low", "ci_high", "status"}`` (status as in
-        :func:`validation.report.versions.status`). Proportions are drawn in percentage
+        :func:`validation.report.evidence.versions.status`). Proportions are drawn in percentage
         points.
     fig_id, alt, caption : str
         The figure's id, alternative text and caption.
@@ -307,4 +305,6 @@ def comparison_forest(
     dict
         ``{"id", "src", "alt", "caption"}``.
     """
-    return _figure(comparison_forest_figure(panels, confidence=confidence), fig_id, alt, caption)
+    return figure_record(
+        comparison_forest_figure(panels, confidence=confidence), fig_id, alt, caption
+    )
