@@ -1,9 +1,11 @@
 """A real Orthanc DICOMweb server for tests, started on a free loopback port.
 
-Registered as the session fixture ``orthanc`` by ``tests/ingest/conftest.py`` and
-``tests/model/conftest.py``. The server has no DICOM listener, no remote access and no
-authentication; its storage and index live in a temporary folder, and it is stopped at the end of
-the session (terminate, then kill after a timeout).
+One server runs for the whole session (fixture ``orthanc_server``, registered by
+``tests/conftest.py``); each test module that asks for the fixture ``orthanc`` gets it emptied
+first (:meth:`OrthancServer.clear`), so what one module stored never shows in another's queries,
+whatever the order. The server has no DICOM listener, no remote access and no authentication;
+its storage and index live in a temporary folder, and it is stopped at the end of the session
+(terminate, then kill after a timeout).
 
 Its Lua request filter answers HTTP 403 to every request whose URI holds a UID starting with
 :data:`LOCKED_UID_PREFIX`: QIDO-RS lists such an instance (its study and series UIDs are normal),
@@ -154,6 +156,18 @@ class OrthancServer:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def clear(self) -> None:
+        """Delete every instance the server holds (Orthanc REST) and forget the uploads."""
+        response = requests.get(f"{self.url}/patients", timeout=30)
+        response.raise_for_status()
+        for patient in response.json():
+            requests.delete(f"{self.url}/patients/{patient}", timeout=30).raise_for_status()
+        self.uploads.clear()
+        left = requests.get(f"{self.url}/instances", timeout=30)
+        left.raise_for_status()
+        if left.json():
+            raise RuntimeError(f"Orthanc still holds {len(left.json())} instances after clear()")
+
     def upload(self, path: Path) -> requests.Response:
         """``POST /instances`` one file (Orthanc REST); the response is kept in ``uploads``."""
         response = requests.post(f"{self.url}/instances", data=path.read_bytes(), timeout=30)
@@ -172,8 +186,8 @@ class OrthancServer:
 
 
 @pytest.fixture(scope="session")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    """A running, empty Orthanc with DICOMweb on a free loopback port, for the whole session."""
+def orthanc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    """A running Orthanc with DICOMweb on a free loopback port, for the whole session."""
     binary = require(shutil.which(ORTHANC_BINARY) or ORTHANC_BINARY, "Orthanc server binary")
     plugin = require(DICOMWEB_PLUGIN, "Orthanc DICOMweb plugin (orthanc-dicomweb)")
     server = OrthancServer(tmp_path_factory.mktemp("orthanc"))
@@ -182,3 +196,10 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def orthanc(orthanc_server: OrthancServer) -> OrthancServer:
+    """The session's Orthanc, empty at the start of the module that asks for it."""
+    orthanc_server.clear()
+    return orthanc_server

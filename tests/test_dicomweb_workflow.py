@@ -3,30 +3,22 @@ ingest (QIDO-RS + WADO-RS), inference, and the SR results stored back with STOW-
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.orthanc import DICOMWEB_PLUGIN, ORTHANC_BINARY, OrthancServer, require
+from tests.orthanc import OrthancServer
 from validation.cli import main
 
 
 @pytest.fixture(scope="module")
-def pacs(tmp_path_factory, tiny_demo: Path) -> Iterator[OrthancServer]:
-    """An Orthanc of its own, holding the tiny demo's s02/Siemens partition."""
-    binary = require(shutil.which(ORTHANC_BINARY) or ORTHANC_BINARY, "Orthanc server binary")
-    plugin = require(DICOMWEB_PLUGIN, "Orthanc DICOMweb plugin (orthanc-dicomweb)")
-    server = OrthancServer(tmp_path_factory.mktemp("pacs"))
-    server.start(binary, plugin)
-    try:
-        for path in sorted((tiny_demo / "data/demo/test/s02/Siemens").rglob("*.dcm")):
-            server.upload(path)
-        yield server
-    finally:
-        server.stop()
+def pacs(orthanc: OrthancServer, tiny_demo: Path) -> OrthancServer:
+    """The session's Orthanc (emptied for this module), holding the tiny demo's s02/Siemens
+    partition and nothing else."""
+    for path in sorted((tiny_demo / "data/demo/test/s02/Siemens").rglob("*.dcm")):
+        orthanc.upload(path)
+    return orthanc
 
 
 def test_dicomweb_partition_ingest_infer_and_stow(

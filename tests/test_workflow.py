@@ -1,62 +1,44 @@
-"""End to end: the Snakemake workflow on a tiny demo study, as a user runs it."""
+"""End to end: the Snakemake workflow on a tiny demo study, as a user runs it.
+
+The dry runs and the lint use a fresh copy of the project; the end-to-end checks read the
+session's tiny run (``tiny_run`` in ``tests/conftest.py``), and a test that changes files works on
+its own copy of that run (``tiny_run_copy``), so every test runs alone or in any order."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pypdf
 import pytest
 
-from tests.project import copy_project
+from tests.project import N_PARTITIONS, N_VERSIONS, TINY, copy_project, mval, snakemake
 from validation.hashing import sha256_file
 
-BIN = Path(sys.executable).parent
-
-
-def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run(
-        [str(BIN / "snakemake"), *args],
-        cwd=workdir,
-        env=env,
-        text=True,
-        capture_output=True,
-        check=check,
-        timeout=900,
-    )
+#: The notice on the title page of a report from a run without a valid lock.
+DRAFT_NOTICE = "DRAFT: not valid as submission evidence"
 
 
 @pytest.fixture(scope="module")
 def project(repo_root, tmp_path_factory) -> Path:
-    """A copy of the project's workflow files in a fresh folder."""
-    workdir = tmp_path_factory.mktemp("project")
-    copy_project(repo_root, workdir)
-    return workdir
-
-
-TINY = ["--config", "demo={enabled: true, n_studies: 48, seed: 5, out: data/demo}"]
+    """A copy of the project's workflow files in a fresh folder (for dry runs: nothing runs)."""
+    return copy_project(repo_root, tmp_path_factory.mktemp("project"))
 
 
 def test_dry_run_has_one_ingest_per_partition_and_one_infer_per_partition_and_version(project):
-    out = _snakemake(project, "-n", "--cores", "2", *TINY).stdout
+    out = snakemake(project, "-n", "--cores", "2", *TINY).stdout
     counts = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", out, flags=re.MULTILINE))
-    n_partitions = 12  # sites/*.yaml: 4 sites x 3 vendors
-    assert int(counts["ingest"]) == n_partitions  # shared by both model versions
-    assert int(counts["infer"]) == 2 * n_partitions  # released 1.0.0 and candidate 1.1.0
+    assert int(counts["ingest"]) == N_PARTITIONS  # shared by both model versions
+    assert int(counts["infer"]) == N_VERSIONS * N_PARTITIONS  # released 1.0.0, candidate 1.1.0
     assert int(counts["demo"]) == 1 and int(counts["analyze"]) == 1
     assert int(counts["report"]) == 2  # 510(k) and De Novo
 
 
 def test_every_job_declares_memory_and_runtime(project):
     """Any Snakemake executor (local, Slurm) can place every job: memory and runtime declared."""
-    out = _snakemake(project, "all", "surveillance", "-n", "-F", "--cores", "2", *TINY).stdout
+    out = snakemake(project, "all", "surveillance", "-n", "-F", "--cores", "2", *TINY).stdout
     jobs = re.findall(r"^(?:local)?rule (\w+):\n(.*?)^\s*resources: (.*?)$", out, re.M | re.S)
     rules = {name for name, _, _ in jobs}
     assert {"ingest", "infer", "analyze", "report", "monitor_batch", "surveillance"} <= rules
@@ -68,13 +50,13 @@ def test_every_job_declares_memory_and_runtime(project):
 
 
 def test_lint_is_clean(project):
-    result = _snakemake(project, "--lint", check=False)
+    result = snakemake(project, "--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.e2e
-def test_workflow_end_to_end(project):
-    _snakemake(project, "--cores", "2", *TINY)
+def test_workflow_end_to_end(tiny_run):
+    project = tiny_run
     results_dir = project / "results" / "demo"
     results = json.loads((results_dir / "analysis" / "results.json").read_text())
 
@@ -137,6 +119,7 @@ def test_workflow_end_to_end(project):
             == (results_dir / "analysis" / "manifest.json").read_bytes()
         )
         text = "".join(page.extract_text() or "" for page in reader.pages)
+        assert DRAFT_NOTICE not in (results_dir / "report" / f"{kind}.html").read_text()
         for section in (
             "Executive summary",
             "Data independence",
@@ -152,7 +135,7 @@ def test_workflow_end_to_end(project):
 
     # both locked versions ran on every partition; the candidate is compared on the same studies
     for version in ("1.0.0", "1.1.0"):
-        assert len(list((results_dir / "predictions" / version).rglob("*.csv"))) == 12
+        assert len(list((results_dir / "predictions" / version).rglob("*.csv"))) == N_PARTITIONS
     assert (results_dir / "analysis" / "versions" / "1.1.0" / "analysed.csv").is_file()
     comparison = results["comparison"]["results"][0]
     assert comparison["version"] == "1.1.0"
@@ -170,30 +153,24 @@ def test_workflow_end_to_end(project):
     assert candidate_sha == sha256_file(project / "models" / "ivsd-cnn" / "1.1.0" / "model.pt")
 
     # a second run has nothing to do
-    again = _snakemake(project, "-n", "--cores", "2", *TINY)
+    again = snakemake(project, "-n", "--cores", "2", *TINY)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
 @pytest.mark.e2e
-def test_audit_trail_of_the_run_verifies(project):
-    audit = project / "results" / "demo" / "audit.jsonl"
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    out = subprocess.run(
-        [str(BIN / "mval"), "audit", "verify", str(audit)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "chain intact" in out
+def test_audit_trail_of_the_run_verifies(tiny_run):
+    audit = tiny_run / "results" / "demo" / "audit.jsonl"
+    assert "chain intact" in mval(tiny_run, "audit", "verify", str(audit)).stdout
     stages = [json.loads(line)["stage"] for line in audit.read_text().splitlines()]
-    assert stages.count("ingest") == 12 and stages.count("infer") == 24
+    assert stages.count("ingest") == N_PARTITIONS
+    assert stages.count("infer") == N_VERSIONS * N_PARTITIONS
     assert stages.index("lock-verify") < stages.index("infer") < stages.index("analyze")
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("target", ["weights", "candidate", "protocol"])
-def test_tampering_stops_the_run_before_inference(project, target):
+def test_tampering_stops_the_run_before_inference(tiny_run_copy, target):
+    project = tiny_run_copy
     path = (
         project
         / {
@@ -209,38 +186,42 @@ def test_tampering_stops_the_run_before_inference(project, target):
         "candidate": lock["models"][1]["weights_sha256"],
         "protocol": lock["protocol_sha256"],
     }[target]
-    try:
-        if target != "protocol":
-            data = bytearray(original)
-            data[len(data) // 2] ^= 0xFF
-            path.write_bytes(bytes(data))
-        else:
-            path.write_bytes(original + b"# edited after the lock\n")
-        predictions = project / "results" / "demo" / "predictions"
-        before = {p: p.stat().st_mtime_ns for p in predictions.rglob("*.csv")}
-        result = _snakemake(project, "--cores", "2", *TINY, check=False)
-        assert result.returncode != 0
-        log = (project / "results" / "demo" / "logs" / "lock-check.log").read_text()
-        relative = path.relative_to(project).as_posix()
-        assert relative in log and expected in log and sha256_file(path) in log
-        # no inference ran: every predictions file is untouched
-        assert before == {p: p.stat().st_mtime_ns for p in predictions.rglob("*.csv")}
-    finally:
-        path.write_bytes(original)
+    assert sha256_file(path) == expected  # the run's locked file, before the change
+    if target != "protocol":
+        data = bytearray(original)
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    else:
+        path.write_bytes(original + b"# edited after the lock\n")
+    predictions = project / "results" / "demo" / "predictions"
+    before = {p: p.stat().st_mtime_ns for p in predictions.rglob("*.csv")}
+    # the finished run's predictions: one file per partition and version
+    assert len(before) == N_VERSIONS * N_PARTITIONS
+    result = snakemake(project, "--cores", "2", *TINY, check=False)
+    assert result.returncode != 0
+    log = (project / "results" / "demo" / "logs" / "lock-check.log").read_text()
+    relative = path.relative_to(project).as_posix()
+    assert relative in log and expected in log and sha256_file(path) in log
+    # no inference ran: every predictions file is untouched
+    assert before == {p: p.stat().st_mtime_ns for p in predictions.rglob("*.csv")}
 
 
 @pytest.mark.e2e
-def test_unlocked_run_gives_a_draft(project, tmp_path):
-    draft = tmp_path / "draft"
-    shutil.copytree(project, draft, ignore=shutil.ignore_patterns("results", ".snakemake"))
-    (draft / "protocols" / "demo.lock.json").unlink()
-    refused = _snakemake(draft, "--cores", "2", *TINY, check=False)
+def test_unlocked_run_gives_a_draft(tiny_run_copy):
+    project = tiny_run_copy
+    (project / "protocols" / "demo.lock.json").unlink()
+    refused = snakemake(project, "--cores", "2", *TINY, check=False)
     assert refused.returncode != 0
     assert (
         "mval lock protocols/demo.yaml"
-        in (draft / "results" / "demo" / "logs" / "lock-check.log").read_text()
+        in (project / "results" / "demo" / "logs" / "lock-check.log").read_text()
     )
-    _snakemake(draft, "--cores", "2", *TINY, "lock={required: false}")
-    results = json.loads((draft / "results" / "demo" / "analysis" / "results.json").read_text())
+    # the draft's results and one report (the run's other outputs are not what this checks)
+    draft_report = "results/demo/report/510k.pdf"
+    snakemake(project, "--cores", "2", draft_report, *TINY, "lock={required: false}")
+    results_dir = project / "results" / "demo"
+    results = json.loads((results_dir / "analysis" / "results.json").read_text())
     assert results["lock"]["valid"] is False and results["lock"]["status"] == "absent"
-    assert (draft / "results" / "demo" / "report" / "510k.pdf").exists()
+    assert (results_dir / "report" / "510k.pdf").exists()
+    # the reports were rendered again, from the unlocked run, and say so
+    assert DRAFT_NOTICE in (results_dir / "report" / "510k.html").read_text()
