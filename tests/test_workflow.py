@@ -14,7 +14,7 @@ import pandas as pd
 import pypdf
 import pytest
 
-from tests.project import N_PARTITIONS, N_VERSIONS, TINY, copy_project, mval, snakemake
+from tests.project import BIN, N_PARTITIONS, N_VERSIONS, TINY, copy_project, mval, run, snakemake
 from validation.hashing import sha256_file
 
 #: The notice on the title page of a report from a run without a valid lock.
@@ -47,6 +47,20 @@ def test_every_job_declares_memory_and_runtime(project):
             continue
         assert re.search(r"\bmem_mb=\d+", resources), (name, resources)
         assert re.search(r"\bruntime=\d+", resources), (name, resources)
+
+
+def test_loading_the_workflow_imports_neither_torch_nor_scipy(project):
+    """Snakemake loads the workflow for every run and, on a cluster, twice in every job: what
+    the Snakefile reads (config, sites, model cards, lock path, post-market scenario) must not
+    pull in torch or SciPy (seconds each time)."""
+    python = str(BIN / "python")
+    result = run(
+        project, python, "-X", "importtime", "-m", "snakemake", "-n", "--cores", "2", *TINY
+    )
+    imported = set(re.findall(r"^import time:.*\|\s+(\S+)$", result.stderr, flags=re.M))
+    assert "snakemake.workflow" in imported and "validation.workflow" in imported
+    heavy = sorted(m for m in imported if m.split(".")[0] in {"torch", "scipy"})
+    assert not heavy, heavy[:10]
 
 
 def test_lint_is_clean(project):

@@ -11,7 +11,7 @@ import yaml
 
 from validation import workflow as wf
 from validation.cli import build_parser
-from validation.demo.postmarket import DEFAULT_SHIFT, PostmarketSettings
+from validation.demo.scenario import DEFAULT_SHIFT, PostmarketSettings
 from validation.exceptions import ConfigError
 from validation.schema import config_default, load_schema, validate
 from validation.surveillance.signals import Settings

@@ -47,12 +47,8 @@ def _cmd_demo_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_postmarket(args: argparse.Namespace) -> int:
-    from validation.demo.postmarket import (
-        DEFAULT_SHIFT,
-        PostmarketSettings,
-        generate_postmarket,
-        parse_shift,
-    )
+    from validation.demo.postmarket import generate_postmarket
+    from validation.demo.scenario import DEFAULT_SHIFT, PostmarketSettings, parse_shift
     from validation.exceptions import ConfigError
     from validation.sites import load_sites, site_files
 

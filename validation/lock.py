@@ -23,7 +23,6 @@ from typing import Any
 from validation import __version__
 from validation.exceptions import IntegrityError, LockError, LockMissingError, ModelIntegrityError
 from validation.hashing import sha256_file
-from validation.model.registry import read_verified_weights
 from validation.protocol import ModelVersion, Protocol, load_protocol
 
 LOCK_VERSION = 2  # 2: every locked model version in `models`
@@ -140,6 +139,8 @@ def create_lock(protocol_path: str | Path, *, now: dt.datetime | None = None) ->
 
 def _model_entry(protocol: Protocol, model: ModelVersion, locked_utc: str) -> dict[str, Any]:
     """One version's lock entry, after verifying its weights against card and protocol."""
+    from validation.model.registry import read_verified_weights  # torch: only when used
+
     card, _, _ = read_verified_weights(model.path, model.sha256)
     if protocol.versioned and card.version != model.version:
         raise ModelIntegrityError(
@@ -230,6 +231,8 @@ def _verify_model(protocol_path: Path, model: ModelVersion, entry: dict[str, Any
             actual,
             what=f"model weights of {model.role} version {model.version} (changed after the lock)",
         )
+    from validation.model.registry import read_verified_weights  # torch: only when used
+
     card, _, _ = read_verified_weights(model.path, entry["weights_sha256"])
     if card.preprocessing.to_dict() != entry["preprocessing"]:
         raise ModelIntegrityError(

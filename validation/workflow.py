@@ -546,7 +546,7 @@ def lock_inputs(config: dict[str, Any]) -> list[str]:
 def postmarket_settings(config: dict[str, Any]) -> dict[str, Any]:
     """``demo.postmarket`` and ``demo.seed`` of the (filled) config, checked together.
 
-    ``shift`` is a :class:`~validation.demo.postmarket.Shift` or None (``null``, also as text);
+    ``shift`` is a :class:`~validation.demo.scenario.Shift` or None (``null``, also as text);
     keys a given shift leaves out take the schema default's values.
 
     Raises
@@ -554,7 +554,7 @@ def postmarket_settings(config: dict[str, Any]) -> dict[str, Any]:
     ConfigError
         A value out of range, or a shift month after the last month.
     """
-    from validation.demo.postmarket import PostmarketSettings, parse_shift
+    from validation.demo.scenario import PostmarketSettings, parse_shift
 
     demo = config["demo"]
     given = demo["postmarket"]
@@ -608,7 +608,7 @@ def postmarket_inputs(config: dict[str, Any]) -> list[str]:
 
 def postmarket_months(config: dict[str, Any]) -> list[str]:
     """``YYYY-MM`` of the post-market demo's months, in order."""
-    from validation.demo.postmarket import month_labels
+    from validation.demo.scenario import month_labels
 
     return month_labels(postmarket_settings(config)["months"])
 

@@ -25,12 +25,11 @@ import pytest
 
 from validation.cli import main
 from validation.demo.generate import synthesize_study
-from validation.demo.postmarket import (
+from validation.demo.postmarket import LABEL_COLUMNS, generate_postmarket
+from validation.demo.scenario import (
     DEFAULT_SHIFT,
-    LABEL_COLUMNS,
     PostmarketSettings,
     Shift,
-    generate_postmarket,
     month_labels,
     parse_shift,
 )

@@ -31,7 +31,12 @@ from pydicom.uid import CTImageStorage
 from validation.demo.dicom_writer import StudyRecord, build_dataset, demo_uid, write_dataset
 from validation.demo.imaging import Anatomy, render_cine, sample_anatomy
 from validation.demo.population import Patient, read_reference, sample_patient
-from validation.demo.profiles import DEVELOPMENT_SITES, VENDORS, WEAK_VENDOR, VendorProfile
+from validation.demo.profiles import (
+    DEVELOPMENT_SITES,
+    TEST_PERIOD,
+    VENDORS,
+    WEAK_VENDOR,
+)
 from validation.exceptions import ConfigError
 from validation.sites import Site
 
@@ -58,7 +63,6 @@ PLANTED_EFFECTS = {
 }
 MISSING_REFERENCE_RATE = 0.03
 REVISIT_EVERY = 12
-TEST_PERIOD = (dt.date(2026, 1, 5), dt.date(2026, 6, 26))
 REFERENCE_COLUMNS = (
     "study_instance_uid",
     "reader_1_ivsd_mm",
@@ -315,11 +319,3 @@ def development_studies(
     for index in range(n_studies):
         site_index, site, vendor = slots[index % len(slots)]
         yield synthesize_study(seed, "development", site_index, site.id, site.name, vendor, index)
-
-
-def profile_of(vendor: str) -> VendorProfile:
-    """The acquisition profile of a vendor key."""
-    try:
-        return VENDORS[vendor]
-    except KeyError:
-        raise ConfigError(f"unknown demo vendor {vendor!r}; known: {sorted(VENDORS)}") from None

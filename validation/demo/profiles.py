@@ -10,8 +10,11 @@ learns.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+
+from validation.exceptions import ConfigError
 
 
 @dataclass(frozen=True)
@@ -97,3 +100,15 @@ DEVELOPMENT_SITES: tuple[DevelopmentSite, ...] = (
 
 #: LVH reference definition of the demo: consensus IVSd at end-diastole of at least 11 mm.
 LVH_THRESHOLD_MM = 11.0
+
+#: When the test cohort's studies were acquired (the prospective validation period); the
+#: post-market months follow it.
+TEST_PERIOD = (dt.date(2026, 1, 5), dt.date(2026, 6, 26))
+
+
+def profile_of(vendor: str) -> VendorProfile:
+    """The acquisition profile of a vendor key."""
+    try:
+        return VENDORS[vendor]
+    except KeyError:
+        raise ConfigError(f"unknown demo vendor {vendor!r}; known: {sorted(VENDORS)}") from None

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 import yaml
 
 from validation.exceptions import ModelIntegrityError
-from validation.model.preprocess import Preprocessing
 from validation.schema import load_yaml, validate
 
+if TYPE_CHECKING:  # reading a card needs no torch (the workflow reads cards when it loads)
+    import torch
+
 CARD_NAME = "model-card.yaml"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Preprocessing settings; they are part of a locked model and hashed with it."""
+
+    target_spacing_mm: float = 0.5
+    size: int = 96
+    frames: int = 8
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

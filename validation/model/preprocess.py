@@ -6,23 +6,11 @@ so a thickness in pixels means the same number of millimetres whatever the scann
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """Preprocessing settings; they are part of a locked model and hashed with it."""
-
-    target_spacing_mm: float = 0.5
-    size: int = 96
-    frames: int = 8
-
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+from validation.model.card import Preprocessing
 
 
 def preprocess_frames(
