@@ -18,16 +18,18 @@ start of a longer one.
 
 Each month, ``round(audit_fraction * n)`` of its studies are drawn for audit; an audited study's
 reference reading (three readers' consensus, :func:`validation.demo.population.read_reference`)
-arrives 1, 2 or 3 months after acquisition (probabilities :data:`LABEL_LAG_PROBABILITIES`). Only
-labels that arrive within the generated months are written, so the last months have few or none.
+arrives 1, 2 or 3 months after acquisition (probabilities
+:data:`validation.demo.scenario.LABEL_LAG_PROBABILITIES`). Only labels that arrive within the
+generated months are written, so the last months have few or none.
 ``scenario.json``'s ``census`` gives per month the studies acquired, how many of them were
 audited, how many of those labels are still pending after the last month (``labels_pending``)
 and how many labels arrived in that month (``labels_arrived``).
 
-The planted shift (default :data:`DEFAULT_SHIFT`) is a scanner software upgrade in one segment:
-from its month on, that segment's images bloom more (``bias_mm * BLOOM_MM_PER_BIAS_MM`` mm added
-to the vendor's ``bloom_mm``), so the locked model reads IVSd about ``bias_mm`` too high, and the
-DICOM SoftwareVersions takes a value never seen before (``"<latest version> upgrade"``).
+The planted shift (default :data:`validation.demo.scenario.DEFAULT_SHIFT`) is a scanner software
+upgrade in one segment: from its month on, that segment's images bloom more
+(``bias_mm * BLOOM_MM_PER_BIAS_MM`` mm added to the vendor's ``bloom_mm``), so the locked model
+reads IVSd about ``bias_mm`` too high, and the DICOM SoftwareVersions takes a value never seen
+before (``"<latest version> upgrade"``).
 """
 
 from __future__ import annotations
