@@ -35,6 +35,8 @@ rule lock_check:
 rule ingest:
     input:
         site=lambda wildcards: wf.site_file(config, wildcards.site),
+        protocol=config["protocol"],
+        cards=wf.model_cards(config),
         demo=wf.demo_inputs(config),
     output:
         accounting=LAYOUT.accounting(),
@@ -51,7 +53,7 @@ rule ingest:
         audit=LAYOUT.audit,
     shell:
         "mval ingest --site {input.site} --vendor {wildcards.vendor} --out {params.out} "
-        "--audit {params.audit} > {log} 2>&1"
+        "--protocol {input.protocol} --audit {params.audit} > {log} 2>&1"
 
 
 rule infer:

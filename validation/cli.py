@@ -46,6 +46,17 @@ def _cmd_demo_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo_exports(args: argparse.Namespace) -> int:
+    from validation.demo.exports import FORMS, write_form
+
+    for name in args.forms or FORMS:
+        path = write_form(name, args.source, Path(args.out) / f"{name}.dcm")
+        expected = FORMS[name].expected
+        reading = f"excluded ({expected.reason})" if expected.reason else expected.outcome
+        print(f"{path}\t{FORMS[name].description}\t{reading}")
+    return 0
+
+
 def _cmd_demo_postmarket(args: argparse.Namespace) -> int:
     from validation.demo.postmarket import generate_postmarket
     from validation.demo.scenario import DEFAULT_SHIFT, PostmarketSettings, parse_shift
@@ -124,16 +135,20 @@ def _cmd_protocol_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from validation.ingest.scan import ingest_partition
+    from validation.ingest.rules import protocol_rules
+    from validation.ingest.scan import ingest_partition, sharing_partitions
+    from validation.protocol import load_protocol
     from validation.sites import load_site
 
-    partition = load_site(args.site).partition(args.vendor)
-    summary = ingest_partition(partition, args.out)
+    site = load_site(args.site)
+    partition = site.partition(args.vendor)
+    rules = protocol_rules(load_protocol(args.protocol)) if args.protocol else None
+    summary = ingest_partition(partition, args.out, rules, sharing_partitions(site, partition))
     out = Path(args.out)
     _audit(
         args,
         "ingest",
-        [args.site],
+        [args.site, *([args.protocol] if args.protocol else [])],
         [out / "accounting.csv", out / "manifest.json"],
         {k: summary[k] for k in ("site", "vendor", "received", "included", "excluded")},
     )
@@ -161,6 +176,7 @@ def _locked_protocol(args: argparse.Namespace):
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
+    from validation.ingest.rules import model_rules
     from validation.model.infer import run_inference
     from validation.model.registry import load_locked_model
 
@@ -177,7 +193,12 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         model.sha256,
     )
     counts = run_inference(
-        model, args.accounting, args.out, batch_size=args.batch_size, threads=args.threads
+        model,
+        args.accounting,
+        args.out,
+        batch_size=args.batch_size,
+        threads=args.threads,
+        rules=model_rules(protocol, model.card),
     )
     log.info("%s: %s", args.out, counts)
     _audit(args, "infer", [args.protocol, args.accounting, model.weights_path], [args.out], counts)
@@ -664,6 +685,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-shift", action="store_true", help="no planted shift: an in-control history"
     )
     pm.set_defaults(func=_cmd_demo_postmarket)
+    ex = demo_sub.add_parser(
+        "exports",
+        help="re-encode a grey study into the export forms of clinical echo systems (dcmtk)",
+    )
+    ex.add_argument("--source", required=True, help="a grey demo study (DICOM file)")
+    ex.add_argument("--out", required=True, help="folder for <form>.dcm (one per form)")
+    ex.add_argument("--forms", nargs="+", help="the forms to write (default: all)")
+    ex.set_defaults(func=_cmd_demo_exports)
     tr = demo_sub.add_parser("train-model", help="train the demo model on the development cohort")
     tr.add_argument(
         "--version",
@@ -693,6 +722,12 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--site", required=True, help="site file, e.g. sites/s01.yaml")
     ing.add_argument("--vendor", required=True, help="the partition's vendor, e.g. GE")
     ing.add_argument("--out", required=True, help="folder for accounting.csv and manifest.json")
+    ing.add_argument(
+        "--protocol",
+        help="read images by the rules of the protocol's locked models (their model cards' "
+        "inputs: colour, fewest frames, several regions; the protocol's spacing sources); "
+        "without it, the default rules",
+    )
     ing.set_defaults(func=_cmd_ingest)
 
     inf = sub.add_parser("infer", help="run a locked model version over one partition")

@@ -100,3 +100,15 @@ class BundleError(ValidationToolkitError):
         self.reason = reason
         where = f" (site {site})" if site else ""
         super().__init__(f"bundle {self.bundle}{where} refused: {reason}")
+
+
+class DecoderMissingError(ValidationToolkitError):
+    """This environment cannot decode a transfer syntax that the data use: a package to install,
+    not a fault of the file or of the device (so never a study's exclusion).
+
+    The message names the file, the transfer syntax and the package that decodes it, e.g.
+    ``data/s01/GE/a.dcm: transfer syntax 1.2.840.10008.1.2.4.70 (JPEG Lossless, SV1) needs a
+    decoder: pip install python-gdcm``.
+    """
+
+    exit_code = 12

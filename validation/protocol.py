@@ -305,6 +305,11 @@ class Protocol:
             unit=str(outputs["unit"]),
         )
 
+    @property
+    def spacing_sources(self) -> tuple[str, ...]:
+        """Where a pixel's physical size may come from (``images.spacing_sources``)."""
+        return tuple(str(s) for s in self.data["images"]["spacing_sources"])
+
     @cached_property
     def analysis(self) -> AnalysisPlan:
         a = self.data["analysis"]

@@ -514,6 +514,15 @@ def all_model_files(config: dict[str, Any]) -> list[str]:
     return [path for version in model_versions(config) for path in model_files(config, version)]
 
 
+def model_cards(config: dict[str, Any]) -> list[str]:
+    """The model card of every locked version: ingestion reads their image rules (inputs), so
+    it re-runs when one changes."""
+    from validation.model.card import CARD_NAME
+
+    protocol = _protocol(config)
+    return [str(version.path / CARD_NAME) for version in protocol.models]
+
+
 def report_paths(config: dict[str, Any]) -> list[str]:
     """``report/<kind>.pdf`` of every configured report kind."""
     reports = layout(config).reports

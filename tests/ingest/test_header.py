@@ -14,6 +14,7 @@ from validation.demo.generate import synthesize_study
 from validation.ingest.checks import IDENTIFYING_ATTRIBUTES
 from validation.ingest.dicom import SpacingError, physical_spacing_mm
 from validation.ingest.header import read_header
+from validation.ingest.rules import ImageRules
 
 
 def _bytes(ds: Dataset, implicit: bool = False) -> bytes:
@@ -52,7 +53,9 @@ def test_fast_path_matches_pydicom(dataset, implicit):
     assert header.identity_removed == "YES" and header.identifying == ()
 
 
-def test_largest_2d_region_wins_and_other_units_are_ignored(dataset):
+def test_regions_by_rule_and_other_units_are_ignored(dataset):
+    """Two distinct 2D regions and a Doppler strip: the rule ``largest`` reads the larger 2D
+    region; the default rule ``single`` excludes the study as ambiguous."""
     small, large = Dataset(), Dataset()
     for region, size, delta in ((small, 20, 0.02), (large, 100, 0.05)):
         region.RegionSpatialFormat = 1
@@ -64,8 +67,18 @@ def test_largest_2d_region_wins_and_other_units_are_ignored(dataset):
     doppler.RegionSpatialFormat = 3  # spectral: not a 2D image region
     doppler.PhysicalUnitsXDirection, doppler.PhysicalUnitsYDirection = 4, 7
     dataset.SequenceOfUltrasoundRegions = [small, doppler, large]
-    header = read_header(_roundtrip(dataset), IDENTIFYING_ATTRIBUTES)
-    assert header.spacing_mm == pytest.approx((0.5, 0.5))
+    largest = read_header(
+        _roundtrip(dataset), IDENTIFYING_ATTRIBUTES, ImageRules(regions="largest")
+    )
+    assert largest.spacing_mm == pytest.approx((0.5, 0.5))
+    assert (largest.region.x1, largest.region.y1) == (100, 100)
+    single = read_header(_roundtrip(dataset), IDENTIFYING_ATTRIBUTES)
+    assert single.region is None and single.region_problem[0] == "ambiguous_regions"
+    assert "2 distinct 2D regions" in single.region_problem[1]
+    dataset.SequenceOfUltrasoundRegions = [small, doppler]  # one 2D region: no choice to make
+    assert read_header(_roundtrip(dataset), IDENTIFYING_ATTRIBUTES).spacing_mm == pytest.approx(
+        (0.2, 0.2)
+    )
 
 
 def test_no_usable_region(dataset):

@@ -31,6 +31,7 @@ from validation.analysis.quality_gate import quality_gate
 from validation.analysis.unblind import unblind
 from validation.exceptions import AnalysisError, LockError
 from validation.hashing import sha256_file, sha256_json
+from validation.ingest.decoders import DECODER_PACKAGES
 from validation.lock import lock_status
 from validation.model.card import read_card
 from validation.numbers import json_ready
@@ -61,6 +62,7 @@ _PACKAGES = (
     "weasyprint",
     "snakemake",
     "matplotlib",
+    *DECODER_PACKAGES,  # what read the pixel data
 )
 
 

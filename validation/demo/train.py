@@ -303,10 +303,15 @@ def _card(settings, prep, weights, model, n_fit, n_hold, mae, version, change) -
         "inputs": {
             "modality": "US",
             "sop_class": "1.2.840.10008.5.1.4.1.1.3.1 (Ultrasound Multi-frame Image)",
-            "view": "parasternal long axis, 2D, grayscale cine",
+            "view": "parasternal long axis, 2D cine",
             "required_attributes": ["SequenceOfUltrasoundRegions.PhysicalDeltaX/Y"],
             "tensor": f"(batch, {prep.frames}, {prep.size}, {prep.size}) float32 in [0, 1] at "
             f"{prep.target_spacing_mm} mm per pixel",
+            # the reading rules (validation.ingest.rules): trained on grey loops of this length
+            "colour": "luminance",
+            "min_frames": prep.frames,
+            "min_region_mm": [prep.size * prep.target_spacing_mm] * 2,  # the field it sees
+            "regions": "single",
         },
         "outputs": {
             "ivsd_mm": "IVSd at end-diastole in mm (minimum septal thickness over the loop)",

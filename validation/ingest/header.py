@@ -20,10 +20,12 @@ from pydicom.dataset import Dataset
 
 from validation.ingest.dicom import (
     REGION_KEYWORDS,
-    SpacingError,
-    physical_spacing_mm,
-    spacing_from_regions,
+    Region,
+    Unmeasurable,
+    choose_region,
+    image_region,
 )
+from validation.ingest.rules import ImageRules
 
 _US_VRS = {"US"}
 _REGION_TAGS = {tag_for_keyword(k): k for k in REGION_KEYWORDS}
@@ -61,9 +63,19 @@ class Header:
     columns: int
     samples_per_pixel: int
     bits_allocated: int
-    spacing_mm: tuple[float, float] | None
-    spacing_problem: str
+    transfer_syntax: str
+    photometric: str
+    region: Region | None
+    region_problem: tuple[str, str] | None  # (reason, detail) when region is None
     identifying: tuple[str, ...]
+
+    @property
+    def spacing_mm(self) -> tuple[float, float] | None:
+        return None if self.region is None else self.region.spacing_mm
+
+    @property
+    def spacing_problem(self) -> str:
+        return "" if self.region_problem is None else self.region_problem[1]
 
 
 #: The text fields of :class:`Header` and the DICOM keyword each is read from.
@@ -92,23 +104,35 @@ _INTEGER_FIELDS = {
 }
 
 
-def read_header(ds: Dataset, identifying_keywords: tuple[str, ...]) -> Header:
+def read_header(
+    ds: Dataset, identifying_keywords: tuple[str, ...], rules: ImageRules | None = None
+) -> Header:
     """Collect the header facts of ``ds`` (read with deferred pixel data).
 
     ``identifying_keywords`` are the attributes that must hold no value in a de-identified
-    object; those that do are listed in ``Header.identifying``.
+    object; those that do are listed in ``Header.identifying``. The region the model reads
+    is chosen by ``rules`` (default :class:`~validation.ingest.rules.ImageRules`).
     """
+    rules = rules or ImageRules()
     read = _Reader(ds)
+    integers = {field: read.integer(*how) for field, how in _INTEGER_FIELDS.items()}
+    region, problem = None, None
     try:
-        spacing, problem = _spacing(ds, read.raw("SequenceOfUltrasoundRegions")), ""
-    except SpacingError as exc:
-        spacing, problem = None, str(exc)
+        region = _region(ds, read, rules, integers["rows"], integers["columns"])
+    except Unmeasurable as exc:
+        problem = (exc.reason, str(exc))
+    meta = getattr(ds, "file_meta", None)
+    texts = {field: read.text(keyword) for field, keyword in _TEXT_FIELDS.items()}
+    if not texts["sop_class_uid"] and meta is not None:  # e.g. a DICOMDIR: only its meta says
+        texts["sop_class_uid"] = str(meta.get("MediaStorageSOPClassUID", ""))
     return Header(
-        **{field: read.text(keyword) for field, keyword in _TEXT_FIELDS.items()},
+        **texts,
         identity_removed=read.text("PatientIdentityRemoved").upper(),
-        **{field: read.integer(*how) for field, how in _INTEGER_FIELDS.items()},
-        spacing_mm=spacing,
-        spacing_problem=problem,
+        **integers,
+        transfer_syntax=str(meta.get("TransferSyntaxUID", "")) if meta is not None else "",
+        photometric=read.text("PhotometricInterpretation").upper(),
+        region=region,
+        region_problem=problem,
         identifying=tuple(k for k in identifying_keywords if read.has_value(k)),
     )
 
@@ -167,9 +191,10 @@ class _Reader:
         return value not in (None, "", b"") and not (hasattr(value, "__len__") and len(value) == 0)
 
 
-def _spacing(ds: Dataset, element) -> tuple[float, float]:
-    if element is None:
-        raise SpacingError("no SequenceOfUltrasoundRegions")
+def _region(ds: Dataset, read: _Reader, rules: ImageRules, rows: int, columns: int) -> Region:
+    """The region the model reads: from the raw regions where that is exact, else as
+    :func:`validation.ingest.dicom.image_region` gives it."""
+    element = read.raw("SequenceOfUltrasoundRegions")
     if (
         isinstance(element, RawDataElement)
         and element.value is not None
@@ -180,10 +205,15 @@ def _spacing(ds: Dataset, element) -> tuple[float, float]:
         except (_Unusual, struct.error):
             regions = None
         if regions is not None:
-            if not regions:
-                raise SpacingError("no SequenceOfUltrasoundRegions")
-            return spacing_from_regions(regions)
-    return physical_spacing_mm(ds)
+            return choose_region(
+                regions,
+                read.text("PixelSpacing"),
+                rows=rows,
+                columns=columns,
+                rule=rules.regions,
+                sources=rules.spacing_sources,
+            )
+    return image_region(ds, rule=rules.regions, sources=rules.spacing_sources)
 
 
 def _regions(data: bytes, *, implicit: bool):

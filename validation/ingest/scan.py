@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -20,14 +21,18 @@ import pandas as pd
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from validation.exceptions import IngestError
+from validation.exceptions import DecoderMissingError, IngestError
 from validation.hashing import sha256_file
 from validation.ingest.checks import IDENTIFYING_ATTRIBUTES, REASONS, check_header
+from validation.ingest.decoders import plugin_for
 from validation.ingest.dicomweb import materialize
 from validation.ingest.header import Header, read_header
+from validation.ingest.rules import ImageRules
 from validation.schemas import validate_table
-from validation.sites import Partition
+from validation.sites import Partition, Site
+from validation.vendors import manufacturer_matches
 
 _PIXEL_DATA = 0x7FE00010
 _DEFER = 4096  # bytes: larger values (pixel data) are skipped, not read
@@ -57,6 +62,9 @@ class AccountingRow:
     spacing_mm: str = ""
     frames: str = ""
     file_bytes: int = 0
+    transfer_syntax: str = ""
+    photometric: str = ""
+    region: str = ""
 
 
 ACCOUNTING_COLUMNS = [f.name for f in fields(AccountingRow)]
@@ -83,17 +91,41 @@ def _walk(folder: Path) -> Iterator[tuple[Path, int]]:
             yield Path(entry.path), entry.stat(follow_symlinks=False).st_size
 
 
-def scan_partition(partition: Partition) -> list[AccountingRow]:
-    """Account for every file of a folder partition."""
+def scan_partition(
+    partition: Partition,
+    rules: ImageRules | None = None,
+    shared: Sequence[Partition] = (),
+) -> list[AccountingRow]:
+    """Account for every file of a folder partition, read by ``rules`` (the models' rules,
+    :func:`validation.ingest.rules.combine`; default :class:`~validation.ingest.rules.ImageRules`).
+
+    ``shared`` are the site's partitions (this one among them, in the site file's order) whose
+    files arrive in the same folder, as a PACS export of several vendors' studies does: each
+    file is accounted for by the partition whose vendor made it (its Manufacturer), and a file
+    of no listed vendor (or not an image, or unreadable) by the first of them, so no file is
+    counted twice and none is a false ``wrong_vendor`` (:func:`sharing_partitions`).
+
+    Raises
+    ------
+    IngestError
+        When the folder does not exist.
+    DecoderMissingError
+        When a file's transfer syntax needs a decoder this environment lacks.
+    """
+    rules = rules or ImageRules()
     folder = partition.source_path
     if folder is None or not folder.is_dir():
         raise IngestError(
             f"partition {partition.key}: source folder {folder} does not exist or is not a folder"
         )
+    others = [p for p in shared if p.vendor != partition.vendor]
+    owner = not others or shared[0].vendor == partition.vendor
     rows: list[AccountingRow] = []
     seen: dict[str, str] = {}
     for path, size in _walk(folder):
-        row = _account_file(path, size, partition)
+        row = _account_file(path, size, partition, rules)
+        if others and not _routed_here(row, partition, others, owner):
+            continue
         if row.status == "included":
             first = seen.setdefault(row.sop_instance_uid, row.path)
             if first != row.path:
@@ -103,7 +135,35 @@ def scan_partition(partition: Partition) -> list[AccountingRow]:
     return rows
 
 
-def _account_file(path: Path, size: int, partition: Partition) -> AccountingRow:
+def _routed_here(
+    row: AccountingRow, partition: Partition, others: list[Partition], owner: bool
+) -> bool:
+    """Whether a file of a shared folder belongs to ``partition`` (see :func:`scan_partition`)."""
+    made = row.manufacturer
+    if made and manufacturer_matches(partition.vendor, made, partition.manufacturer_pattern):
+        return True
+    if made and any(manufacturer_matches(p.vendor, made, p.manufacturer_pattern) for p in others):
+        return False
+    return owner
+
+
+def sharing_partitions(site: Site, partition: Partition) -> tuple[Partition, ...]:
+    """The site's folder partitions whose files arrive in ``partition``'s folder (itself among
+    them, in the site file's order); empty when it has its folder to itself."""
+    if partition.source_kind != "folder" or partition.source_path is None:
+        return ()
+    folder = partition.source_path.resolve()
+    shared = tuple(
+        p
+        for p in site.partitions
+        if p.source_kind == "folder"
+        and p.source_path is not None
+        and p.source_path.resolve() == folder
+    )
+    return shared if len(shared) > 1 else ()
+
+
+def _account_file(path: Path, size: int, partition: Partition, rules: ImageRules) -> AccountingRow:
     row = AccountingRow(
         site=partition.site, vendor=partition.vendor, path=str(path), file_bytes=size
     )
@@ -115,16 +175,24 @@ def _account_file(path: Path, size: int, partition: Partition) -> AccountingRow:
     except Exception as exc:
         row.reason, row.detail = "unreadable", f"{type(exc).__name__}: {exc}"[:300]
         return row
-    header = read_header(ds, IDENTIFYING_ATTRIBUTES)
+    header = read_header(ds, IDENTIFYING_ATTRIBUTES, rules)
     _describe(row, header)
     failure = check_header(
-        header, vendor=partition.vendor, manufacturer_pattern=partition.manufacturer_pattern
+        header,
+        vendor=partition.vendor,
+        manufacturer_pattern=partition.manufacturer_pattern,
+        rules=rules,
     )
     if failure is None:
         failure = _check_pixel_data(ds, header, row.file_bytes)
     if failure is not None:
         row.reason, row.detail = failure
         return row
+    try:
+        if header.transfer_syntax:  # without file meta pydicom reads it natively
+            plugin_for(header.transfer_syntax)
+    except DecoderMissingError as exc:
+        raise DecoderMissingError(f"{path}: {exc}") from None
     row.status = "included"
     return row
 
@@ -162,26 +230,40 @@ def _describe(row: AccountingRow, header: Header) -> None:
     row.patient_sex = header.patient_sex
     row.patient_bmi = _bmi(header.patient_size, header.patient_weight)
     row.frames = str(header.frames)
-    if header.spacing_mm is not None:
-        row.spacing_mm = f"{header.spacing_mm[0]:.4f}x{header.spacing_mm[1]:.4f}"
+    row.transfer_syntax = header.transfer_syntax
+    row.photometric = header.photometric
+    if header.region is not None:
+        row.spacing_mm = f"{header.region.spacing_mm[0]:.4f}x{header.region.spacing_mm[1]:.4f}"
+        row.region = header.region.describe()
+
+
+#: Stored bytes per pixel and sample of 8-bit data, by photometric interpretation, where the
+#: chroma is subsampled (DICOM PS3.3 C.7.6.3.1.2): 4:2:2 keeps two of every four chroma samples.
+_SUBSAMPLED = {"YBR_FULL_422": 2 / 3, "YBR_PARTIAL_422": 2 / 3, "YBR_PARTIAL_420": 1 / 2}
 
 
 def _check_pixel_data(ds: Dataset, header: Header, file_bytes: int) -> tuple[str, str] | None:
-    """Pixel data must be present and as long as Rows × Columns × frames × bytes says."""
+    """Native pixel data must be present and as long as Rows x Columns x frames x samples x
+    bytes says (with subsampled chroma counted as stored); encapsulated (compressed) and
+    deflated pixel data are checked when they are decoded."""
     element = ds.get_item(_PIXEL_DATA, keep_deferred=True) if _PIXEL_DATA in ds else None
     if element is None:
         return "truncated", "no pixel data element"
-    expected = (
+    if header.transfer_syntax == DeflatedExplicitVRLittleEndian:
+        return None  # offsets are those of the inflated stream: decoded, and checked, later
+    length = getattr(element, "length", None)
+    tell = getattr(element, "value_tell", None)
+    if length is None or tell is None or length == 0xFFFFFFFF:
+        return None  # encapsulated (compressed) pixel data: decoded, and checked, at inference
+    stored = _SUBSAMPLED.get(header.photometric, 1.0)
+    expected = math.ceil(
         header.rows
         * header.columns
         * header.frames
         * header.samples_per_pixel
         * (header.bits_allocated // 8)
+        * stored
     )
-    length = getattr(element, "length", None)
-    tell = getattr(element, "value_tell", None)
-    if length is None or tell is None or length == 0xFFFFFFFF:
-        return None  # encapsulated (compressed) pixel data: decoded, and checked, at inference
     available = file_bytes - tell
     if length < expected or available < expected:
         return (
@@ -247,7 +329,12 @@ def partition_summary(
     }
 
 
-def ingest_partition(partition: Partition, out_dir: str | Path) -> dict:
+def ingest_partition(
+    partition: Partition,
+    out_dir: str | Path,
+    rules: ImageRules | None = None,
+    shared: Sequence[Partition] = (),
+) -> dict:
     """Scan a partition, write its ``accounting.csv`` and ``manifest.json``; return the summary.
 
     A DICOMweb partition is first fetched (QIDO-RS, then WADO-RS one instance at a time) into
@@ -256,7 +343,9 @@ def ingest_partition(partition: Partition, out_dir: str | Path) -> dict:
     """
     out_dir = Path(out_dir)
     folder, failures = materialize(partition, out_dir / "dicomweb")
-    rows = scan_partition(replace(partition, source_kind="folder", source_path=folder))
+    rows = scan_partition(
+        replace(partition, source_kind="folder", source_path=folder), rules, shared
+    )
     rows += [
         AccountingRow(site=partition.site, vendor=partition.vendor, **f)  # type: ignore[arg-type]
         for f in failures  # the failure records hold only text fields of the row

@@ -21,10 +21,12 @@ from typing import Any
 import pandas as pd
 import torch
 
-from validation.exceptions import IngestError
+from validation.exceptions import DecoderMissingError, IngestError
 from validation.hashing import sha256_bytes
+from validation.ingest.dicom import Unmeasurable
 from validation.ingest.pixels import decode_cine
-from validation.model.preprocess import Preprocessing, preprocess_batch
+from validation.ingest.rules import ImageRules
+from validation.model.preprocess import Preprocessing, check_loop, preprocess_batch
 from validation.model.registry import LockedModel
 from validation.schemas import load_table
 
@@ -54,12 +56,13 @@ def _batches(rows: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
 
 
 def _prepare(
-    batch: pd.DataFrame, prep: Preprocessing, model: LockedModel
+    batch: pd.DataFrame, prep: Preprocessing, model: LockedModel, rules: ImageRules
 ) -> tuple[torch.Tensor | None, list[dict[str, Any]]]:
     """Load one batch: each file read once, hashed, decoded and resampled from those bytes.
 
-    A file that cannot be decoded here is recorded as ``quality_rejected`` with its reason,
-    never dropped.
+    A file that cannot be decoded or resampled is recorded as ``quality_rejected`` with its
+    reason (the exclusion code, or the error), never dropped, and never takes the rest of its
+    batch with it. A missing decoder is the environment's fault: it stops the run.
     """
     loops, records = [], []
     for row in batch.itertuples(index=False):
@@ -82,18 +85,29 @@ def _prepare(
                 f"{Path.cwd()}; run inference from the folder ingestion ran in, or re-ingest"
             ) from None
         try:
-            loops.append(decode_cine(data))
-            record.update(file_sha256=sha256_bytes(data), status="predicted", detail="")
+            frames, spacing = decode_cine(data, rules)
+            loop = (check_loop(frames, spacing), spacing)  # what the batch could not resample
+        except DecoderMissingError as exc:
+            raise DecoderMissingError(f"{row.path}: {exc}") from None
         except Exception as exc:  # recorded as this study's rejection
-            record.update(
-                file_sha256="",
-                status="quality_rejected",
-                detail=f"{type(exc).__name__}: {exc}"[:300],
-                ivsd_mm="",
-                lvh_probability="",
-            )
+            _reject(record, exc)
+        else:
+            loops.append(loop)
+            record.update(file_sha256=sha256_bytes(data), status="predicted", detail="")
         records.append(record)
     return (preprocess_batch(loops, prep) if loops else None), records
+
+
+def _reject(record: dict[str, Any], exc: Exception) -> None:
+    """Mark ``record`` rejected, its detail the exclusion code or the error, shortened."""
+    what = exc.reason if isinstance(exc, Unmeasurable) else type(exc).__name__
+    record.update(
+        file_sha256="",
+        status="quality_rejected",
+        detail=f"{what}: {exc}"[:300],
+        ivsd_mm="",
+        lvh_probability="",
+    )
 
 
 def run_inference(
@@ -104,6 +118,7 @@ def run_inference(
     batch_size: int = 16,
     threads: int | None = None,
     loaders: int = 2,
+    rules: ImageRules | None = None,
 ) -> dict[str, int]:
     """Predict every included study of a partition, streaming batch by batch to ``out_csv``.
 
@@ -122,6 +137,9 @@ def run_inference(
         torch intra-op threads (the workflow passes the rule's ``threads``).
     loaders : int
         Threads that read, hash, decode and resample batches ahead of the forward pass.
+    rules : ImageRules, optional
+        How the model reads images (:func:`validation.ingest.rules.model_rules`); default
+        :class:`~validation.ingest.rules.ImageRules`.
 
     Returns
     -------
@@ -143,6 +161,7 @@ def run_inference(
         ) from None
     included = accounting[accounting["status"] == "included"]
     prep = model.card.preprocessing
+    rules = rules or ImageRules()
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     counts = {"predicted": 0, "quality_rejected": 0}
@@ -155,14 +174,14 @@ def run_inference(
         writer = csv.DictWriter(handle, fieldnames=PREDICTION_COLUMNS)
         writer.writeheader()
         ahead = deque(
-            loader.submit(_prepare, batch, prep, model)
+            loader.submit(_prepare, batch, prep, model, rules)
             for batch in itertools.islice(batches, _PREFETCH)
         )
         while ahead:
             tensors, records = ahead.popleft().result()
             following = next(batches, None)
             if following is not None:
-                ahead.append(loader.submit(_prepare, following, prep, model))
+                ahead.append(loader.submit(_prepare, following, prep, model, rules))
             if tensors is not None:
                 with torch.inference_mode():
                     ivsd, probability = model.module(tensors)

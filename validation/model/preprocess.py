@@ -45,13 +45,8 @@ def preprocess_batch(
     """
     out = torch.empty((len(loops), settings.frames, settings.size, settings.size))
     groups: dict[tuple, list[int]] = {}
-    loops = [(f[None] if f.ndim == 2 else f, spacing) for f, spacing in loops]
-    for i, (frames, spacing) in enumerate(loops):
-        if frames.ndim != 3:
-            raise ValueError(f"frames must have shape (frames, rows, columns), got {frames.shape}")
-        dy, dx = spacing
-        if not (dy > 0 and dx > 0):
-            raise ValueError(f"spacing_mm must be positive, got {spacing}")
+    loops = [(check_loop(f, spacing), spacing) for f, spacing in loops]
+    for i, (frames, (dy, dx)) in enumerate(loops):
         groups.setdefault((frames.shape, float(dy), float(dx)), []).append(i)
     for (shape, dy, dx), members in groups.items():
         index = np.arange(settings.frames) % shape[0]
@@ -68,6 +63,25 @@ def preprocess_batch(
         x = _crop_or_pad(x[:, 0], settings.size).div_(255.0)
         out[members] = x.reshape(len(members), settings.frames, settings.size, settings.size)
     return out
+
+
+def check_loop(frames: np.ndarray, spacing_mm: tuple[float, float]) -> np.ndarray:
+    """``frames`` as (frames, rows, columns) (one 2D frame gets a frame axis), checked.
+
+    Raises
+    ------
+    ValueError
+        When the frames are not grey 2D frames with at least one pixel, or the spacing is not
+        positive.
+    """
+    if frames.ndim == 2:
+        frames = frames[None]
+    if frames.ndim != 3 or 0 in frames.shape:
+        raise ValueError(f"frames must have shape (frames, rows, columns), got {frames.shape}")
+    dy, dx = spacing_mm
+    if not (dy > 0 and dx > 0):
+        raise ValueError(f"spacing_mm must be positive, got {spacing_mm}")
+    return frames
 
 
 def _crop_or_pad(x: torch.Tensor, size: int) -> torch.Tensor:

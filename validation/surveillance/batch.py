@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from validation.exceptions import ConfigError
+from validation.ingest.rules import ImageRules
 from validation.ingest.scan import ingest_partition
 from validation.model.infer import run_inference
 from validation.model.registry import LockedModel, load_locked_model
@@ -210,11 +211,13 @@ def process_month(
                 continue
             target = scratch / partition.site / partition.vendor
             local = replace(partition, source_kind="folder", source_path=part_dir, source_url=None)
-            ingest_partition(local, target)
+            rules = ImageRules.from_card(reader.card.fields.get("inputs"))
+            ingest_partition(local, target, rules)
             run_inference(
                 reader,
                 target / "accounting.csv",
                 target / "predictions.csv",
+                rules=rules,
                 batch_size=batch_size,
                 threads=threads,
             )
