@@ -132,6 +132,19 @@ def test_tampered_candidate_stops_naming_its_file_and_both_hashes(project):
         lock_status(PROTOCOL, required=True)
 
 
+def test_reading_rules_changed_after_lock_stop_the_run(project):
+    """The card's reading rules (inputs) decide which studies the model measures: a change
+    after the lock is refused like changed weights."""
+    record = create_lock(PROTOCOL)
+    assert record.model("1.0.0")["reading_rules"]["min_frames"] == 8
+    card = project / "models/ivsd-cnn/1.0.0/model-card.yaml"
+    card.write_text(card.read_text().replace("  min_frames: 8\n", "  min_frames: 4\n"))
+    with pytest.raises(
+        ModelIntegrityError, match=r"models/ivsd-cnn/1.0.0.*reading rules.*min_frames"
+    ):
+        verify_lock(PROTOCOL)
+
+
 def test_candidate_whose_card_names_another_version_is_not_locked(project):
     card = project / "models/ivsd-cnn/1.1.0/model-card.yaml"
     card.write_text(card.read_text().replace("version: 1.1.0", "version: 1.2.0", 1))

@@ -23,6 +23,7 @@ from typing import Any
 from validation import __version__
 from validation.exceptions import IntegrityError, LockError, LockMissingError, ModelIntegrityError
 from validation.hashing import sha256_file
+from validation.model.card import ModelCard
 from validation.protocol import ModelVersion, Protocol, load_protocol
 
 LOCK_VERSION = 2  # 2: every locked model version in `models`
@@ -158,7 +159,15 @@ def _model_entry(protocol: Protocol, model: ModelVersion, locked_utc: str) -> di
         "weights_sha256": card.sha256,
         "state_sha256": card.fields["weights"].get("state_sha256", ""),
         "preprocessing": card.preprocessing.to_dict(),
+        "reading_rules": _reading_rules(protocol, card),
     }
+
+
+def _reading_rules(protocol: Protocol, card: ModelCard) -> dict[str, Any]:
+    """How the version reads images (its card's inputs, the protocol's spacing sources)."""
+    from validation.ingest.rules import model_rules
+
+    return json.loads(json.dumps(asdict(model_rules(protocol, card))))  # tuples as lists
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -211,15 +220,15 @@ def verify_lock(protocol_path: str | Path) -> LockRecord:
         )
     protocol = load_protocol(protocol_path)
     for model in protocol.models:
-        _verify_model(protocol_path, model, record.model(model.version))
+        _verify_model(protocol, model, record.model(model.version))
     return record
 
 
-def _verify_model(protocol_path: Path, model: ModelVersion, entry: dict[str, Any]) -> None:
+def _verify_model(protocol: Protocol, model: ModelVersion, entry: dict[str, Any]) -> None:
     """One version's folder, weights and preprocessing against its lock entry."""
     if model.path.as_posix() != entry["model_path"] or model.role != entry["role"]:
         raise ModelIntegrityError(
-            f"protocol {protocol_path} names model {model.path} ({model.role}) for version "
+            f"protocol {protocol.path} names model {model.path} ({model.role}) for version "
             f"{model.version!r}, but its lock records {entry['model_path']} ({entry['role']})"
         )
     weights = model.path / entry["weights_file"]
@@ -239,6 +248,14 @@ def _verify_model(protocol_path: Path, model: ModelVersion, entry: dict[str, Any
             f"model {model.path}: preprocessing {card.preprocessing.to_dict()} differs "
             f"from the locked {entry['preprocessing']}"
         )
+    # locks written before the reading rules existed do not record them
+    if "reading_rules" in entry:
+        rules = _reading_rules(protocol, card)
+        if rules != entry["reading_rules"]:
+            raise ModelIntegrityError(
+                f"model {model.path}: its card's reading rules (inputs) {rules} differ from the "
+                f"locked {entry['reading_rules']}"
+            )
 
 
 def lock_status(protocol_path: str | Path, *, required: bool) -> dict[str, Any]:
