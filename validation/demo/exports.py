@@ -34,6 +34,7 @@ from pydicom.uid import (
     MPEG4HP41,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
+    HTJ2KLossless,
     JPEG2000Lossless,
     UltrasoundImageStorage,
     generate_uid,
@@ -250,6 +251,23 @@ def _compressed(syntax: str, **options: object):
     return make
 
 
+def _htj2k(ds: Dataset, out: Path) -> None:
+    """HTJ2K lossless, each frame encoded by OpenJPH through ``imagecodecs`` (pydicom has no
+    HTJ2K encoder; the toolkit decodes it with OpenJPEG)."""
+    try:
+        import imagecodecs
+    except ImportError:
+        raise ConfigError(
+            "the htj2k_lossless form needs imagecodecs: pip install imagecodecs"
+        ) from None
+    encoded = copy.deepcopy(ds)
+    frames = [imagecodecs.htj2k_encode(frame, reversible=True) for frame in _frames(ds)]
+    encoded.PixelData = encapsulate(frames)
+    encoded["PixelData"].VR = "OB"
+    encoded.LossyImageCompression = "00"
+    _save(encoded, out, HTJ2KLossless)
+
+
 def _via(*command: str, transform: Callable[[Dataset], Dataset] | None = None):
     def make(ds: Dataset, out: Path) -> None:
         _dcmtk(*command, source=transform(ds) if transform else ds, out=out)
@@ -295,6 +313,7 @@ FORMS: dict[str, Form] = {
         Form("jpeg_lossless_sv1", "JPEG lossless, SV1", _via("dcmcjpeg", "+e1"), SAME),
         Form("jpeg_ls_lossless", "JPEG-LS lossless", _via("dcmcjpls", "+el"), SAME),
         Form("jpeg2000_lossless", "JPEG 2000 lossless", _compressed(JPEG2000Lossless), SAME),
+        Form("htj2k_lossless", "High-Throughput JPEG 2000 lossless", _htj2k, SAME),
         Form("jpeg_baseline", "JPEG baseline (lossy), grey", _via("dcmcjpeg", "+eb"), CLOSE),
         Form("jpeg_extended", "JPEG extended (lossy), grey", _via("dcmcjpeg", "+ee"), CLOSE),
         Form("jpeg_ls_near", "JPEG-LS near-lossless", _via("dcmcjpls", "+en"), CLOSE),
