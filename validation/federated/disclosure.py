@@ -47,6 +47,9 @@ ACCOUNTING_COLUMNS: tuple[str, ...] = (
     "spacing_mm",
     "frames",
     "file_bytes",
+    "transfer_syntax",
+    "photometric",
+    "region",
 )
 
 #: Columns of ``predictions/<version>/<site>/<vendor>.csv`` a bundle may carry: all of them.
