@@ -103,3 +103,13 @@ def test_converted_elements_fall_back_to_pydicom(dataset):
     header = read_header(ds, IDENTIFYING_ATTRIBUTES)
     assert header.manufacturer == "Philips" and header.rows == ds.Rows
     assert header.spacing_mm == pytest.approx(physical_spacing_mm(ds))
+
+
+def test_a_region_bound_one_past_the_image_is_clipped(dataset):
+    region = dataset.SequenceOfUltrasoundRegions[0]
+    region.RegionLocationMaxX1, region.RegionLocationMaxY1 = dataset.Columns, dataset.Rows
+    header = read_header(_roundtrip(dataset), IDENTIFYING_ATTRIBUTES)
+    assert (header.region.x1, header.region.y1) == (dataset.Columns - 1, dataset.Rows - 1)
+    region.RegionLocationMinX0 = dataset.Columns  # starts outside the image: not usable
+    header = read_header(_roundtrip(dataset), IDENTIFYING_ATTRIBUTES)
+    assert header.region is None and header.region_problem[0] == "no_spacing"

@@ -90,8 +90,9 @@ def select_region(
 
     ``regions`` are the items as mappings from the keywords of :data:`REGION_KEYWORDS` to
     values (None when absent). Regions that are not 2D (M-mode, Doppler strips, waveforms),
-    have no positive PhysicalDeltaX/Y in cm, or lie outside the ``rows`` x ``columns`` image
-    are ignored; copies of one box (a tissue region and its colour-flow overlay) count once.
+    have no positive PhysicalDeltaX/Y in cm, or start outside the ``rows`` x ``columns`` image
+    are ignored (bounds past its edge are clipped to it, a common off-by-one of exporters);
+    copies of one box (a tissue region and its colour-flow overlay) count once.
 
     Raises
     ------
@@ -122,9 +123,11 @@ def select_region(
             )
         )
         x0, y0, x1, y1 = box
-        if not (dy > 0 and dx > 0) or not (0 <= x0 < x1 < columns and 0 <= y0 < y1 < rows):
+        # a bound one past the image (a common off-by-one of exporters) is clipped to it
+        x1, y1 = min(x1, columns - 1), min(y1, rows - 1)
+        if not (dy > 0 and dx > 0) or not (0 <= x0 < x1 and 0 <= y0 < y1):
             continue
-        boxes.setdefault(box, (dy, dx))  # type: ignore[arg-type]
+        boxes.setdefault((x0, y0, x1, y1), (dy, dx))
     if not boxes:
         raise SpacingError(
             "no 2D region inside the image with PhysicalDeltaX/Y in cm "
