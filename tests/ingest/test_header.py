@@ -11,7 +11,7 @@ from pydicom.uid import ImplicitVRLittleEndian
 
 from validation.demo.dicom_writer import build_dataset
 from validation.demo.generate import synthesize_study
-from validation.ingest.checks import IDENTIFYING_ATTRIBUTES
+from validation.ingest.checks import IDENTIFYING_ATTRIBUTES, check_header
 from validation.ingest.dicom import SpacingError, physical_spacing_mm
 from validation.ingest.header import read_header
 from validation.ingest.rules import ImageRules
@@ -113,3 +113,14 @@ def test_a_region_bound_one_past_the_image_is_clipped(dataset):
     region.RegionLocationMinX0 = dataset.Columns  # starts outside the image: not usable
     header = read_header(_roundtrip(dataset), IDENTIFYING_ATTRIBUTES)
     assert header.region is None and header.region_problem[0] == "no_spacing"
+
+
+def test_undefined_header_text_is_not_copied(dataset):
+    """PhotometricInterpretation and the transfer syntax reach the accounting only as defined
+    terms and UIDs: other text in them (here a name) becomes OTHER."""
+    dataset.PhotometricInterpretation = "JOHN SMITH"
+    dataset.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+    header = read_header(_roundtrip(dataset), IDENTIFYING_ATTRIBUTES)
+    assert header.photometric == "OTHER" and header.transfer_syntax == "1.2.840.10008.1.2.1"
+    failure = check_header(header, vendor="Philips")
+    assert failure[0] == "unsupported_photometric" and "JOHN" not in failure[1]

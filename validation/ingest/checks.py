@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydicom.uid import UID, UltrasoundImageStorage, UltrasoundMultiFrameImageStorage
 
 from validation.ingest.decoders import is_supported, syntax_name
-from validation.ingest.header import Header
+from validation.ingest.header import COLOUR, GREY, Header
 from validation.ingest.rules import ImageRules
 from validation.vendors import manufacturer_matches
 
@@ -18,18 +18,6 @@ ACCEPTED_SOP_CLASSES = {UltrasoundMultiFrameImageStorage: "Ultrasound Multi-fram
 SINGLE_FRAME_SOP_CLASSES = {UltrasoundImageStorage, "1.2.840.10008.5.1.4.1.1.6"}
 #: The Media Storage Directory SOP class (a DICOMDIR file of an export medium).
 MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
-#: Photometric interpretations the reader turns into the model's grey input.
-GREY = ("MONOCHROME1", "MONOCHROME2")
-COLOUR = (
-    "RGB",
-    "YBR_FULL",
-    "YBR_FULL_422",
-    "YBR_PARTIAL_422",
-    "YBR_PARTIAL_420",
-    "YBR_ICT",
-    "YBR_RCT",
-)
-
 #: Attributes that the DICOM PS3.15 Basic Application Level Confidentiality Profile (Table E.1-1)
 #: removes (X) or empties (Z): any of them holding a value means identifying headers were left in.
 IDENTIFYING_ATTRIBUTES = (

@@ -10,6 +10,7 @@ so the result is always what pydicom would give; a test checks the two paths agr
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +27,22 @@ from validation.ingest.dicom import (
     image_region,
 )
 from validation.ingest.rules import ImageRules
+
+#: Photometric interpretations the reader turns into the model's grey input.
+GREY = ("MONOCHROME1", "MONOCHROME2")
+COLOUR = (
+    "RGB",
+    "YBR_FULL",
+    "YBR_FULL_422",
+    "YBR_PARTIAL_422",
+    "YBR_PARTIAL_420",
+    "YBR_ICT",
+    "YBR_RCT",
+)
+#: The other defined terms of PhotometricInterpretation (PS3.3 C.7.6.3.1.2): read but refused.
+_OTHER_PHOTOMETRIC = ("PALETTE COLOR", "HSV", "ARGB", "CMYK", "XYB")
+#: A UID: digits and dots, at most 64 characters (PS3.5 9.1).
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 _US_VRS = {"US"}
 _REGION_TAGS = {tag_for_keyword(k): k for k in REGION_KEYWORDS}
@@ -129,8 +146,8 @@ def read_header(
         **texts,
         identity_removed=read.text("PatientIdentityRemoved").upper(),
         **integers,
-        transfer_syntax=str(meta.get("TransferSyntaxUID", "")) if meta is not None else "",
-        photometric=read.text("PhotometricInterpretation").upper(),
+        transfer_syntax=_defined_uid(meta.get("TransferSyntaxUID", "") if meta is not None else ""),
+        photometric=_defined_photometric(read.text("PhotometricInterpretation")),
         region=region,
         region_problem=problem,
         identifying=tuple(k for k in identifying_keywords if read.has_value(k)),
@@ -138,6 +155,18 @@ def read_header(
 
 
 _tag_of = cache(tag_for_keyword)
+
+
+def _defined_uid(value: object) -> str:
+    """The value if it is a UID, else ``OTHER``: the header's text never reaches an output."""
+    text = str(value or "").strip()
+    return text if not text or (len(text) <= 64 and _UID.match(text)) else "OTHER"
+
+
+def _defined_photometric(value: str) -> str:
+    """A defined term of PhotometricInterpretation, else ``OTHER`` (free text never passes)."""
+    text = value.strip().upper()
+    return text if not text or text in (*GREY, *COLOUR, *_OTHER_PHOTOMETRIC) else "OTHER"
 
 
 class _Reader:
