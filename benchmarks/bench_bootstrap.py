@@ -69,15 +69,15 @@ def cohort(n_studies: int, n_patients: int, n_strata: int, seed: int) -> pd.Data
         {
             "patient": patient,
             "site": np.char.add("site-", np.char.zfill(site_of[patient].astype(str), 2)),
-            "lvh_ref": lvh,
-            "lvh_pred": pred,
+            "label": lvh,
+            "predicted": pred,
             "diff": diff,
         }
     )
 
 
 def ratios(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    ref, pred = df["lvh_ref"].to_numpy(), df["lvh_pred"].to_numpy()
+    ref, pred = df["label"].to_numpy(), df["predicted"].to_numpy()
     return {
         "sensitivity": (ref & pred, ref),
         "specificity": (~ref & ~pred, ~ref),
@@ -100,14 +100,14 @@ def scipy_baseline(df: pd.DataFrame, n_resamples: int, seed: int) -> pd.DataFram
     """scipy.stats.bootstrap (BCa) on per-patient sums, one call per stratum and metric."""
     rows = []
     frame = df.assign(
-        tp=df.lvh_ref & df.lvh_pred, tn=~df.lvh_ref & ~df.lvh_pred, neg=~df.lvh_ref, one=1.0
+        tp=df.label & df.predicted, tn=~df.label & ~df.predicted, neg=~df.label, one=1.0
     )
     sums = frame.groupby(["site", "patient"], sort=True)[
-        ["tp", "lvh_ref", "tn", "neg", "diff", "one"]
+        ["tp", "label", "tn", "neg", "diff", "one"]
     ]
     sums = sums.sum().astype(float)
     pairs = {
-        "sensitivity": ("tp", "lvh_ref"),
+        "sensitivity": ("tp", "label"),
         "specificity": ("tn", "neg"),
         "bias": ("diff", "one"),
     }
@@ -131,7 +131,7 @@ def scipy_baseline(df: pd.DataFrame, n_resamples: int, seed: int) -> pd.DataFram
 
 
 def _metrics(d: pd.DataFrame) -> tuple[float, float, float]:
-    ref, pred = d["lvh_ref"], d["lvh_pred"]
+    ref, pred = d["label"], d["predicted"]
     return (
         (ref & pred).sum() / ref.sum(),
         (~ref & ~pred).sum() / (~ref).sum(),

@@ -224,16 +224,16 @@ def _write_outputs(config: dict[str, Any], n_studies: int, seed: int) -> dict[st
                         file_sha256="",
                         status="quality_rejected",
                         detail="ValueError: no end-diastolic frame found",
-                        ivsd_mm="",
-                        lvh_probability="",
+                        measurement="",
+                        probability="",
                     )
                 else:
                     record.update(
                         file_sha256=r["file_sha256"],
                         status="predicted",
                         detail="",
-                        ivsd_mm=f"{value:.4f}",
-                        lvh_probability=f"{p:.6f}",
+                        measurement=f"{value:.4f}",
+                        probability=f"{p:.6f}",
                     )
                 predictions.append(record)
             path = Path(wf.predictions_path(config, site.id, partition.vendor, version))

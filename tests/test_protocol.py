@@ -233,7 +233,7 @@ def test_typed_sections_of_the_demo(repo_root):
     assert protocol.title.startswith("Prospective multi-site") and protocol.version == "1.2"
     assert protocol.submission == "510k" and protocol.registered == "2026-01-02"
     assert protocol.outputs == Outputs(
-        measurement="ivsd_mm", score="lvh_probability", threshold=0.5, unit="mm"
+        measurement="measurement", score="probability", threshold=0.5, unit="mm"
     )
     ref = protocol.reference_standard
     assert ref.columns == ("consensus_ivsd_mm", "lvh", *ref.readers) and len(ref.readers) == 3

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from validation import __version__
+from validation.demo import MODEL_DIR
 from validation.exceptions import ALARM_EXIT, ValidationToolkitError
 from validation.schema import config_default
 from validation.workflow import (
@@ -113,7 +114,7 @@ def _cmd_demo_train(args: argparse.Namespace) -> int:
     settings = TrainingSettings(
         n_studies=args.n_studies, seed=args.seed, epochs=args.epochs, vendors=vendors
     )
-    out = args.out or f"models/ivsd-cnn/{args.version}"
+    out = args.out or f"{MODEL_DIR}/{args.version}"
     card = train(out, settings, version=args.version)
     summary = {"version": card["version"], "out": out, "weights": card["weights"]}
     summary["performance"] = card["performance"]
@@ -272,7 +273,8 @@ def _cmd_sr(args: argparse.Namespace) -> int:
         args.predictions,
         args.accounting,
         args.out,
-        threshold=protocol.outputs.threshold,
+        quantity=protocol.measurement,
+        finding=protocol.finding,
         expected_sha256=protocol.model_sha256,
     )
     log.info("%s: %s", args.out, counts)
@@ -701,7 +703,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="version recorded in the model card (default: 1.0.0, the released version); "
         "any other version records a change block against 1.0.0 (its card next to --out)",
     )
-    tr.add_argument("--out", default=None, help="default: models/ivsd-cnn/<version>")
+    tr.add_argument("--out", default=None, help=f"default: {MODEL_DIR}/<version>")
     tr.add_argument(
         "--vendors",
         default=None,
@@ -850,7 +852,7 @@ def build_parser() -> argparse.ArgumentParser:
         "horizon",
         "arl0_months": "minimum in-control average run length of each chart",
         "horizon_months": "horizon of the false-alarm statement",
-        "min_shift_mm": "a mean-output alarm also needs a shift of at least this many mm",
+        "min_shift": "a mean-output alarm also needs a shift of at least this many mm",
         "min_rate_change": "a positive-rate alarm also needs a change of at least this much",
         "bias_weight": "weight of each audited-bias stream in the weighted Bonferroni split, "
         "every other stream 1",

@@ -4,7 +4,7 @@
 ``validation/schemas/protocol.schema.json``, fills in every absent setting from the schema's
 ``default`` keywords (here, once: no default is restated in code), checks what the schema
 cannot express, and returns a :class:`Protocol`. The rest of the toolkit reads its typed
-sections (:attr:`Protocol.analysis`, :attr:`Protocol.outputs`,
+sections (:attr:`Protocol.analysis`, :attr:`Protocol.measurement`, :attr:`Protocol.finding`,
 :attr:`Protocol.reference_standard`, :attr:`Protocol.multiplicity`, :attr:`Protocol.comparison`
 ...), never the raw document.
 """
@@ -119,28 +119,64 @@ class Device:
 @dataclass(frozen=True)
 class ReferenceStandard:
     """How the truth is established (``reference_standard``), and its columns in the sealed
-    reference files: the reference measurement, the binary label and each reader's measurement.
+    reference files: the reference measurement, the binary label and each reader's measurement
+    (a protocol without a measurement has no measurement column, one without a finding no
+    label column).
     """
 
     description: str
-    measurement: str
-    label: str
+    measurement: str | None
+    label: str | None
     readers: tuple[str, ...]
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The reference-file columns the protocol names: measurement, label, then readers."""
-        return (self.measurement, self.label, *self.readers)
+        named = (self.measurement, self.label)
+        return (*(c for c in named if c is not None), *self.readers)
 
 
 @dataclass(frozen=True)
-class Outputs:
-    """The model outputs the protocol judges (``outputs``)."""
+class Concept:
+    """A DICOM coded concept (PS3.3 Code Sequence Macro): value, scheme designator, meaning."""
 
-    measurement: str
-    score: str
-    threshold: float  # the score at or above which a study is called positive
-    unit: str  # of the measurement
+    value: str
+    scheme: str
+    meaning: str
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The measurement the device reports (``outputs.measurement``): its name, label, UCUM
+    unit, display precision and, for the DICOM SR, its concept and anatomical site."""
+
+    name: str
+    label: str
+    unit: str  # UCUM code
+    precision: int  # decimals of a single reading; statistics show one more
+    description: str = ""
+    concept: Concept | None = None
+    site: Concept | None = None
+    range: tuple[float, float] | None = None  # plausible reference values
+
+    @property
+    def digits(self) -> int:
+        """Decimals of a statistic of the measurement (bias, limits, error): one more than a
+        reading's."""
+        return self.precision + 1
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The binary finding the device's probability flags (``outputs.finding``)."""
+
+    name: str
+    label: str
+    threshold: float  # the probability at or above which a study is called positive
+    description: str = ""
+    positive: str = ""  # the reference standard's positive rule, in words
+    concept: Concept | None = None
 
 
 @dataclass(frozen=True)
@@ -290,20 +326,49 @@ class Protocol:
         ref = self.data["reference_standard"]
         return ReferenceStandard(
             description=str(ref["description"]),
-            measurement=str(ref["measurement"]),
-            label=str(ref["label"]),
+            measurement=_optional_text(ref.get("measurement")),
+            label=_optional_text(ref.get("label")),
             readers=tuple(str(r) for r in ref.get("readers", ())),  # optional: none
         )
 
     @cached_property
-    def outputs(self) -> Outputs:
-        outputs = self.data["outputs"]
-        return Outputs(
-            measurement=str(outputs["measurement"]),
-            score=str(outputs["score"]),
-            threshold=float(outputs["threshold"]),
-            unit=str(outputs["unit"]),
+    def measurement(self) -> Measurement | None:
+        """The measurement the device reports, or None for a classification-only protocol."""
+        m = self.data["outputs"].get("measurement")
+        if m is None:
+            return None
+        low_high = m.get("range")
+        return Measurement(
+            name=str(m["name"]),
+            label=str(m["label"]),
+            unit=str(m["unit"]),
+            precision=int(m["precision"]),
+            description=str(m.get("description", "")),
+            concept=_concept(m.get("concept")),
+            site=_concept(m.get("site")),
+            range=None if low_high is None else (float(low_high[0]), float(low_high[1])),
         )
+
+    @cached_property
+    def finding(self) -> Finding | None:
+        """The finding the device's probability flags, or None for a measurement-only
+        protocol."""
+        f = self.data["outputs"].get("finding")
+        if f is None:
+            return None
+        return Finding(
+            name=str(f["name"]),
+            label=str(f["label"]),
+            threshold=float(f["threshold"]),
+            description=str(f.get("description", "")),
+            positive=str(f.get("positive", "")),
+            concept=_concept(f.get("concept")),
+        )
+
+    @property
+    def threshold(self) -> float | None:
+        """The finding's decision threshold on the probability (None without a finding)."""
+        return None if self.finding is None else self.finding.threshold
 
     @property
     def spacing_sources(self) -> tuple[str, ...]:
@@ -499,6 +564,7 @@ def build_protocol(data: Any, *, path: str | Path, sha256: str) -> Protocol:
         if list(cuts) != sorted(set(cuts)):
             raise ProtocolError(f"{path}: analysis.{key} must be strictly increasing, got {cuts}")
     _check_judged(path, "analysis.acceptance_by", analysis["acceptance_by"], ids, analysis)
+    _check_outputs(path, document)
     _check_multiplicity(path, document["multiplicity"], ids, float(analysis["confidence"]))
     models = _models(path, document)
     _check_comparison(path, document, ids, models)
@@ -514,6 +580,48 @@ def build_protocol(data: Any, *, path: str | Path, sha256: str) -> Protocol:
         for e in document["endpoints"]
     )
     return Protocol(path=path, sha256=sha256, data=document, endpoints=endpoints, models=models)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _concept(value: Mapping[str, Any] | None) -> Concept | None:
+    if value is None:
+        return None
+    version = value.get("version")
+    return Concept(
+        value=str(value["value"]),
+        scheme=str(value["scheme"]),
+        meaning=str(value["meaning"]),
+        version=None if version is None else str(version),
+    )
+
+
+def _check_outputs(path: Path, document: Mapping[str, Any]) -> None:
+    """Each endpoint's metric needs its output (a measurement metric the measurement, a
+    classification metric the finding), and each declared output its reference column."""
+    outputs, reference = document["outputs"], document["reference_standard"]
+    needs = {
+        "measurement": ("measurement", "measurement"),
+        "classification": ("finding", "label"),
+    }
+    problems = []
+    for e in document["endpoints"]:
+        output, _ = needs["measurement" if e["metric"] in MEASUREMENT_METRICS else "classification"]
+        if output not in outputs:
+            problems.append(f"endpoint {e['id']!r} ({e['metric']}) needs outputs.{output}")
+    for output, column in needs.values():
+        if output in outputs and column not in reference:
+            problems.append(
+                f"outputs.{output} is declared, so reference_standard.{column} must name its "
+                "reference column"
+            )
+    low_high = (outputs.get("measurement") or {}).get("range")
+    if low_high is not None and not low_high[0] < low_high[1]:
+        problems.append(f"outputs.measurement.range must be [low, high], low < high: {low_high}")
+    if problems:
+        raise ProtocolError(f"{path}: " + "; ".join(problems))
 
 
 def _check_multiplicity(

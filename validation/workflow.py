@@ -657,7 +657,7 @@ SURVEILLANCE_OPTIONS = (
     "familywise_alpha",
     "arl0_months",
     "horizon_months",
-    "min_shift_mm",
+    "min_shift",
     "min_rate_change",
     "bias_weight",
     "label_delay_months",

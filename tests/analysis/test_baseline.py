@@ -35,8 +35,8 @@ def _studies(n: int = 60, seed: int = 4) -> pd.DataFrame:
             "bmi": rng.normal(27.0, 4.0, n).round(1),
             "image_quality": rng.choice(["good", "adequate", "poor"], n),
             "patient_id": patients,
-            "reference_ivsd_mm": reference,
-            "lvh_ref": (reference >= 11).astype(int),
+            "reference": reference,
+            "label": (reference >= 11).astype(int),
         }
     )
 
@@ -56,14 +56,12 @@ def test_overall_row_matches_an_independent_computation():
     assert row["age_sd"] == pytest.approx(statistics.stdev(studies["age"]))  # n - 1
     assert (row["age_min"], row["age_max"]) == (studies["age"].min(), studies["age"].max())
     assert row["bmi_sd"] == pytest.approx(statistics.stdev(studies["bmi"]))
-    assert row["reference_ivsd_mean"] == pytest.approx(
-        statistics.fmean(studies["reference_ivsd_mm"])
-    )
+    assert row["reference_mean"] == pytest.approx(statistics.fmean(studies["reference"]))
     assert row["female_n"] == int((studies["sex"] == "F").sum())
     assert row["female_fraction"] == pytest.approx(row["female_n"] / 60)
-    assert row["lvh_n"] == int(studies["lvh_ref"].sum())
-    assert row["lvh_prevalence"] == pytest.approx(row["lvh_n"] / 60)
-    assert row["lvh_ci_low"] < row["lvh_prevalence"] < row["lvh_ci_high"]
+    assert row["positive_n"] == int(studies["label"].sum())
+    assert row["prevalence"] == pytest.approx(row["positive_n"] / 60)
+    assert row["prevalence_ci_low"] < row["prevalence"] < row["prevalence_ci_high"]
 
 
 def test_groups_by_site_then_vendor_in_sorted_order_and_counts_add_up():
@@ -81,7 +79,7 @@ def test_groups_by_site_then_vendor_in_sorted_order_and_counts_add_up():
     for dim in ("site", "vendor"):
         rows = [r for r in out["rows"] if r["dimension"] == dim]
         assert sum(r["n_studies"] for r in rows) == 60
-        assert sum(r["lvh_n"] for r in rows) == int(studies["lvh_ref"].sum())
+        assert sum(r["positive_n"] for r in rows) == int(studies["label"].sum())
     ge = _row(out, "vendor", "GE")
     sub = studies[studies["vendor"] == "GE"]
     assert ge["age_mean"] == pytest.approx(statistics.fmean(sub["age"]))
@@ -100,15 +98,15 @@ def test_lvh_prevalence_interval_is_wilson_newcombe_table_1():
             "bmi": 25.0,
             "image_quality": "good",
             "patient_id": [f"P{i}" for i in range(n)],
-            "reference_ivsd_mm": 10.0,
-            "lvh_ref": [1] * 81 + [0] * (n - 81),
+            "reference": 10.0,
+            "label": [1] * 81 + [0] * (n - 81),
         }
     )
     row = _row(baseline_characteristics(studies), "overall", "all")
-    assert row["lvh_ci_low"] == pytest.approx(0.2553, abs=5e-5)
-    assert row["lvh_ci_high"] == pytest.approx(0.3662, abs=5e-5)
+    assert row["prevalence_ci_low"] == pytest.approx(0.2553, abs=5e-5)
+    assert row["prevalence_ci_high"] == pytest.approx(0.3662, abs=5e-5)
     narrower = _row(baseline_characteristics(studies, confidence=0.90), "overall", "all")
-    assert narrower["lvh_ci_low"] > row["lvh_ci_low"]
+    assert narrower["prevalence_ci_low"] > row["prevalence_ci_low"]
 
 
 def test_image_quality_counts_in_fixed_order_with_fractions():

@@ -25,9 +25,9 @@ def _duplicated(n_patients=150, seed=8):
     first = _studies(n=n_patients, seed=seed, canon_bias=0.0)
     second = first.copy()
     rng = np.random.default_rng(seed + 1)
-    second["ivsd_mm"] = second["ivsd_mm"] + rng.normal(0, 0.1, n_patients)
+    second["measurement"] = second["measurement"] + rng.normal(0, 0.1, n_patients)
     out = pd.concat((first, second), ignore_index=True)
-    out["lvh_pred"] = (out["ivsd_mm"] >= 11).astype(int)
+    out["predicted"] = (out["measurement"] >= 11).astype(int)
     return out
 
 
@@ -42,10 +42,10 @@ def test_repeated_patients_use_patient_level_methods(protocol):
     assert res.patients == 150
     metrics = res.metrics()
     expected = bland_altman_repeated(
-        studies["patient_id"], studies["ivsd_mm"], studies["reference_ivsd_mm"]
+        studies["patient_id"], studies["measurement"], studies["reference"]
     )
     assert metrics["loa_high"].ci_high == pytest.approx(expected.loa_high_ci.high)
-    ref, pred = studies["lvh_ref"] == 1, studies["lvh_pred"] == 1
+    ref, pred = studies["label"] == 1, studies["predicted"] == 1
     sens = cluster_bootstrap_ratio(
         (ref & pred).to_numpy(),
         ref.to_numpy(),

@@ -42,11 +42,11 @@ def _studies(seed: int = 3, n: int = 480) -> pd.DataFrame:
             "patient_id": [f"P{i:04d}" for i in range(n)],
             "site": np.where(np.arange(n) % 2 == 0, "s01", "s02"),
             "vendor": np.array(["Canon", "GE", "Philips", "Siemens"])[np.arange(n) % 4],
-            "ivsd_mm": ivsd,
-            "reference_ivsd_mm": reference,
-            "lvh_ref": (reference >= 11.0).astype(int),
-            "lvh_probability": probability,
-            "lvh_pred": (probability >= 0.5).astype(int),
+            "measurement": ivsd,
+            "reference": reference,
+            "label": (reference >= 11.0).astype(int),
+            "probability": probability,
+            "predicted": (probability >= 0.5).astype(int),
         }
     )
 
@@ -55,9 +55,9 @@ def _with_shift(studies: pd.DataFrame, shift: float, vendor: str | None = None) 
     """The same studies read by a version whose IVSd moves by ``shift`` mm (on ``vendor``)."""
     out = studies.copy()
     rows = out["vendor"] == vendor if vendor else np.ones(len(out), dtype=bool)
-    out.loc[rows, "ivsd_mm"] += shift
-    out["lvh_probability"] = 1.0 / (1.0 + np.exp(-(out["ivsd_mm"] - 11.0) * 2.0))
-    out["lvh_pred"] = (out["lvh_probability"] >= 0.5).astype(int)
+    out.loc[rows, "measurement"] += shift
+    out["probability"] = 1.0 / (1.0 + np.exp(-(out["measurement"] - 11.0) * 2.0))
+    out["predicted"] = (out["probability"] >= 0.5).astype(int)
     return out
 
 
@@ -76,7 +76,7 @@ def test_pairing_counts_every_study(protocol):
         "released_only": 5,
         "candidate_only": 0,
     }
-    assert len(paired) == 475 and {"ivsd_mm_a", "ivsd_mm_b"} <= set(paired.columns)
+    assert len(paired) == 475 and {"measurement_a", "measurement_b"} <= set(paired.columns)
 
 
 def test_identical_versions_are_non_inferior_everywhere(protocol):
@@ -112,7 +112,7 @@ def test_a_bias_on_one_vendor_fails_there_and_only_there(protocol):
     assert ge["difference"] == pytest.approx(1.0, abs=0.15)
     assert ge["ci_low"] > 0.3 and ge["noninferior"] is False and ge["worsened"] is True
     assert ge["released"] == pytest.approx(
-        (released.ivsd_mm - released.reference_ivsd_mm)[released.vendor == "GE"].mean()
+        (released.measurement - released.reference)[released.vendor == "GE"].mean()
     )
     assert "could not be shown to be non-inferior" in result["conclusion"]
     assert "vendor GE" in result["conclusion"]
@@ -138,9 +138,9 @@ def test_sensitivity_difference_is_newcombes_with_mcnemars_test(protocol):
     candidate = _with_shift(released, -0.3)
     paired, _ = pair_versions(released, candidate)
     value = difference(paired, "sensitivity", protocol)
-    positive = paired["lvh_ref"] == 1
-    a = paired.loc[positive, "lvh_pred_a"].to_numpy() == 1
-    b = paired.loc[positive, "lvh_pred_b"].to_numpy() == 1
+    positive = paired["label"] == 1
+    a = paired.loc[positive, "predicted_a"].to_numpy() == 1
+    b = paired.loc[positive, "predicted_b"].to_numpy() == 1
     expected = paired_proportion_difference(a, b, confidence=0.95, method="newcombe")
     assert (value.difference, value.ci_low, value.ci_high) == pytest.approx(
         (expected.estimate, expected.ci_low, expected.ci_high)
@@ -156,15 +156,15 @@ def test_auc_difference_is_the_paired_delong_test(protocol):
     released = _studies()
     candidate = released.copy()
     noise = np.random.default_rng(9).normal(0.0, 0.3, len(candidate))
-    candidate["lvh_probability"] = 1.0 / (
-        1.0 + np.exp(-(candidate["ivsd_mm"] + noise - 11.0) * 2.0)
+    candidate["probability"] = 1.0 / (
+        1.0 + np.exp(-(candidate["measurement"] + noise - 11.0) * 2.0)
     )
     paired, _ = pair_versions(released, candidate)
     value = difference(paired, "auc", protocol)
     expected = delong_test(
-        paired["lvh_ref"].to_numpy(),
-        paired["lvh_probability_b"].to_numpy(),
-        paired["lvh_probability_a"].to_numpy(),
+        paired["label"].to_numpy(),
+        paired["probability_b"].to_numpy(),
+        paired["probability_a"].to_numpy(),
     )
     assert value.difference == pytest.approx(expected.auc_a - expected.auc_b)
     assert (value.ci_low, value.ci_high) == pytest.approx((expected.ci.low, expected.ci.high))

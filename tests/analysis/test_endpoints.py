@@ -33,11 +33,11 @@ def _studies(n=400, seed=0, canon_bias=1.5):
             "age_band": "40–59",
             "bmi_band": "<25",
             "image_quality": np.where(np.arange(n) < 5, "poor", "good"),
-            "ivsd_mm": model,
-            "reference_ivsd_mm": reference,
-            "lvh_ref": (reference >= 11).astype(int),
-            "lvh_pred": (model >= 11).astype(int),
-            "lvh_probability": 1.0 / (1.0 + np.exp(-(model - 11.0) * 2.0)),
+            "measurement": model,
+            "reference": reference,
+            "label": (reference >= 11).astype(int),
+            "predicted": (model >= 11).astype(int),
+            "probability": 1.0 / (1.0 + np.exp(-(model - 11.0) * 2.0)),
             "patient_id": [f"P{i:04d}" for i in range(n)],
         }
     )
@@ -46,8 +46,8 @@ def _studies(n=400, seed=0, canon_bias=1.5):
 def test_endpoint_values_are_the_stats_functions(protocol):
     studies = _studies()
     rows = {r["metric"]: r for r in endpoint_rows(assess(studies, protocol), protocol)}
-    ba = bland_altman(studies["ivsd_mm"], studies["reference_ivsd_mm"], ci_method="exact")
-    acc = diagnostic_accuracy(studies["lvh_ref"], studies["lvh_pred"])
+    ba = bland_altman(studies["measurement"], studies["reference"], ci_method="exact")
+    acc = diagnostic_accuracy(studies["label"], studies["predicted"])
     assert rows["bias"]["estimate"] == pytest.approx(ba.bias)
     assert rows["loa_high"]["ci_high"] == pytest.approx(ba.loa_high_ci.high)
     assert rows["sensitivity"]["ci_low"] == pytest.approx(acc.sensitivity.ci.low)
@@ -81,7 +81,7 @@ def test_small_strata_are_flagged_and_kept(protocol):
 
 def test_single_class_stratum_gives_nan_not_a_crash(protocol):
     studies = _studies()
-    studies.loc[studies["vendor"] == "GE", "lvh_ref"] = 0
+    studies.loc[studies["vendor"] == "GE", "label"] = 0
     rows = strata_rows(studies, protocol)
     sens = next(r for r in rows if r["stratum"] == "GE" and r["metric"] == "sensitivity")
     assert sens["n"] == 0 and math.isnan(sens["estimate"])

@@ -23,9 +23,9 @@ def _four_sites(site_bias=(0.0, 0.0, 0.0, 0.0), n=600, seed=3):
     studies = _studies(n=n, seed=seed, canon_bias=0.0)
     studies["site"] = np.repeat(["s01", "s02", "s03", "s04"], n // 4)
     shift = dict(zip(["s01", "s02", "s03", "s04"], site_bias, strict=True))
-    studies["ivsd_mm"] = studies["ivsd_mm"] + studies["site"].map(shift)
-    studies["difference"] = studies["ivsd_mm"] - studies["reference_ivsd_mm"]
-    studies["lvh_pred"] = (studies["ivsd_mm"] >= 11).astype(int)
+    studies["measurement"] = studies["measurement"] + studies["site"].map(shift)
+    studies["difference"] = studies["measurement"] - studies["reference"]
+    studies["predicted"] = (studies["measurement"] >= 11).astype(int)
     return studies
 
 
@@ -48,8 +48,8 @@ def test_sensitivity_is_pooled_on_the_logit_scale(protocol):
     res = site_heterogeneity(studies, protocol)["metrics"]["sensitivity"]
     y, v = [], []
     for _, g in studies.groupby("site"):
-        pos = g[g["lvh_ref"] == 1]
-        tp = int((pos["lvh_pred"] == 1).sum())
+        pos = g[g["label"] == 1]
+        tp = int((pos["predicted"] == 1).sum())
         y.append(math.log(tp / (len(pos) - tp)))
         v.append(1 / tp + 1 / (len(pos) - tp))
     expected = random_effects(y, v, method="REML")
@@ -70,6 +70,6 @@ def test_a_deviant_site_makes_the_bias_not_poolable(protocol):
 def test_a_single_site_is_reported_as_not_estimable(protocol):
     studies = _studies(n=100, seed=1)
     studies["site"] = "s01"
-    studies["difference"] = studies["ivsd_mm"] - studies["reference_ivsd_mm"]
+    studies["difference"] = studies["measurement"] - studies["reference"]
     res = site_heterogeneity(studies, protocol)["metrics"]["bias"]
     assert res["estimable"] is False and len(res["sites"]) == 1

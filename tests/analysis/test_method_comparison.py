@@ -21,7 +21,7 @@ def protocol(repo_root):
 def test_regressions_and_ccc_are_model_on_reference(protocol):
     studies = _studies(n=200, seed=2)
     res = method_comparison(studies, protocol)
-    x, y = studies["reference_ivsd_mm"].to_numpy(), studies["ivsd_mm"].to_numpy()
+    x, y = studies["reference"].to_numpy(), studies["measurement"].to_numpy()
     assert res["deming"]["slope"] == deming(x, y).slope
     assert res["passing_bablok"]["intercept"] == passing_bablok(x, y).intercept
     assert res["ccc"]["estimate"] == lin_ccc(x, y).ccc
@@ -40,7 +40,7 @@ def test_reader_agreement_from_the_protocols_readers(protocol):
     studies = _studies(n=300, seed=5)
     rng = np.random.default_rng(0)
     for i in (1, 2, 3):
-        studies[f"reader_{i}_ivsd_mm"] = studies["reference_ivsd_mm"] + rng.normal(0, 1.0, 300)
+        studies[f"reader_{i}_ivsd_mm"] = studies["reference"] + rng.normal(0, 1.0, 300)
     res = reference_quality(studies, protocol)
     assert res["readers"] == ["reader_1_ivsd_mm", "reader_2_ivsd_mm", "reader_3_ivsd_mm"]
     assert len(res["pairs"]) == 3

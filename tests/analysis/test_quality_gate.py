@@ -49,10 +49,10 @@ def _row(status: str, ref: float, pred: int, **extra) -> dict:
         "scanner_model": "Vivid E95",
         "status": status,
         "detail": "" if predicted else "QualityError: septum not visible",
-        "ivsd_mm": (12.5 if pred else 9.0) if predicted else np.nan,
-        "lvh_probability": (0.9 if pred else 0.1) if predicted else np.nan,
-        "reference_ivsd_mm": np.nan if np.isnan(ref) else (12.0 if ref == 1 else 9.5),
-        "lvh_ref": ref,
+        "measurement": (12.5 if pred else 9.0) if predicted else np.nan,
+        "probability": (0.9 if pred else 0.1) if predicted else np.nan,
+        "reference": np.nan if np.isnan(ref) else (12.0 if ref == 1 else 9.5),
+        "label": ref,
         "image_quality": "good",
         "sex": "F",
         "age": 55,
@@ -157,8 +157,8 @@ def test_clustered_patients_use_the_primary_endpoint_machinery(protocol):
     frame = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
     result = quality_gate(frame, protocol)
     studies = frame.assign(
-        lvh_ref=frame["lvh_ref"].astype(int),
-        lvh_pred=(frame["lvh_probability"] >= 0.5).astype(int),
+        label=frame["label"].astype(int),
+        predicted=(frame["probability"] >= 0.5).astype(int),
     )
     expected = assess(studies, protocol, groups=("classification",)).metrics()
     sens = _endpoint(result, "sensitivity")
@@ -214,6 +214,6 @@ def test_bad_input_is_refused_with_a_clear_message(protocol):
     with pytest.raises(ValueError, match=r"gated.status must be one of .*got \['excluded'\]"):
         quality_gate(bad, protocol)
     bad = _table()
-    bad.loc[0, "lvh_ref"] = 2
-    with pytest.raises(ValueError, match=r"gated.lvh_ref must be 0, 1 or NaN"):
+    bad.loc[0, "label"] = 2
+    with pytest.raises(ValueError, match=r"gated.label must be 0, 1 or NaN"):
         quality_gate(bad, protocol)

@@ -51,8 +51,8 @@ def _pred(site, sop, study, mm):
         sop_instance_uid=sop,
         study_instance_uid=study,
         status="predicted",
-        ivsd_mm=str(mm),
-        lvh_probability="0.2",
+        measurement=str(mm),
+        probability="0.2",
         model_sha256="x",
     )
     return row

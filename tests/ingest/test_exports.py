@@ -179,7 +179,7 @@ def test_a_partition_mixing_grey_colour_and_broken_files_predicts_every_measurab
     table = pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
     rejected = table[table["status"] == "quality_rejected"]
     assert len(rejected) == 1 and rejected["detail"].iloc[0]
-    predicted = table[table["status"] == "predicted"]["ivsd_mm"].astype(float)
+    predicted = table[table["status"] == "predicted"]["measurement"].astype(float)
     source = _measure(model, rules, forms["GE"]["source"])
     assert (predicted - source).abs().max() <= LOSSY_TOLERANCE_MM
 

@@ -35,11 +35,11 @@ def test_every_included_study_is_predicted_with_the_model_hash(model, accounting
     assert counts == {"predicted": len(included), "quality_rejected": 0}
     assert set(table["model_sha256"]) == {model.sha256}
     assert table["file_sha256"].str.len().eq(64).all()
-    ivsd = table["ivsd_mm"].astype(float)
+    ivsd = table["measurement"].astype(float)
     assert ivsd.between(4, 25).all()
     again = tmp_path / "again.csv"
     run_inference(model, accounting, again, batch_size=5)  # other batching, same numbers
-    assert pd.read_csv(again)["ivsd_mm"].tolist() == pd.read_csv(out)["ivsd_mm"].tolist()
+    assert pd.read_csv(again)["measurement"].tolist() == pd.read_csv(out)["measurement"].tolist()
 
 
 def test_undecodable_file_is_a_recorded_rejection(model, accounting, tmp_path):

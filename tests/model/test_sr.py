@@ -30,8 +30,8 @@ from validation.sites import load_sites, site_files
 SHA = "0123456789abcdef" * 4
 CREATED = dt.datetime(2026, 11, 25, 12, 30, 0)
 KWARGS = {
-    "ivsd_mm": 12.345,
-    "lvh_probability": 0.73,
+    "measurement": 12.345,
+    "probability": 0.73,
     "threshold": 0.5,
     "algorithm_name": "ivsd-cnn",
     "algorithm_version": "1.0.0",
@@ -107,7 +107,7 @@ def test_sr_round_trips_through_pydicom(tmp_path, header):
     assert {i.TextValue for i in _named(ds, "111001")} == {"ivsd-cnn"}  # Algorithm Name
     assert {i.TextValue for i in _named(ds, "111003")} == {"1.0.0"}  # Algorithm Version
     parameters = {i.TextValue for i in _named(ds, "111002")}
-    assert parameters == {f"model_sha256={SHA}", "lvh_threshold=0.5"}
+    assert parameters == {f"model_sha256={SHA}", "threshold=0.5"}
 
     sources = _named(ds, "121112")  # Source of Measurement
     assert sources and all(
@@ -120,7 +120,7 @@ def test_sr_round_trips_through_pydicom(tmp_path, header):
 
 
 def test_sr_parses_as_a_highdicom_measurement_report(tmp_path, header):
-    sr = hd.sr.srread(_written(tmp_path, header, lvh_probability=0.2))
+    sr = hd.sr.srread(_written(tmp_path, header, probability=0.2))
     groups = sr.content.get_image_measurement_groups()
     assert [g.tracking_identifier for g in groups] == ["IVSd", "LVH"]
     (ivsd,) = groups[0].get_measurements(name=IVSD_CONCEPT)
@@ -131,7 +131,7 @@ def test_sr_parses_as_a_highdicom_measurement_report(tmp_path, header):
 
 
 def test_probability_at_the_threshold_is_present(tmp_path, header):
-    ds = pydicom.dcmread(_written(tmp_path, header, lvh_probability=0.5, threshold=0.5))
+    ds = pydicom.dcmread(_written(tmp_path, header, probability=0.5, threshold=0.5))
     evaluation = next(i for i in _named(ds, "55827005") if i.ValueType == "CODE")
     assert evaluation.ConceptCodeSequence[0].CodeValue == "52101004"
 
@@ -154,9 +154,9 @@ def test_uids_are_deterministic_and_the_file_reproducible(tmp_path, header):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"ivsd_mm": float("nan")}, "ivsd_mm must be a finite number of mm >= 0, got nan"),
-        ({"ivsd_mm": -1.0}, "ivsd_mm must be a finite number of mm >= 0, got -1.0"),
-        ({"lvh_probability": 1.5}, r"lvh_probability must be a number in \[0, 1\], got 1.5"),
+        ({"measurement": float("nan")}, "measurement must be a finite number of mm >= 0, got nan"),
+        ({"measurement": -1.0}, "measurement must be a finite number of mm >= 0, got -1.0"),
+        ({"probability": 1.5}, r"probability must be a number in \[0, 1\], got 1.5"),
         ({"threshold": "0.5"}, r"threshold must be a number in \[0, 1\], got '0.5'"),
         ({"model_sha256": "ABC"}, "model_sha256 must be 64 lower-case hex digits, got 'ABC'"),
         ({"series_number": 0}, "series_number must be a positive whole number, got 0"),
@@ -209,8 +209,8 @@ def partition_tables(tmp_path, partitions):
                 "file_sha256": "",
                 "status": "quality_rejected" if rejected else "predicted",
                 "detail": "decode failed" if rejected else "",
-                "ivsd_mm": "" if rejected else f"{9.5 + k:.4f}",
-                "lvh_probability": "" if rejected else f"{0.3 * k:.6f}",
+                "measurement": "" if rejected else f"{9.5 + k:.4f}",
+                "probability": "" if rejected else f"{0.3 * k:.6f}",
                 "model_name": "ivsd-cnn",
                 "model_version": "1.0.0",
                 "model_sha256": SHA,
@@ -234,8 +234,8 @@ def test_export_writes_one_sr_per_predicted_image(tmp_path, partition_tables):
         ds = pydicom.dcmread(row.path)
         assert ds.SOPInstanceUID == row.sr_sop_instance_uid
         assert Path(row.path).parent.name == ds.StudyInstanceUID == row.study_instance_uid
-        assert row.lvh_present == str(float(record["lvh_probability"]) >= 0.5).lower()
-    assert set(index["lvh_present"]) == {"true", "false"}
+        assert row.finding_present == str(float(record["probability"]) >= 0.5).lower()
+    assert set(index["finding_present"]) == {"true", "false"}
     before = {p: p.read_bytes() for p in out.rglob("*.dcm")}
     export_partition_srs(predictions, accounting, out, threshold=0.5, created=CREATED)
     assert {p: p.read_bytes() for p in out.rglob("*.dcm")} == before  # idempotent
@@ -288,10 +288,10 @@ def test_sr_stored_by_stow_rs_is_found_by_qido(orthanc: OrthancServer, partition
 def test_export_names_the_row_with_a_value_out_of_range(tmp_path, partition_tables):
     predictions, accounting, records = partition_tables
     table = pd.read_csv(predictions, dtype=str, keep_default_na=False)
-    table.loc[1, "lvh_probability"] = "1.7"
+    table.loc[1, "probability"] = "1.7"
     table.to_csv(predictions, index=False)
     sop = records[1]["sop_instance_uid"]
-    with pytest.raises(IngestError, match=rf"SOP Instance {sop}: lvh_probability must be"):
+    with pytest.raises(IngestError, match=rf"SOP Instance {sop}: probability must be"):
         export_partition_srs(predictions, accounting, tmp_path / "sr", threshold=0.5)
     with pytest.raises(ValueError, match=r"threshold must be a number in \[0, 1\], got 2"):
         export_partition_srs(predictions, accounting, tmp_path / "sr", threshold=2)

@@ -152,12 +152,12 @@ def make_study(
                         "bmi_band": "<25" if bmi < 25 else "25-30" if bmi < 30 else "≥30",
                         "image_quality": quality,
                         "study_instance_uid": f"2.25.{int(rng.integers(10**17, 10**18))}",
-                        "ivsd_mm": model,
-                        "reference_ivsd_mm": ref,
+                        "measurement": model,
+                        "reference": ref,
                         "difference": model - ref,
-                        "lvh_probability": prob,
-                        "lvh_pred": int(prob >= 0.5),
-                        "lvh_ref": int(ref >= LVH_MM),
+                        "probability": prob,
+                        "predicted": int(prob >= 0.5),
+                        "label": int(ref >= LVH_MM),
                         "patient_id": f"{site.upper()}-{len(rows):05d}",
                         "study_date": f"2026{rng.integers(1, 7):02d}{rng.integers(1, 29):02d}",
                         **{
@@ -267,8 +267,8 @@ def make_study(
                 "preprocessing": {"target_spacing_mm": 0.25, "size": 128, "frames": 16},
                 "inputs": {"modality": "US", "view": "parasternal long axis, 2D, grayscale cine"},
                 "outputs": {
-                    "ivsd_mm": "IVSd at end-diastole in millimetres",
-                    "lvh_probability": "probability that IVSd is 12 mm or more",
+                    "measurement": "IVSd at end-diastole in millimetres",
+                    "probability": "probability that IVSd is 12 mm or more",
                 },
                 "intended_use": "Measurement of IVSd to assist a qualified reader.",
                 "training_data": {
@@ -380,10 +380,10 @@ def _versions_blocks(
     """
     candidate = df.copy()
     shift = np.where(candidate["vendor"] == "Canon", VENDORS["Canon"][1], 0.0)
-    candidate["ivsd_mm"] = candidate["ivsd_mm"] - shift + rng.normal(0, 0.25, len(df))
-    candidate["difference"] = candidate["ivsd_mm"] - candidate["reference_ivsd_mm"]
-    candidate["lvh_probability"] = 1 / (1 + np.exp(-(candidate["ivsd_mm"] - LVH_MM) / 0.6))
-    candidate["lvh_pred"] = (candidate["lvh_probability"] >= 0.5).astype(int)
+    candidate["measurement"] = candidate["measurement"] - shift + rng.normal(0, 0.25, len(df))
+    candidate["difference"] = candidate["measurement"] - candidate["reference"]
+    candidate["probability"] = 1 / (1 + np.exp(-(candidate["measurement"] - LVH_MM) / 0.6))
+    candidate["predicted"] = (candidate["probability"] >= 0.5).astype(int)
     pooled = assess(candidate, protocol)
     endpoints = endpoint_rows(pooled, protocol)
     strata = strata_rows(candidate, protocol)

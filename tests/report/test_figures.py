@@ -41,11 +41,11 @@ def _table(n: int = 240, seed: int = 3) -> pd.DataFrame:
         {
             "site": rng.choice(["s01", "s02"], n),
             "vendor": vendor,
-            "ivsd_mm": model,
-            "reference_ivsd_mm": reference,
+            "measurement": model,
+            "reference": reference,
             "difference": model - reference,
-            "lvh_probability": np.round(prob, 2),  # rounded: many ties
-            "lvh_ref": (reference >= 12.0).astype(int),
+            "probability": np.round(prob, 2),  # rounded: many ties
+            "label": (reference >= 12.0).astype(int),
         }
     )
 
@@ -150,8 +150,8 @@ def _svg_size(uri: str) -> tuple[float, float]:
 
 def test_empirical_roc_matches_brute_force() -> None:
     table = _table()
-    labels = table["lvh_ref"].to_numpy(dtype=float)
-    scores = table["lvh_probability"].to_numpy(dtype=float)
+    labels = table["label"].to_numpy(dtype=float)
+    scores = table["probability"].to_numpy(dtype=float)
     fpr, tpr = accuracy._empirical_roc(labels, scores)
     thresholds = np.unique(scores)[::-1]
     pos, neg = scores[labels == 1], scores[labels == 0]
@@ -177,7 +177,7 @@ def test_roc_draws_the_operating_point_and_a_notice_without_both_classes() -> No
     assert len(point) == 1
     np.testing.assert_allclose(point[0].get_xydata(), [[0.1, 0.8]])
     assert any("AUC 0.910 (95% CI 0.870 to 0.950)" in t.get_text() for t in _texts(fig))
-    one_class = _table().assign(lvh_ref=0)
+    one_class = _table().assign(label=0)
     texts = [t.get_text() for t in _texts(accuracy.roc_figure(one_class))]
     assert any("ROC curve not defined" in t for t in texts)
 
@@ -187,7 +187,7 @@ def test_calibration_groups_are_tenths_of_the_sorted_scores() -> None:
     n = 200
     scores = rng.uniform(0, 1, n)
     labels = (rng.uniform(0, 1, n) < scores).astype(int)
-    table = pd.DataFrame({"lvh_probability": scores, "lvh_ref": labels})
+    table = pd.DataFrame({"probability": scores, "label": labels})
     fig, groups = accuracy.calibration_figure(table, bins=10)
     assert groups == 10
     line = next(ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "o")

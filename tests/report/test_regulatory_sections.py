@@ -72,33 +72,33 @@ def _studies(n: int = 360, seed: int = 5) -> pd.DataFrame:
             "bmi_band": pd.cut(bmi, [0, 25, 30, 35, 100], right=False).astype(str),
             "image_quality": rng.choice(["good", "adequate", "poor"], n, p=(0.6, 0.3, 0.1)),
             "patient_id": [f"P{i:04d}" for i in range(n)],
-            "ivsd_mm": model,
-            "reference_ivsd_mm": reference,
-            "lvh_ref": (reference >= 11).astype(int),
-            "lvh_probability": 1.0 / (1.0 + np.exp(-(model - 11.0) * 2.0)),
+            "measurement": model,
+            "reference": reference,
+            "label": (reference >= 11).astype(int),
+            "probability": 1.0 / (1.0 + np.exp(-(model - 11.0) * 2.0)),
         }
     )
-    frame["lvh_pred"] = (frame["lvh_probability"] >= 0.5).astype(int)
-    frame["difference"] = frame["ivsd_mm"] - frame["reference_ivsd_mm"]
+    frame["predicted"] = (frame["probability"] >= 0.5).astype(int)
+    frame["difference"] = frame["measurement"] - frame["reference"]
     return frame
 
 
 def _gated(studies: pd.DataFrame, rejected: int) -> pd.DataFrame:
     """The gated table: the analysed studies plus ``rejected`` declined ones."""
     cols = ["site", "vendor", "scanner_model", "sex", "age", "bmi", "image_quality"]
-    base = studies[[*cols, "patient_id", "ivsd_mm", "lvh_probability"]].copy()
-    base["reference_ivsd_mm"] = studies["reference_ivsd_mm"]
-    base["lvh_ref"] = studies["lvh_ref"].astype(float)
+    base = studies[[*cols, "patient_id", "measurement", "probability"]].copy()
+    base["reference"] = studies["reference"]
+    base["label"] = studies["label"].astype(float)
     base["status"], base["detail"] = "predicted", ""
     extra = studies.iloc[:rejected][cols].copy()
     extra["patient_id"] = [f"R{i:04d}" for i in range(rejected)]
-    extra["ivsd_mm"] = extra["lvh_probability"] = np.nan
-    extra["reference_ivsd_mm"] = studies.iloc[:rejected]["reference_ivsd_mm"].to_numpy()
-    extra["lvh_ref"] = studies.iloc[:rejected]["lvh_ref"].astype(float).to_numpy()
+    extra["measurement"] = extra["probability"] = np.nan
+    extra["reference"] = studies.iloc[:rejected]["reference"].to_numpy()
+    extra["label"] = studies.iloc[:rejected]["label"].astype(float).to_numpy()
     extra["status"], extra["detail"] = "quality_rejected", "QualityError: septum not visible"
-    unreferenced = studies.iloc[:7][[*cols, "ivsd_mm", "lvh_probability"]].copy()
+    unreferenced = studies.iloc[:7][[*cols, "measurement", "probability"]].copy()
     unreferenced["patient_id"] = [f"U{i:04d}" for i in range(7)]
-    unreferenced["reference_ivsd_mm"] = unreferenced["lvh_ref"] = np.nan
+    unreferenced["reference"] = unreferenced["label"] = np.nan
     unreferenced["status"], unreferenced["detail"] = "predicted", ""
     return pd.concat([base, extra, unreferenced], ignore_index=True)
 
@@ -134,7 +134,7 @@ def _results(protocol, *, rejected: int = 0, synthetic: bool = True) -> dict[str
             "card": {
                 "description": "Test CNN measuring IVSd.",
                 "inputs": {"view": "parasternal long axis"},
-                "outputs": {"ivsd_mm": "IVSd in mm", "lvh_probability": "probability of LVH"},
+                "outputs": {"measurement": "IVSd in mm", "probability": "probability of LVH"},
                 "training_data": {
                     "sites": ["d01", "d02"],
                     "vendors": ["GE", "Philips"],

@@ -45,7 +45,7 @@ def _add_columns(table: pd.DataFrame, seed: int = 5) -> pd.DataFrame:
     table["study_date"] = [
         (pd.Timestamp("2026-03-05") + pd.Timedelta(days=int(d))).strftime("%Y%m%d") for d in days
     ]
-    ref = table["reference_ivsd_mm"].to_numpy()
+    ref = table["reference"].to_numpy()
     for k, shift in ((1, 0.3), (2, 0.0), (3, -0.2)):
         table[f"reader_{k}_ivsd_mm"] = (ref + shift + rng.normal(0, 0.9, len(ref))).round(1)
     return table
@@ -249,10 +249,10 @@ def test_baseline_shows_the_analysis_values_by_site_and_vendor(inputs, texts):
     assert f"Riverside University Hospital (s01) {s01['n_studies']} {s01['n_patients']}" in text
     canon = rows[("vendor", "Canon")]
     assert (
-        f"Canon not in training {mm(canon['reference_ivsd_mean'], 1)} "
-        f"({mm(canon['reference_ivsd_sd'], 1)}) {canon['lvh_n']}"
+        f"Canon not in training {mm(canon['reference_mean'], 1)} "
+        f"({mm(canon['reference_sd'], 1)}) {canon['positive_n']}"
     ) in text
-    assert ci(canon["lvh_ci_low"], canon["lvh_ci_high"], "") in text
+    assert ci(canon["prevalence_ci_low"], canon["prevalence_ci_high"], "") in text
     assert "By site" in text and "By vendor" in text
     assert f"{overall['n_patients_repeat']} patients contributed more than one study" in text
 

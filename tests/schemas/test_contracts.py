@@ -333,8 +333,8 @@ def _predictions(n: int = 4) -> pd.DataFrame:
                 "file_sha256": "" if rejected else SHA,
                 "status": "quality_rejected" if rejected else "predicted",
                 "detail": "ValueError: no frames" if rejected else "",
-                "ivsd_mm": "" if rejected else f"{10 + i:.4f}",
-                "lvh_probability": "" if rejected else "0.250000",
+                "measurement": "" if rejected else f"{10 + i:.4f}",
+                "probability": "" if rejected else "0.250000",
                 "model_name": "ivsd-cnn",
                 "model_version": "1.0.0",
                 "model_sha256": SHA,
@@ -358,7 +358,7 @@ def test_a_valid_table_passes_read_back_or_in_memory(tmp_path: Path) -> None:
     frame.to_csv(tmp_path / "p.csv", index=False)
     assert load_table(tmp_path / "p.csv", "predictions").equals(frame.fillna(""))
     typed = frame.assign(
-        ivsd_mm=pd.to_numeric(frame["ivsd_mm"]), lvh_probability=[0.25, 0.25, 0.25, None]
+        measurement=pd.to_numeric(frame["measurement"]), probability=[0.25, 0.25, 0.25, None]
     )
     validate_table(typed, "predictions", source="in memory")
 
@@ -380,16 +380,16 @@ def test_a_bad_value_is_named_with_row_and_column(tmp_path: Path) -> None:
     frame = _predictions(6)
     frame.loc[2, "status"] = "maybe"
     frame.loc[4, "status"] = "unsure"
-    frame.loc[1, "lvh_probability"] = "1.5"
-    frame.loc[0, "ivsd_mm"] = "nan"
+    frame.loc[1, "probability"] = "1.5"
+    frame.loc[0, "measurement"] = "nan"
     frame.loc[3, "model_sha256"] = "not-a-hash"
     message = _table_problems(frame, "predictions", tmp_path)
     source = tmp_path / "predictions.csv"
     expected = (
         "column 'status', row 3 (line 4): expected one of predicted, quality_rejected, got "
         "'maybe' (1 more row(s))",
-        "column 'lvh_probability', row 2 (line 3): expected maximum 1, got '1.5'",
-        "column 'ivsd_mm', row 1 (line 2): expected number or null, got 'nan'",
+        "column 'probability', row 2 (line 3): expected maximum 1, got '1.5'",
+        "column 'measurement', row 1 (line 2): expected number or null, got 'nan'",
         "column 'model_sha256', row 4 (line 5): expected text matching ^[0-9a-f]{64}$, got "
         "'not-a-hash'",
     )
@@ -399,15 +399,15 @@ def test_a_bad_value_is_named_with_row_and_column(tmp_path: Path) -> None:
 
 def test_rules_between_columns_are_checked(tmp_path: Path) -> None:
     frame = _predictions()
-    frame.loc[1, "ivsd_mm"] = ""  # a predicted study without its measurement
-    frame.loc[3, "lvh_probability"] = "0.4"  # a rejected study with a score
+    frame.loc[1, "measurement"] = ""  # a predicted study without its measurement
+    frame.loc[3, "probability"] = "0.4"  # a rejected study with a score
     message = _table_problems(frame, "predictions", tmp_path)
     assert (
-        "column 'ivsd_mm', row 2 (line 3): expected number, got an empty cell "
+        "column 'measurement', row 2 (line 3): expected number, got an empty cell "
         "(rows with status = predicted)" in message
     )
     assert (
-        "column 'lvh_probability', row 4 (line 5): expected null, got '0.4' "
+        "column 'probability', row 4 (line 5): expected null, got '0.4' "
         "(rows with status = quality_rejected)" in message
     )
 
@@ -438,9 +438,9 @@ def _json_rows(frame: pd.DataFrame, name: str) -> list[dict[str, Any]]:
     [
         (None, None, None),
         ("status", 0, "maybe"),
-        ("ivsd_mm", 0, ""),
+        ("measurement", 0, ""),
         ("detail", 3, ""),
-        ("lvh_probability", 1, "-0.1"),
+        ("probability", 1, "-0.1"),
         ("file_sha256", 2, "ABC"),
         ("site", 1, ""),
     ],

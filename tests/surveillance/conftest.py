@@ -88,10 +88,10 @@ CANDIDATE = "1.1.0"
 def _reread(table: pd.DataFrame, rows: pd.Series, delta_mm: float) -> None:
     """Rows ``rows`` of ``table`` read ``delta_mm`` differently (IVSd and LVH probability, the
     synthetic model's logistic in the reading), in place."""
-    ivsd = pd.to_numeric(table.loc[rows, "ivsd_mm"]) + delta_mm
-    table.loc[rows, "ivsd_mm"] = ivsd.round(4).astype(table["ivsd_mm"].dtype)
+    ivsd = pd.to_numeric(table.loc[rows, "measurement"]) + delta_mm
+    table.loc[rows, "measurement"] = ivsd.round(4).astype(table["measurement"].dtype)
     probability = (1.0 / (1.0 + np.exp(-2.0 * (ivsd - 11.0)))).round(6)
-    table.loc[rows, "lvh_probability"] = probability.astype(table["lvh_probability"].dtype)
+    table.loc[rows, "probability"] = probability.astype(table["probability"].dtype)
 
 
 @cache
@@ -177,7 +177,7 @@ def write_deployment(
         for (s, vendor), delta in candidate_delta.items():
             if s == site:
                 _reread(
-                    batch, after & (batch["vendor"] == vendor) & (batch["ivsd_mm"] != ""), delta
+                    batch, after & (batch["vendor"] == vendor) & (batch["measurement"] != ""), delta
                 )
         if record_switch:
             predicted = after & (batch["status"] == "predicted")

@@ -159,7 +159,7 @@ def _bias_change(
             "audited_per_month": 3,
             "sd_mm": 0.8,
             "limit": BIAS_LIMIT,
-            "min_shift_mm": MIN_SHIFT,
+            "min_shift": MIN_SHIFT,
             "draws": 20_000,
             "rows": [
                 {
@@ -464,7 +464,7 @@ def build_surveillance(
                 "evidence": f"upper CUSUM {alarmed[0]['upper']:.2f} > h = {H:.2f}; monthly mean "
                 f"{alarmed[0]['mean']:.2f} mm against baseline {mu0[key]:.2f} mm",
                 "months": [r["month"] for r in alarmed],
-                "variables": ["ivsd_mm"],
+                "variables": ["measurement"],
             },
             {
                 "site": key[0],
@@ -502,7 +502,7 @@ def build_surveillance(
             "bias_streams": bias_streams,
             "bias_weight": BIAS_WEIGHT,
             "bias_alpha": BIAS_WEIGHT * per_stream,
-            "materiality": {"min_shift_mm": MIN_SHIFT, "min_rate_change": 0.1},
+            "materiality": {"min_shift": MIN_SHIFT, "min_rate_change": 0.1},
             "performance": {
                 "alarm_confidence": 1 - per_stream / 12,
                 "bias_change_alpha": BIAS_WEIGHT * per_stream,
@@ -605,8 +605,8 @@ def build_surveillance(
                     "site": k[0],
                     "vendor": k[1],
                     "n": 50,
-                    "mean_ivsd": mu0[k],
-                    "sd_ivsd": sd0,
+                    "mean_measurement": mu0[k],
+                    "sd_measurement": sd0,
                     "positive_rate": p0,
                     "exclusion_rate": 0.04,
                     "software_versions": [_version(k[1], False)],
@@ -620,8 +620,8 @@ def build_surveillance(
                     "site": "*",
                     "vendor": "*",
                     "n": 50 * len(keys),
-                    "mean_ivsd": mu_pool,
-                    "sd_ivsd": sd0,
+                    "mean_measurement": mu_pool,
+                    "sd_measurement": sd0,
                     "positive_rate": p0,
                     "exclusion_rate": 0.04,
                     "software_versions": sorted({_version(k[1], False) for k in keys}),

@@ -65,9 +65,9 @@ def test_segments_and_pooled_summaries(deployment, protocol):
             ]
         )
         assert seg["n"] == len(rows)
-        assert seg["mean_ivsd"] == pytest.approx(rows["ivsd_mm"].mean(), rel=1e-12)
-        assert seg["sd_ivsd"] == pytest.approx(rows["ivsd_mm"].std(ddof=1), rel=1e-12)
-        assert seg["positive_rate"] == pytest.approx((rows["lvh_probability"] >= 0.5).mean())
+        assert seg["mean_measurement"] == pytest.approx(rows["measurement"].mean(), rel=1e-12)
+        assert seg["sd_measurement"] == pytest.approx(rows["measurement"].std(ddof=1), rel=1e-12)
+        assert seg["positive_rate"] == pytest.approx((rows["probability"] >= 0.5).mean())
         assert seg["exclusion_rate"] == pytest.approx((files["status"] == "excluded").mean())
         assert seg["numeric"]["age"] == sorted(float(a) for a in rows["age"])
         assert sum(seg["categorical"]["sex"].values()) == len(rows)
@@ -89,7 +89,7 @@ def test_tampered_baseline_names_the_file_and_both_hashes(deployment, protocol, 
     assert load_baseline(path)["sha256"]
     record = json.loads(path.read_text())
     recorded = record["sha256"]
-    record["segments"][0]["mean_ivsd"] += 0.5  # e.g. someone "corrects" the baseline
+    record["segments"][0]["mean_measurement"] += 0.5  # e.g. someone "corrects" the baseline
     path.write_text(json.dumps(record, indent=1))
     with pytest.raises(IntegrityError) as info:
         load_baseline(path)
@@ -120,7 +120,7 @@ def test_frozen_once_then_reused_even_when_the_analysis_changes(deployment, prot
     assert created and path.exists()
     analysed = deployment["analysis"] / "analysed.csv"
     studies = pd.read_csv(analysed)
-    studies["ivsd_mm"] += 1.0
+    studies["measurement"] += 1.0
     studies.to_csv(analysed, index=False)
     again, created = freeze_or_load(path, **kwargs)
     assert not created

@@ -51,11 +51,11 @@ def test_every_file_is_a_row_and_a_missing_partition_is_recorded(month_source, m
     assert parts[(site.id, missing.vendor)]["missing"] is True
     assert not (table["vendor"] == missing.vendor).any()
     predicted = table[table["status"] == "predicted"]
-    assert predicted["ivsd_mm"].astype(float).between(4, 25).all()
+    assert predicted["measurement"].astype(float).between(4, 25).all()
     assert set(predicted["model_sha256"]) == {model.sha256}
     excluded = table[table["status"] == "excluded"]
     assert len(excluded) >= 1 and (excluded["reason"] != "").all()
-    assert (excluded["ivsd_mm"] == "").all()
+    assert (excluded["measurement"] == "").all()
     for p in summary["partitions"]:
         if not p["missing"]:
             counted = p["excluded"] + p["predicted"] + p["quality_rejected"] + p["included"]
@@ -91,8 +91,8 @@ def test_quality_rejection_is_carried_with_its_detail():
             "sop_instance_uid": ["1", "2"],
             "status": ["predicted", "quality_rejected"],
             "detail": ["", "ValueError: bad frames"],
-            "ivsd_mm": ["9.1", ""],
-            "lvh_probability": ["0.2", ""],
+            "measurement": ["9.1", ""],
+            "probability": ["0.2", ""],
             "model_sha256": ["ab", "ab"],
         }
     )

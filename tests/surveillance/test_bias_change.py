@@ -83,7 +83,7 @@ def _runs(segments, labelled, plan, months=MONTHS):
 def test_in_control_segments_false_alarm_at_most_at_the_stated_rate():
     """2,000 in-control segments, 50 validation pairs each, 20 audited studies a month with
     delays of 0-3 months, read at each of 12 monthly runs; stated rate 0.05 per stream."""
-    settings = Settings(familywise_alpha=0.05, bias_weight=1.0, min_shift_mm=0.0)
+    settings = Settings(familywise_alpha=0.05, bias_weight=1.0, min_shift=0.0)
     plan = plan_false_alarms(0, settings, bias_streams=1)
     assert plan.bias_alpha == pytest.approx(0.05)
     rng = np.random.default_rng(2027)
@@ -119,7 +119,7 @@ def test_a_planted_bias_change_alarms_at_its_segment_and_onset_only():
 
 
 def test_a_shift_under_the_materiality_gate_does_not_alarm():
-    plan = plan_false_alarms(169, Settings(min_shift_mm=2.0), bias_streams=13)
+    plan = plan_false_alarms(169, Settings(min_shift=2.0), bias_streams=13)
     rng = np.random.default_rng(5)
     segments, labelled = _history(rng, ["s07"], per_month=200, shift={"s07": (6, 1.5)})
     rows, _ = _runs(segments, labelled, plan)["2027-06"]

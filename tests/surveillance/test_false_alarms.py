@@ -74,8 +74,8 @@ def test_each_chart_stream_false_alarms_at_its_stated_rate():
             "site": site,
             "vendor": "GE",
             "n": 10**12,  # the baseline as the in-control truth
-            "mean_ivsd": 10.0,
-            "sd_ivsd": 2.0,
+            "mean_measurement": 10.0,
+            "sd_measurement": 2.0,
             "positive_rate": 0.3,
         }
         for site in sites
@@ -119,8 +119,8 @@ def _small_baselines(rng: np.random.Generator, sites: list[str], n0: int, mu: fl
             "site": site,
             "vendor": "GE",
             "n": n0,
-            "mean_ivsd": float(sample.mean()),
-            "sd_ivsd": float(sample.std(ddof=1)),
+            "mean_measurement": float(sample.mean()),
+            "sd_measurement": float(sample.std(ddof=1)),
             "positive_rate": float((rng.random(n0) < 0.3).mean()),
         }
     segments[("*", "*")] = {"site": "*", "vendor": "*", "n": n0 * len(sites)}
@@ -133,7 +133,7 @@ def test_calibrated_limits_hold_the_per_stream_rate_with_a_small_baseline():
     rate estimated), 10 studies a month: each chart signals within the horizon at most at
     the per-stream rate (0.05 here), and the mean chart at about that rate (its limit is
     the simulated quantile, not the ARL floor, here)."""
-    settings = Settings(familywise_alpha=0.05, min_shift_mm=0.0, min_rate_change=0.0)
+    settings = Settings(familywise_alpha=0.05, min_shift=0.0, min_rate_change=0.0)
     plan = plan_false_alarms(1, settings)
     rng = np.random.default_rng(11)
     sites = [f"x{i:04d}" for i in range(3000)]
@@ -197,8 +197,8 @@ def test_baseline_error_estimate_matches_a_direct_simulation():
             "site": site,
             "vendor": "GE",
             "n": n0,
-            "mean_ivsd": float(sample.mean()),
-            "sd_ivsd": float(sample.std(ddof=1)),
+            "mean_measurement": float(sample.mean()),
+            "sd_measurement": float(sample.std(ddof=1)),
             "positive_rate": 0.3,
         }
     segments[("*", "*")] = {"site": "*", "vendor": "*", "n": n0 * len(sites)}

@@ -156,7 +156,7 @@ def test_tampered_baseline_stops_the_run(shifted, capsys):
     _run(shifted, "--alarm-exit-code", "0")
     path = shifted["out"] / "baseline.json"
     record = json.loads(path.read_text())
-    record["segments"][0]["sd_ivsd"] *= 1.5
+    record["segments"][0]["sd_measurement"] *= 1.5
     saved = path.read_text()
     path.write_text(json.dumps(record))
     try:

@@ -109,7 +109,7 @@ def test_cusum_and_ewma_follow_the_textbook_recursions(shifted):
             assert point["upper"] == pytest.approx(upper, abs=1e-12)
             assert point["lower"] == pytest.approx(lower, abs=1e-12)
             assert point["chart_signal"] == (upper > h or lower > h)
-            material = abs(point["shift_mm"]) >= gates["min_shift_mm"]
+            material = abs(point["shift_mm"]) >= gates["min_shift"]
             assert point["alarm"] == (point["chart_signal"] and material)
         w, t = 0.0, 0
         for point in segment["series"]["output_positive_rate"]:
@@ -129,10 +129,10 @@ def test_output_alarms_need_a_material_shift():
     segments = [("s01", "GE"), ("s02", "Philips")]
     baseline, batch, labels = make_history(9, baseline_n=5000, per_month=600, segments=segments)
     late = batch["month"] >= "2027-01"
-    readings = pd.to_numeric(batch["ivsd_mm"], errors="coerce")
+    readings = pd.to_numeric(batch["measurement"], errors="coerce")
     for site, delta in (("s01", 0.25), ("s02", 1.0)):
         chosen = late & (batch["site"] == site) & readings.notna()
-        batch.loc[chosen, "ivsd_mm"] = (readings[chosen] + delta).round(4).astype(str)
+        batch.loc[chosen, "measurement"] = (readings[chosen] + delta).round(4).astype(str)
     result = evaluate(baseline, batch, labels, as_of="2027-06")
     series = {
         (s["site"], s["vendor"]): s["series"]["output_mean"]
@@ -151,9 +151,9 @@ def test_z_is_the_standardized_monthly_mean(shifted_history, shifted):
     month = batch[
         (batch["site"] == "s01") & (batch["vendor"] == "GE") & (batch["month"] == "2026-09")
     ]
-    values = pd.to_numeric(month["ivsd_mm"], errors="coerce").dropna()
-    expected = (values.mean() - base["mean_ivsd"]) / (
-        base["sd_ivsd"] * np.sqrt(1 / len(values) + 1 / base["n"])
+    values = pd.to_numeric(month["measurement"], errors="coerce").dropna()
+    expected = (values.mean() - base["mean_measurement"]) / (
+        base["sd_measurement"] * np.sqrt(1 / len(values) + 1 / base["n"])
     )
     point = next(
         p
@@ -206,7 +206,7 @@ def test_exclusion_spike_alarms_but_a_small_excess_does_not():
     baseline, batch, labels = make_history(4, baseline_n=1000, per_month=40)
     spike = (batch["site"] == "s04") & (batch["vendor"] == "GE") & (batch["month"] >= "2027-03")
     chosen = spike & (np.arange(len(batch)) % 2 == 0)  # half of that segment's files
-    batch.loc[chosen, ["status", "reason", "ivsd_mm", "lvh_probability"]] = [
+    batch.loc[chosen, ["status", "reason", "measurement", "probability"]] = [
         "excluded",
         "truncated",
         "",
@@ -246,8 +246,8 @@ def test_population_drift_needs_both_significance_and_a_material_effect():
 def test_performance_alarm_when_the_bias_misses_its_goal():
     baseline, batch, labels = make_history(6, baseline_n=1000, per_month=60)
     late = batch["month"] >= "2027-01"
-    readings = pd.to_numeric(batch.loc[late, "ivsd_mm"], errors="coerce")
-    batch.loc[late, "ivsd_mm"] = np.where(readings.notna(), (readings + 3.0).round(4), "")
+    readings = pd.to_numeric(batch.loc[late, "measurement"], errors="coerce")
+    batch.loc[late, "measurement"] = np.where(readings.notna(), (readings + 3.0).round(4), "")
     result = evaluate(baseline, batch, labels, as_of="2027-06")
     pooled = [a for a in _alerts(result, "performance") if a["site"] == "*"]
     assert pooled and pooled[0]["onset"] == "2027-01"

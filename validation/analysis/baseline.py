@@ -31,8 +31,8 @@ BASELINE_COLUMNS: tuple[str, ...] = (
     "bmi",
     "image_quality",
     "patient_id",
-    "reference_ivsd_mm",
-    "lvh_ref",
+    "reference",
+    "label",
 )
 #: Image-quality grades in the order the report shows them; other grades follow, sorted.
 QUALITY_ORDER: tuple[str, ...] = ("good", "adequate", "poor", "unknown")
@@ -72,9 +72,9 @@ def _group_row(
     age, bmi, ref = (
         _summary(group["age"]),
         _summary(group["bmi"]),
-        _summary(group["reference_ivsd_mm"]),
+        _summary(group["reference"]),
     )
-    label = pd.to_numeric(group["lvh_ref"], errors="coerce").dropna()
+    label = pd.to_numeric(group["label"], errors="coerce").dropna()
     n_label, n_lvh = int(label.size), int((label == 1).sum())
     lvh_ci = wilson_interval(n_lvh, n_label, confidence=confidence) if n_label else None
     quality = group["image_quality"].fillna("unknown").astype(str)
@@ -96,14 +96,14 @@ def _group_row(
         "bmi_n": bmi["n"],
         "bmi_mean": bmi["mean"],
         "bmi_sd": bmi["sd"],
-        "reference_ivsd_n": ref["n"],
-        "reference_ivsd_mean": ref["mean"],
-        "reference_ivsd_sd": ref["sd"],
-        "lvh_n": n_lvh,
-        "lvh_labelled": n_label,
-        "lvh_prevalence": n_lvh / n_label if n_label else None,
-        "lvh_ci_low": lvh_ci.low if lvh_ci else None,
-        "lvh_ci_high": lvh_ci.high if lvh_ci else None,
+        "reference_n": ref["n"],
+        "reference_mean": ref["mean"],
+        "reference_sd": ref["sd"],
+        "positive_n": n_lvh,
+        "labelled_n": n_label,
+        "prevalence": n_lvh / n_label if n_label else None,
+        "prevalence_ci_low": lvh_ci.low if lvh_ci else None,
+        "prevalence_ci_high": lvh_ci.high if lvh_ci else None,
         "image_quality": [
             {
                 "grade": grade,
@@ -127,7 +127,7 @@ def baseline_characteristics(
     ----------
     studies : DataFrame
         The analysed study table (``analysed.csv``): one row per study with the columns in
-        :data:`BASELINE_COLUMNS` (``lvh_ref`` is the reference-standard LVH label, 0/1).
+        :data:`BASELINE_COLUMNS` (``label`` is the reference-standard LVH label, 0/1).
     by : sequence of str, default ("site", "vendor")
         The grouping columns; each gives one row per group, in sorted order.
     confidence : float, default 0.95
@@ -141,8 +141,8 @@ def baseline_characteristics(
         (group ``"all"``), then one row per group of each dimension, each with
         ``dimension, group, n_studies, n_patients, n_patients_repeat, age_n, age_mean,
         age_sd, age_min, age_max, sex_known, female_n, female_fraction, bmi_n, bmi_mean,
-        bmi_sd, reference_ivsd_n, reference_ivsd_mean, reference_ivsd_sd, lvh_n,
-        lvh_labelled, lvh_prevalence, lvh_ci_low, lvh_ci_high`` and ``image_quality`` (a
+        bmi_sd, reference_n, reference_mean, reference_sd, positive_n,
+        labelled_n, prevalence, prevalence_ci_low, prevalence_ci_high`` and ``image_quality`` (a
         list of ``{"grade", "n", "fraction"}`` over :data:`QUALITY_ORDER` grades present).
         Undefined values are ``None``.
 
@@ -176,10 +176,10 @@ def baseline_characteristics(
     ...     "site": ["s01", "s01", "s02"], "vendor": ["GE", "GE", "Canon"],
     ...     "sex": ["F", "M", "F"], "age": [50, 60, 70], "bmi": [24.0, 26.0, 28.0],
     ...     "image_quality": ["good", "poor", "good"], "patient_id": ["A", "B", "C"],
-    ...     "reference_ivsd_mm": [9.0, 12.0, 10.0], "lvh_ref": [0, 1, 0]})
+    ...     "reference": [9.0, 12.0, 10.0], "label": [0, 1, 0]})
     >>> out = baseline_characteristics(studies)
     >>> overall = out["rows"][0]
-    >>> overall["group"], overall["n_studies"], overall["age_mean"], overall["lvh_n"]
+    >>> overall["group"], overall["n_studies"], overall["age_mean"], overall["positive_n"]
     ('all', 3, 60.0, 1)
     >>> [(r["dimension"], r["group"]) for r in out["rows"][1:]]
     [('site', 's01'), ('site', 's02'), ('vendor', 'Canon'), ('vendor', 'GE')]

@@ -90,14 +90,14 @@ def clustered_values(
     )
     out: dict[str, ClusteredValue] = {}
     if "measurement" in groups:
-        diff = studies["ivsd_mm"].to_numpy(dtype=float) - studies["reference_ivsd_mm"].to_numpy(
+        diff = studies["measurement"].to_numpy(dtype=float) - studies["reference"].to_numpy(
             dtype=float
         )
         ones = np.ones_like(diff)
         rep = bland_altman_repeated(
             clusters,
-            studies["ivsd_mm"].to_numpy(dtype=float),
-            studies["reference_ivsd_mm"].to_numpy(dtype=float),
+            studies["measurement"].to_numpy(dtype=float),
+            studies["reference"].to_numpy(dtype=float),
             confidence=confidence,
             loa_multiplier=analysis.loa_multiplier,
         )
@@ -120,8 +120,8 @@ def clustered_values(
             mse.method,
         )
     if "classification" in groups:
-        ref = studies["lvh_ref"].to_numpy() == 1
-        pred = studies["lvh_pred"].to_numpy() == 1
+        ref = studies["label"].to_numpy() == 1
+        pred = studies["predicted"].to_numpy() == 1
         out["sensitivity"] = _bootstrap(
             lambda: cluster_bootstrap_ratio(ref & pred, ref, **options), label
         )
@@ -129,7 +129,7 @@ def clustered_values(
             lambda: cluster_bootstrap_ratio(~ref & ~pred, ~ref, **options), label
         )
         if 0 < ref.sum() < ref.size:
-            score = studies["lvh_probability"].to_numpy(dtype=float)
+            score = studies["probability"].to_numpy(dtype=float)
             out["auc"] = _bootstrap(
                 lambda: cluster_bootstrap((ref.astype(float), score), _auc, **options),
                 label,

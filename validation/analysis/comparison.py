@@ -51,7 +51,7 @@ from validation.stats.roc import auc_leave_one_cluster_out, weighted_auc
 
 KEY = "study_instance_uid"
 #: Columns a version contributes to the paired table (suffixed ``_a`` released, ``_b`` candidate).
-_OUTPUTS = ("ivsd_mm", "lvh_probability", "lvh_pred")
+_OUTPUTS = ("measurement", "probability", "predicted")
 
 IntervalAt = Callable[[float], tuple[float, float]]
 
@@ -136,14 +136,14 @@ _BOOTSTRAP_STATISTICS: dict[str, str | Callable[..., np.ndarray]] = {
     "auc": _auc,
 }
 _OUTPUT_OF = {
-    "bias": "ivsd_mm",
-    "loa_low": "ivsd_mm",
-    "loa_high": "ivsd_mm",
-    "mae": "ivsd_mm",
-    "rmse": "ivsd_mm",
-    "sensitivity": "lvh_pred",
-    "specificity": "lvh_pred",
-    "auc": "lvh_probability",
+    "bias": "measurement",
+    "loa_low": "measurement",
+    "loa_high": "measurement",
+    "mae": "measurement",
+    "rmse": "measurement",
+    "sensitivity": "predicted",
+    "specificity": "predicted",
+    "auc": "probability",
 }
 
 
@@ -151,7 +151,7 @@ def _bootstrap(
     group: pd.DataFrame, metric: str, protocol: Protocol, clusters: np.ndarray | None
 ) -> Difference:
     output = _OUTPUT_OF[metric]
-    reference = "reference_ivsd_mm" if output == "ivsd_mm" else "lvh_ref"
+    reference = "reference" if output == "measurement" else "label"
     plan = protocol.bootstrap
     res = paired_bootstrap_difference(
         group[f"{output}_a"].to_numpy(dtype=float),
@@ -187,16 +187,16 @@ def _bootstrap(
 
 
 def _signed_bias(group: pd.DataFrame, version: str) -> float:
-    return float((group[f"ivsd_mm_{version}"] - group["reference_ivsd_mm"]).mean())
+    return float((group[f"measurement_{version}"] - group["reference"]).mean())
 
 
 def _proportion(group: pd.DataFrame, metric: str, protocol: Protocol) -> Difference:
     """Newcombe interval and McNemar's exact test of the paired sensitivity or specificity."""
-    label = group["lvh_ref"].to_numpy() == 1
+    label = group["label"].to_numpy() == 1
     subset = label if metric == "sensitivity" else ~label
     truth = metric == "sensitivity"
-    a = group.loc[subset, "lvh_pred_a"].to_numpy() == truth
-    b = group.loc[subset, "lvh_pred_b"].to_numpy() == truth
+    a = group.loc[subset, "predicted_a"].to_numpy() == truth
+    b = group.loc[subset, "predicted_b"].to_numpy() == truth
     level = protocol.confidence
     res = paired_proportion_difference(a, b, confidence=level, method="newcombe")
     test = mcnemar_test(a, b, method="exact")
@@ -227,9 +227,9 @@ def _proportion(group: pd.DataFrame, metric: str, protocol: Protocol) -> Differe
 
 def _delong(group: pd.DataFrame, protocol: Protocol) -> Difference:
     """Paired DeLong interval and test of the AUC difference (candidate minus released)."""
-    label = group["lvh_ref"].to_numpy() == 1
-    a = group["lvh_probability_a"].to_numpy(dtype=float)
-    b = group["lvh_probability_b"].to_numpy(dtype=float)
+    label = group["label"].to_numpy() == 1
+    a = group["probability_a"].to_numpy(dtype=float)
+    b = group["probability_b"].to_numpy(dtype=float)
     res = delong_test(label, b, a, confidence=protocol.confidence)
 
     def interval_at(confidence: float) -> tuple[float, float]:

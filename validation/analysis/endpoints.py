@@ -128,9 +128,9 @@ def assess(
     """
     n = len(studies)
     level = protocol.confidence if confidence is None else confidence
-    model = studies["ivsd_mm"].to_numpy()
-    reference = studies["reference_ivsd_mm"].to_numpy()
-    labels = studies["lvh_ref"].to_numpy()
+    model = studies["measurement"].to_numpy()
+    reference = studies["reference"].to_numpy()
+    labels = studies["label"].to_numpy()
     analysis = protocol.analysis
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -148,12 +148,12 @@ def assess(
         if n >= 1 and "classification" in groups:
             accuracy = diagnostic_accuracy(
                 labels,
-                studies["lvh_pred"].to_numpy(),
+                studies["predicted"].to_numpy(),
                 confidence=level,
                 method=analysis.proportion_ci,
             )
             if 0 < labels.sum() < n:
-                auc = roc_auc(labels, studies["lvh_probability"].to_numpy(), confidence=level)
+                auc = roc_auc(labels, studies["probability"].to_numpy(), confidence=level)
         clusters = cluster_ids(studies, protocol) if n >= 3 else None
         clustered = (
             clustered_values(studies, protocol, clusters, confidence=level, groups=groups)
@@ -188,8 +188,8 @@ def verdict(endpoint: Endpoint, value: MetricValue) -> str:
 
 def _unit(endpoint: Endpoint, protocol: Protocol) -> str:
     """The measurement unit, "" for a proportion, "index" for the AUC."""
-    if endpoint.kind == "measurement":
-        return protocol.outputs.unit
+    if endpoint.kind == "measurement" and protocol.measurement is not None:
+        return protocol.measurement.unit
     return "index" if endpoint.metric == "auc" else ""
 
 

@@ -47,8 +47,8 @@ def _per_site(studies: pd.DataFrame, metric: str) -> pd.DataFrame:
         if metric == "bias":
             estimate, variance, n = _site_bias(group)
         else:
-            positive = group["lvh_ref"] == (1 if metric == "sensitivity" else 0)
-            agree = group["lvh_pred"] == group["lvh_ref"]
+            positive = group["label"] == (1 if metric == "sensitivity" else 0)
+            agree = group["predicted"] == group["label"]
             estimate, variance, n = _site_logit(int((positive & agree).sum()), int(positive.sum()))
         rows.append({"site": str(site), "estimate": estimate, "variance": variance, "n": n})
     return pd.DataFrame(rows)

@@ -75,14 +75,14 @@ def method_comparison(studies: pd.DataFrame, protocol: Protocol) -> dict[str, An
     if n < 3:
         return {"n": n}
     level = protocol.confidence
-    x = studies["reference_ivsd_mm"].to_numpy(dtype=float)
-    y = studies["ivsd_mm"].to_numpy(dtype=float)
+    x = studies["reference"].to_numpy(dtype=float)
+    y = studies["measurement"].to_numpy(dtype=float)
     ratio = protocol.analysis.deming_error_ratio
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         ccc = lin_ccc(x, y, confidence=level)
         kappa = cohen_kappa(
-            studies["lvh_ref"].to_numpy(), studies["lvh_pred"].to_numpy(), confidence=level
+            studies["label"].to_numpy(), studies["predicted"].to_numpy(), confidence=level
         )
         pair = pd.DataFrame({"reference": x, "model": y})
         fit = deming(x, y, error_ratio=ratio, confidence=level)

@@ -43,10 +43,10 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "scanner_model",
     "status",
     "detail",
-    "ivsd_mm",
-    "lvh_probability",
-    "reference_ivsd_mm",
-    "lvh_ref",
+    "measurement",
+    "probability",
+    "reference",
+    "label",
     "image_quality",
     "sex",
     "age",
@@ -65,11 +65,11 @@ def _check_gated(gated: Any) -> pd.DataFrame:
     unknown = sorted(set(frame["status"].astype(str)) - set(STATUSES))
     if unknown:
         raise ValueError(f"gated.status must be one of {list(STATUSES)}; got {unknown}")
-    labels = pd.to_numeric(frame["lvh_ref"], errors="coerce")
+    labels = pd.to_numeric(frame["label"], errors="coerce")
     bad = labels.notna() & ~labels.isin([0, 1])
     if bad.any():
         raise ValueError(
-            f"gated.lvh_ref must be 0, 1 or NaN (no reference); got "
+            f"gated.label must be 0, 1 or NaN (no reference); got "
             f"{sorted(labels[bad].unique().tolist())[:5]}"
         )
     return frame.reset_index(drop=True)
@@ -135,10 +135,10 @@ def _reasons(frame: pd.DataFrame, rejected: pd.Series) -> list[dict[str, Any]]:
 
 
 def _classification_frame(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Studies as :func:`assess` expects them (``lvh_ref`` and ``lvh_pred`` as 0/1)."""
+    """Studies as :func:`assess` expects them (``label`` and ``predicted`` as 0/1)."""
     out = frame.copy()
-    out["lvh_ref"] = out["lvh_ref"].astype(int)
-    out["lvh_pred"] = (out["lvh_probability"] >= threshold).astype(int)
+    out["label"] = out["label"].astype(int)
+    out["predicted"] = (out["probability"] >= threshold).astype(int)
     return out
 
 
@@ -147,15 +147,15 @@ def _worst_case(
 ) -> dict[str, Any]:
     """Primary and worst-case sensitivity and specificity, judged against their goals."""
     threshold = protocol.outputs.threshold
-    has_ref = frame["lvh_ref"].notna()
-    analysed = ~rejected & has_ref & frame["ivsd_mm"].notna() & frame["reference_ivsd_mm"].notna()
-    analysed &= frame["lvh_probability"].notna()
+    has_ref = frame["label"].notna()
+    analysed = ~rejected & has_ref & frame["measurement"].notna() & frame["reference"].notna()
+    analysed &= frame["probability"].notna()
     primary = _classification_frame(frame[analysed], threshold)
     rejected_ref = frame[rejected & has_ref].copy()
     # a rejected study counts as the wrong answer: a positive as negative and vice versa
-    rejected_ref["lvh_ref"] = rejected_ref["lvh_ref"].astype(int)
-    rejected_ref["lvh_pred"] = 1 - rejected_ref["lvh_ref"]
-    rejected_ref["lvh_probability"] = rejected_ref["lvh_pred"].astype(float)
+    rejected_ref["label"] = rejected_ref["label"].astype(int)
+    rejected_ref["predicted"] = 1 - rejected_ref["label"]
+    rejected_ref["probability"] = rejected_ref["predicted"].astype(float)
     worst = pd.concat([primary, rejected_ref], ignore_index=True)
 
     def metrics(studies: pd.DataFrame) -> dict[str, Any]:
@@ -166,8 +166,8 @@ def _worst_case(
         ).metrics()
 
     primary_values, worst_values = metrics(primary), metrics(worst)
-    positives = int((rejected_ref["lvh_ref"] == 1).sum())
-    negatives = int((rejected_ref["lvh_ref"] == 0).sum())
+    positives = int((rejected_ref["label"] == 1).sum())
+    negatives = int((rejected_ref["label"] == 0).sum())
     rows = []
     for endpoint in protocol.endpoints:
         if endpoint.metric not in _WORST_METRICS:
@@ -219,8 +219,8 @@ def _measurement(
     frame: pd.DataFrame, protocol: Protocol, *, confidence: float, method: ProportionMethod
 ) -> dict[str, Any]:
     """Share of studies with a reference measurement that have no device measurement."""
-    with_ref = frame["reference_ivsd_mm"].notna()
-    missing = with_ref & frame["ivsd_mm"].isna()
+    with_ref = frame["reference"].notna()
+    missing = with_ref & frame["measurement"].isna()
     rate = _rate(int(missing.sum()), int(with_ref.sum()), confidence=confidence, method=method)
     return {
         "with_reference": rate["n"],
@@ -240,8 +240,8 @@ def quality_gate(gated: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
     gated : DataFrame
         One row per included study, predicted or rejected by the device: the ``gated`` table
         of :func:`validation.analysis.unblind.unblind`, with columns ``site, vendor,
-        scanner_model, status ("predicted" or "quality_rejected"), detail, ivsd_mm,
-        lvh_probability, reference_ivsd_mm, lvh_ref (NaN without reference), image_quality,
+        scanner_model, status ("predicted" or "quality_rejected"), detail, measurement,
+        probability, reference, label (NaN without reference), image_quality,
         sex, age, bmi, patient_id``.
     protocol : Protocol
         The loaded protocol: its confidence level, proportion interval method, strata, age and
@@ -305,8 +305,8 @@ def quality_gate(gated: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
     ...     "site": "s01", "vendor": "GE", "scanner_model": "X",
     ...     "status": ["predicted"] * 3 + ["quality_rejected"],
     ...     "detail": ["", "", "", "ValueError: no spacing"],
-    ...     "ivsd_mm": [9.0, 12.5, 10.0, None], "lvh_probability": [0.1, 0.9, 0.2, None],
-    ...     "reference_ivsd_mm": [9.2, 12.0, 11.5, 12.2], "lvh_ref": [0, 1, 1, 1],
+    ...     "measurement": [9.0, 12.5, 10.0, None], "probability": [0.1, 0.9, 0.2, None],
+    ...     "reference": [9.2, 12.0, 11.5, 12.2], "label": [0, 1, 1, 1],
     ...     "image_quality": "good", "sex": "F", "age": 60, "bmi": 27.0,
     ...     "patient_id": ["P1", "P2", "P3", "P4"]})
     >>> qg = quality_gate(gated, protocol)
@@ -318,8 +318,8 @@ def quality_gate(gated: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
     """
     # the age and BMI bands exactly as the analysed study table defines them
     frame = with_bands(_check_gated(gated), protocol)
-    frame["lvh_ref"] = pd.to_numeric(frame["lvh_ref"], errors="coerce")
-    for column in ("ivsd_mm", "reference_ivsd_mm", "lvh_probability"):
+    frame["label"] = pd.to_numeric(frame["label"], errors="coerce")
+    for column in ("measurement", "reference", "probability"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     confidence = protocol.confidence
     method: ProportionMethod = protocol.analysis.proportion_ci

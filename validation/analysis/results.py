@@ -383,6 +383,7 @@ def analyse(
             "sha256": protocol.sha256,
             "device": protocol.record("device"),
             "reference_standard": protocol.record("reference_standard"),
+            "outputs": protocol.record("outputs"),
             "multiplicity": multiplicity["rationale"] or multiplicity["statement"],
             "sample_size": protocol.sample_size,
         },
@@ -396,7 +397,7 @@ def analyse(
         },
         "lock": lock,
         "software": software_record(),
-        "analysis": {**protocol.record("analysis"), "threshold": protocol.outputs.threshold},
+        "analysis": {**protocol.record("analysis"), "threshold": protocol.threshold},
         "data": {
             "sites": [{"id": s.id, "name": s.name} for s in sites],
             "partitions": _partitions(accounting_paths, prediction_paths),

@@ -44,8 +44,8 @@ class Unblinded:
     flow_by_site: list[dict]
     reference_files: list[dict]
     #: every included study (predicted or quality-rejected by the device) with its reference
-    #: where there is one: site, vendor, scanner_model, status, detail, ivsd_mm,
-    #: lvh_probability, reference_ivsd_mm, lvh_ref (NaN without reference), image_quality,
+    #: where there is one: site, vendor, scanner_model, status, detail, measurement,
+    #: probability, reference, label (NaN without reference), image_quality,
     #: sex, age, bmi, patient_id
     gated: pd.DataFrame
 
@@ -135,10 +135,10 @@ def _gated_table(joined: pd.DataFrame, reference: pd.DataFrame, protocol: Protoc
                 "scanner_model": merged["scanner_model"],
                 "status": merged["status"],
                 "detail": merged["detail"],
-                "ivsd_mm": pd.to_numeric(merged["ivsd_mm"], errors="coerce"),
-                "lvh_probability": pd.to_numeric(merged["lvh_probability"], errors="coerce"),
-                "reference_ivsd_mm": pd.to_numeric(merged[ref.measurement], errors="coerce"),
-                "lvh_ref": pd.to_numeric(merged[ref.label], errors="coerce"),
+                "measurement": pd.to_numeric(merged["measurement"], errors="coerce"),
+                "probability": pd.to_numeric(merged["probability"], errors="coerce"),
+                "reference": pd.to_numeric(merged[ref.measurement], errors="coerce"),
+                "label": pd.to_numeric(merged[ref.label], errors="coerce"),
                 "image_quality": merged.get(
                     "image_quality", pd.Series("unknown", index=merged.index)
                 )
@@ -239,16 +239,16 @@ def _study_table(analysed: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
             "patient_id": analysed["patient_id"],
             "study_instance_uid": analysed["study_instance_uid"],
             "study_date": analysed["study_date"],
-            "ivsd_mm": pd.to_numeric(analysed["ivsd_mm"]),
-            "reference_ivsd_mm": pd.to_numeric(analysed[ref.measurement]),
-            "lvh_probability": pd.to_numeric(analysed["lvh_probability"]),
-            "lvh_ref": pd.to_numeric(analysed[ref.label]).astype(int),
+            "measurement": pd.to_numeric(analysed["measurement"]),
+            "reference": pd.to_numeric(analysed[ref.measurement]),
+            "probability": pd.to_numeric(analysed["probability"]),
+            "label": pd.to_numeric(analysed[ref.label]).astype(int),
         }
     )
     for reader in ref.readers:
         table[reader] = pd.to_numeric(analysed[reader])
-    table["difference"] = table["ivsd_mm"] - table["reference_ivsd_mm"]
-    table["lvh_pred"] = (table["lvh_probability"] >= protocol.outputs.threshold).astype(int)
+    table["difference"] = table["measurement"] - table["reference"]
+    table["predicted"] = (table["probability"] >= protocol.outputs.threshold).astype(int)
     table = with_bands(table, protocol)
     return table.sort_values(["site", "vendor", "study_instance_uid"]).reset_index(drop=True)
 

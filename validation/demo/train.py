@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from validation import __version__
+from validation.demo import MODEL_NAME
 from validation.demo.generate import development_studies
 from validation.demo.imaging import septal_thickness_by_frame
 from validation.demo.population import read_reference
@@ -286,7 +287,7 @@ def _fit_logistic(ivsd: np.ndarray, label: np.ndarray) -> tuple[float, float]:
 
 def _card(settings, prep, weights, model, n_fit, n_hold, mae, version, change) -> dict:
     card = {
-        "name": "ivsd-cnn",
+        "name": MODEL_NAME,
         "version": version,
         "description": "Demo CNN that measures the interventricular septal thickness at "
         "end-diastole (IVSd) on parasternal long-axis echocardiography cine loops and gives the "

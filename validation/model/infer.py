@@ -40,8 +40,8 @@ PREDICTION_COLUMNS = [
     "file_sha256",
     "status",
     "detail",
-    "ivsd_mm",
-    "lvh_probability",
+    "measurement",
+    "probability",
     "model_name",
     "model_version",
     "model_sha256",
@@ -105,8 +105,8 @@ def _reject(record: dict[str, Any], exc: Exception) -> None:
         file_sha256="",
         status="quality_rejected",
         detail=f"{what}: {exc}"[:300],
-        ivsd_mm="",
-        lvh_probability="",
+        measurement="",
+        probability="",
     )
 
 
@@ -189,7 +189,7 @@ def run_inference(
                 for record in records:
                     if record["status"] == "predicted":
                         mm, p = next(values)
-                        record.update(ivsd_mm=f"{mm:.4f}", lvh_probability=f"{p:.6f}")
+                        record.update(measurement=f"{mm:.4f}", probability=f"{p:.6f}")
             for record in records:
                 counts[record["status"]] += 1
                 writer.writerow(record)

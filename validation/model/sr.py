@@ -2,22 +2,25 @@
 
 A site's PACS can store, show and query the device's results beside the images when they are
 DICOM: :func:`build_measurement_sr` makes a Comprehensive 3D SR document, a new series in the
-source image's study, that holds
+source image's study, that holds what the protocol declares (``outputs``):
 
-* the IVSd measurement in mm (LOINC 79969-2 "Interventricular septum diastolic dimension 2D", from
-  DICOM CID 12300 "Core Echo Measurement"), in a measurement group with the interventricular
-  septum as finding site;
-* the LVH result in a second group whose finding is SNOMED CT 55827005 "Left ventricular
-  hypertrophy": the model's probability (DCM 122157 "Probability", UCUM unit ``1``) and the
-  qualitative evaluation *present* (SCT 52101004) or *absent* (SCT 272519000) at the locked
-  threshold;
+* the measurement, named by the protocol's concept (e.g. LOINC 79969-2 "Interventricular septum
+  diastolic dimension 2D" from DICOM CID 12300 "Core Echo Measurement") in its UCUM unit, in a
+  measurement group with the protocol's anatomical site as finding site;
+* the finding in a second group whose finding type is the protocol's concept (e.g. SNOMED CT
+  55827005 "Left ventricular hypertrophy"): the model's probability (DCM 122157 "Probability",
+  UCUM unit ``1``) and the qualitative evaluation *present* (SCT 52101004) or *absent*
+  (SCT 272519000) at the locked threshold;
 * the algorithm (TID 4019: name, version, and parameters ``model_sha256=...`` and
-  ``lvh_threshold=...``), the device observer (TID 1004) and the source image, both as the
+  ``threshold=...``), the device observer (TID 1004) and the source image, both as the
   source of each measurement and in the image library (TID 1600).
 
-The document is flagged PRELIMINARY and UNVERIFIED: no person has verified it. UIDs are derived
-from the source SOP Instance UID and the model's sha256 (:func:`sr_uids`), so writing the SR
-again for the same image and model gives the same instance, which a PACS stores only once.
+A protocol that declares no concept for its measurement or finding gets a private code
+(coding scheme designator ``99MVAL``, PS3.16 8.2: the value is the protocol's name, the meaning
+its description). The document is flagged PRELIMINARY and UNVERIFIED: no person has verified
+it. UIDs are derived from the source SOP Instance UID and the model's sha256 (:func:`sr_uids`),
+so writing the SR again for the same image and model gives the same instance, which a PACS
+stores only once.
 """
 
 from __future__ import annotations
@@ -48,16 +51,16 @@ from highdicom.sr import (
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
-#: LOINC 79969-2, DICOM CID 12300 "Core Echo Measurement" (pre-coordinated: 2D, diastole).
-IVSD_CONCEPT = CodedConcept("79969-2", "LN", "Interventricular septum diastolic dimension 2D")
-#: SNOMED CT 55827005, the finding the LVH probability and evaluation are about.
-LVH_CONCEPT = CodedConcept("55827005", "SCT", "Left ventricular hypertrophy")
+from validation.protocol import Concept, Finding
+from validation.protocol import Measurement as MeasurementSpec
+from validation.units import unit_meaning
+
+#: The coding scheme designator of the codes made for a protocol that declares no concept.
+PRIVATE_SCHEME = "99MVAL"
 PROBABILITY_CONCEPT = CodedConcept("122157", "DCM", "Probability")
 PRESENT = CodedConcept("52101004", "SCT", "Present")
 ABSENT = CodedConcept("272519000", "SCT", "Absent")
-SEPTUM_SITE = CodedConcept("589001", "SCT", "Interventricular septum")
 PROCEDURE = CodedConcept("433236007", "SCT", "Transthoracic echocardiography")
-MM = CodedConcept("mm", "UCUM", "mm")
 NO_UNITS = CodedConcept("1", "UCUM", "no units")
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -115,9 +118,10 @@ def sr_uids(study_instance_uid: str, source_sop_instance_uid: str, model_sha256:
 def build_measurement_sr(
     source: Dataset,
     *,
-    ivsd_mm: float,
-    lvh_probability: float,
-    threshold: float,
+    measurement: float | None = None,
+    probability: float | None = None,
+    quantity: MeasurementSpec | None = None,
+    finding: Finding | None = None,
     algorithm_name: str,
     algorithm_version: str,
     model_sha256: str,
@@ -133,13 +137,16 @@ def build_measurement_sr(
     source : pydicom.Dataset
         The source image's header (``stop_before_pixels=True`` is enough): its patient and
         study become the SR's, and it is referenced as the source of the measurements.
-    ivsd_mm : float
-        The model's IVSd at end-diastole, in mm (finite, >= 0).
-    lvh_probability : float
-        The model's probability of LVH, in [0, 1].
-    threshold : float
-        The locked decision threshold, in [0, 1]: LVH is *present* when
-        ``lvh_probability >= threshold``.
+    measurement : float, optional
+        The model's measurement in the unit of ``quantity`` (finite); given with ``quantity``.
+    probability : float, optional
+        The model's probability of the finding, in [0, 1]; given with ``finding``.
+    quantity : validation.protocol.Measurement, optional
+        The protocol's measurement (``outputs.measurement``): its concept, UCUM unit and site.
+    finding : validation.protocol.Finding, optional
+        The protocol's finding (``outputs.finding``): its concept and the locked threshold in
+        [0, 1] (*present* when ``probability >= threshold``). At least one of ``quantity`` and
+        ``finding`` is given.
     algorithm_name, algorithm_version : str
         The locked model's name and version (TID 4019).
     model_sha256 : str
@@ -178,14 +185,13 @@ def build_measurement_sr(
     >>> import pydicom
     >>> header = pydicom.dcmread("IM_0001.dcm", stop_before_pixels=True)  # doctest: +SKIP
     >>> sr = build_measurement_sr(  # doctest: +SKIP
-    ...     header, ivsd_mm=11.4, lvh_probability=0.62, threshold=0.5,
-    ...     algorithm_name="ivsd-cnn", algorithm_version="1.0.0", model_sha256="ab" * 32,
+    ...     header, measurement=62.5, quantity=protocol.measurement,
+    ...     algorithm_name="lvef-net", algorithm_version="1.0.0", model_sha256="ab" * 32,
     ... )
     >>> sr.save_as("sr.dcm", enforce_file_format=True)  # doctest: +SKIP
     """
-    _check_arguments(
-        source, ivsd_mm, lvh_probability, threshold, model_sha256, series_number, instance_number
-    )
+    _check_arguments(source, model_sha256, series_number, instance_number)
+    _check_outputs(measurement, probability, quantity, finding)
     for name, text in (
         ("algorithm_name", algorithm_name),
         ("algorithm_version", algorithm_version),
@@ -197,17 +203,20 @@ def build_measurement_sr(
     algorithm = AlgorithmIdentification(
         name=algorithm_name,
         version=algorithm_version,
-        parameters=[f"model_sha256={model_sha256}", f"lvh_threshold={threshold:g}"],
+        parameters=[f"model_sha256={model_sha256}"]
+        + ([] if finding is None else [f"threshold={finding.threshold:g}"]),
     )
+    imaging = []
+    if quantity is not None and measurement is not None:
+        imaging.append(_measurement_group(evidence, measurement, quantity, algorithm, uids))
+    if finding is not None and probability is not None:
+        imaging.append(_finding_group(evidence, probability, finding, algorithm, uids))
     report = MeasurementReport(
         observation_context=_observation_context(
             uids, algorithm_name, algorithm_version, manufacturer
         ),
         procedure_reported=PROCEDURE,
-        imaging_measurements=[
-            _ivsd_group(evidence, ivsd_mm, algorithm, uids),
-            _lvh_group(evidence, lvh_probability, threshold, algorithm, uids),
-        ],
+        imaging_measurements=imaging,
         referenced_images=[evidence],
     )
     created = created or dt.datetime.now()
@@ -235,30 +244,50 @@ def build_measurement_sr(
     return sr
 
 
-def lvh_present(lvh_probability: float, threshold: float) -> bool:
-    """The LVH finding at the locked threshold (probability at or above it)."""
-    return lvh_probability >= threshold
+def finding_present(probability: float, threshold: float) -> bool:
+    """The finding at the locked threshold (probability at or above it)."""
+    return probability >= threshold
+
+
+def coded(concept: Concept | None, *, name: str, meaning: str) -> CodedConcept:
+    """The protocol's concept as a highdicom code, or a private ``99MVAL`` code ``name``."""
+    if concept is None:
+        return CodedConcept(name, PRIVATE_SCHEME, meaning[:64] or name)
+    return CodedConcept(concept.value, concept.scheme, concept.meaning, concept.version)
+
+
+def _check_outputs(
+    measurement: float | None,
+    probability: float | None,
+    quantity: MeasurementSpec | None,
+    finding: Finding | None,
+) -> None:
+    """Each value comes with its declaration, in range."""
+    if quantity is None and finding is None:
+        raise ValueError("quantity or finding must be given (the protocol's outputs)")
+    for value, spec, names in (
+        (measurement, quantity, ("measurement", "quantity")),
+        (probability, finding, ("probability", "finding")),
+    ):
+        if (value is None) != (spec is None):
+            given, lacking = names if value is not None else names[::-1]
+            raise ValueError(f"{given} was given without {lacking}")
+    if measurement is not None and not _is_number(measurement):
+        raise ValueError(f"measurement must be a finite number, got {measurement!r}")
+    if finding is not None:
+        for name, value in (("probability", probability), ("threshold", finding.threshold)):
+            if not _is_number(value) or not 0.0 <= float(value) <= 1.0:  # type: ignore[arg-type]
+                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
 
 
 def _check_arguments(
-    source: Dataset,
-    ivsd_mm: float,
-    lvh_probability: float,
-    threshold: float,
-    model_sha256: str,
-    series_number: int,
-    instance_number: int,
+    source: Dataset, model_sha256: str, series_number: int, instance_number: int
 ) -> None:
     if not isinstance(source, Dataset):
         raise TypeError(f"source must be a pydicom Dataset, got {type(source).__name__}")
     missing = [name for name in _REQUIRED if not str(source.get(name, "")).strip()]
     if missing:
         raise ValueError(f"source must have {', '.join(_REQUIRED)}; it lacks {', '.join(missing)}")
-    if not _is_number(ivsd_mm) or ivsd_mm < 0:
-        raise ValueError(f"ivsd_mm must be a finite number of mm >= 0, got {ivsd_mm!r}")
-    for name, value in (("lvh_probability", lvh_probability), ("threshold", threshold)):
-        if not _is_number(value) or not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
     if not isinstance(model_sha256, str) or not _SHA256.match(model_sha256):
         raise ValueError(f"model_sha256 must be 64 lower-case hex digits, got {model_sha256!r}")
     for name, number in (("series_number", series_number), ("instance_number", instance_number)):
@@ -304,33 +333,46 @@ def _observation_context(
     )
 
 
-def _ivsd_group(
-    source: Dataset, ivsd_mm: float, algorithm: AlgorithmIdentification, uids: SRUids
+def _measurement_group(
+    source: Dataset,
+    value: float,
+    quantity: MeasurementSpec,
+    algorithm: AlgorithmIdentification,
+    uids: SRUids,
 ) -> MeasurementsAndQualitativeEvaluations:
+    sites = (
+        [] if quantity.site is None else [FindingSite(coded(quantity.site, name="", meaning=""))]
+    )
+    name = coded(
+        quantity.concept, name=quantity.name, meaning=quantity.description or quantity.label
+    )
     measurement = Measurement(
-        name=IVSD_CONCEPT,
-        value=float(ivsd_mm),
-        unit=MM,
-        finding_sites=[FindingSite(SEPTUM_SITE)],
+        name=name,
+        value=float(value),
+        unit=CodedConcept(quantity.unit, "UCUM", unit_meaning(quantity.unit)),
+        finding_sites=sites or None,
         algorithm_id=algorithm,
         referenced_images=[SourceImageForMeasurement.from_source_image(source)],
     )
     return MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=_tracking("IVSd", uids),
-        finding_sites=[FindingSite(SEPTUM_SITE)],
+        tracking_identifier=_tracking(quantity.label, uids),
+        finding_sites=sites or None,
         algorithm_id=algorithm,
         measurements=[measurement],
         source_images=[SourceImageForMeasurementGroup.from_source_image(source)],
     )
 
 
-def _lvh_group(
+def _finding_group(
     source: Dataset,
     probability: float,
-    threshold: float,
+    finding: Finding,
     algorithm: AlgorithmIdentification,
     uids: SRUids,
 ) -> MeasurementsAndQualitativeEvaluations:
+    concept = coded(
+        finding.concept, name=finding.name, meaning=finding.description or finding.label
+    )
     measurement = Measurement(
         name=PROBABILITY_CONCEPT,
         value=float(probability),
@@ -338,13 +380,13 @@ def _lvh_group(
         algorithm_id=algorithm,
         referenced_images=[SourceImageForMeasurement.from_source_image(source)],
     )
-    finding = PRESENT if lvh_present(probability, threshold) else ABSENT
+    evaluation = PRESENT if finding_present(probability, finding.threshold) else ABSENT
     return MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=_tracking("LVH", uids),
-        finding_type=LVH_CONCEPT,
+        tracking_identifier=_tracking(finding.label, uids),
+        finding_type=concept,
         algorithm_id=algorithm,
         measurements=[measurement],
-        qualitative_evaluations=[QualitativeEvaluation(LVH_CONCEPT, finding)],
+        qualitative_evaluations=[QualitativeEvaluation(concept, evaluation)],
         source_images=[SourceImageForMeasurementGroup.from_source_image(source)],
     )
 

@@ -23,8 +23,11 @@ import pandas as pd
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from validation.columns import MEASUREMENT, PROBABILITY
 from validation.exceptions import IngestError, ModelIntegrityError
-from validation.model.sr import build_measurement_sr, lvh_present
+from validation.model.sr import build_measurement_sr, finding_present
+from validation.protocol import Finding
+from validation.protocol import Measurement as MeasurementSpec
 
 _UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 SR_INDEX_COLUMNS = [
@@ -33,7 +36,7 @@ SR_INDEX_COLUMNS = [
     "study_instance_uid",
     "source_sop_instance_uid",
     "sr_sop_instance_uid",
-    "lvh_present",
+    "finding_present",
     "path",
 ]
 _PREDICTION_NEEDS = (
@@ -42,8 +45,8 @@ _PREDICTION_NEEDS = (
     "sop_instance_uid",
     "study_instance_uid",
     "status",
-    "ivsd_mm",
-    "lvh_probability",
+    "measurement",
+    "probability",
     "model_name",
     "model_version",
     "model_sha256",
@@ -55,7 +58,8 @@ def export_partition_srs(
     accounting_csv: str | Path,
     out_dir: str | Path,
     *,
-    threshold: float,
+    quantity: MeasurementSpec | None = None,
+    finding: Finding | None = None,
     expected_sha256: str | None = None,
     series_number: int = 900,
     manufacturer: str = "mval",
@@ -71,8 +75,8 @@ def export_partition_srs(
         The partition's ``accounting.csv`` (``mval ingest`` output): gives each file's path.
     out_dir : str or Path
         Folder for the SR files and ``index.csv``; created if missing.
-    threshold : float
-        The protocol's locked LVH decision threshold (``outputs.threshold``), in [0, 1].
+    quantity, finding : validation.protocol.Measurement, validation.protocol.Finding
+        The protocol's ``outputs``: what each SR holds (at least one is given).
     expected_sha256 : str, optional
         The locked model's sha256 (the protocol's); every prediction row must carry it.
     series_number : int, default 900
@@ -92,7 +96,8 @@ def export_partition_srs(
     Raises
     ------
     ValueError
-        ``threshold`` is not a number in [0, 1] (checked before anything is written).
+        Neither ``quantity`` nor ``finding`` is given, or the finding's threshold is not in
+        [0, 1] (checked before anything is written).
     IngestError
         A table is missing or lacks columns, a predicted SOP Instance UID is not included in
         the accounting, a source file is gone or is not the instance it was, or a predicted
@@ -101,8 +106,10 @@ def export_partition_srs(
     ModelIntegrityError
         A prediction row carries a model sha256 other than ``expected_sha256``.
     """
-    if not isinstance(threshold, int | float) or not 0.0 <= float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+    if quantity is None and finding is None:
+        raise ValueError("quantity or finding must be given (the protocol's outputs)")
+    if finding is not None and not 0.0 <= finding.threshold <= 1.0:
+        raise ValueError(f"finding.threshold must be a number in [0, 1], got {finding.threshold!r}")
     predictions = _read(predictions_csv, _PREDICTION_NEEDS, "predictions", "mval infer")
     accounting = _read(
         accounting_csv, ("sop_instance_uid", "status", "path"), "accounting", "mval ingest"
@@ -129,14 +136,16 @@ def export_partition_srs(
             counts["quality_rejected"] += 1
             continue
         source = _source_header(row.sop_instance_uid, paths, accounting_csv)
+        where = (row.sop_instance_uid, predictions_csv)
+        measurement = None if quantity is None else _number(row.measurement, MEASUREMENT, *where)
+        probability = None if finding is None else _number(row.probability, PROBABILITY, *where)
         try:
             sr = build_measurement_sr(
                 source,
-                ivsd_mm=_number(row.ivsd_mm, "ivsd_mm", row.sop_instance_uid, predictions_csv),
-                lvh_probability=_number(
-                    row.lvh_probability, "lvh_probability", row.sop_instance_uid, predictions_csv
-                ),
-                threshold=threshold,
+                measurement=measurement,
+                probability=probability,
+                quantity=quantity,
+                finding=finding,
                 algorithm_name=row.model_name,
                 algorithm_version=row.model_version,
                 model_sha256=row.model_sha256,
@@ -158,7 +167,9 @@ def export_partition_srs(
                 "study_instance_uid": row.study_instance_uid,
                 "source_sop_instance_uid": row.sop_instance_uid,
                 "sr_sop_instance_uid": str(sr.SOPInstanceUID),
-                "lvh_present": str(lvh_present(float(row.lvh_probability), threshold)).lower(),
+                "finding_present": ""
+                if finding is None or probability is None
+                else str(finding_present(probability, finding.threshold)).lower(),
                 "path": str(target),
             }
         )

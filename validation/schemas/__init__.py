@@ -397,7 +397,7 @@ def validate_table(
     validation.exceptions.AnalysisError: p.csv does not match the predictions schema \
 (validation/schemas/predictions.schema.json):
     p.csv: missing column(s) sop_instance_uid, study_instance_uid, file_sha256, status, \
-detail, ivsd_mm, lvh_probability, model_name, model_version, model_sha256
+detail, measurement, probability, model_name, model_version, model_sha256
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame; got {type(frame).__name__}")

@@ -95,20 +95,20 @@ def build_baseline(
     studies = pd.read_csv(analysed_csv, dtype={"site": str, "vendor": str})
     accounting = pd.read_csv(accounting_csv, dtype=str, keep_default_na=False)
     results = json.loads(Path(results_json).read_text())
-    _require(studies, analysed_csv, ("site", "vendor", "ivsd_mm", "lvh_probability", "age"))
+    _require(studies, analysed_csv, ("site", "vendor", "measurement", "probability", "age"))
     _require(accounting, accounting_csv, ("site", "vendor", "status", "software_versions"))
     model = results.get("model", {})
     released = _released(protocol)
     versions = []
     for version, path in sorted(candidates.items()):
         table = pd.read_csv(path, dtype={"site": str, "vendor": str})
-        _require(table, path, ("site", "vendor", "ivsd_mm", "lvh_probability", "age"))
+        _require(table, path, ("site", "vendor", "measurement", "probability", "age"))
         # the files received are the same for every version: their summaries are the
         # released record's (copied below), only the studies' predictions differ
         record = baseline_record(
             table,
             accounting.iloc[:0],
-            protocol={"threshold": protocol.outputs.threshold},
+            protocol={"threshold": protocol.threshold},
         )
         locked = protocol.model_version(version)
         versions.append(
@@ -128,7 +128,8 @@ def build_baseline(
             "version": protocol.version,
             "path": str(protocol.path),
             "sha256": protocol.sha256,
-            "threshold": protocol.outputs.threshold,
+            "threshold": protocol.threshold,
+            "outputs": protocol.record("outputs"),
             "confidence": protocol.confidence,
             "loa_multiplier": protocol.analysis.loa_multiplier,
             "goals": goals(protocol),
@@ -167,9 +168,9 @@ def _copy_accounting(segments: list[dict[str, Any]], versions: list[dict[str, An
         for key, source in released.items():
             target = by_key.get(key)
             if target is None:  # a segment without analysed studies: the accounting only
-                target = {**source, "n": 0, "agreement": None, "mean_ivsd": None}
-                target |= {"sd_ivsd": None, "positive_rate": None, "n_positive": 0}
-                target["numeric"] = {**source["numeric"], "ivsd_mm": []}
+                target = {**source, "n": 0, "agreement": None, "mean_measurement": None}
+                target |= {"sd_measurement": None, "positive_rate": None, "n_positive": 0}
+                target["numeric"] = {**source["numeric"], "measurement": []}
                 entry["segments"].insert(len(entry["segments"]) - 1, target)  # pooled last
                 continue
             for field in _ACCOUNTING_FIELDS:
@@ -193,7 +194,7 @@ def baseline_record(
 ) -> dict[str, Any]:
     """The baseline record from the analysed studies and the ingest accounting (no files).
 
-    ``studies`` needs site, vendor, ivsd_mm, lvh_probability, age, bmi, sex; ``accounting``
+    ``studies`` needs site, vendor, measurement, probability, age, bmi, sex; ``accounting``
     site, vendor, status, software_versions, scanner_model, spacing_mm, frames.
     ``protocol`` needs ``threshold`` and ``goals`` (see :func:`goals`). ``released_version``
     names the version the segments describe (default: ``model["version"]``); ``versions``
@@ -292,15 +293,15 @@ def _require(table: pd.DataFrame, path: str | Path, columns: tuple[str, ...]) ->
 def _segment(
     site: str, vendor: str, studies: pd.DataFrame, accounting: pd.DataFrame, threshold: float
 ) -> dict[str, Any]:
-    ivsd = pd.to_numeric(studies["ivsd_mm"], errors="coerce").dropna().to_numpy(float)
-    probability = pd.to_numeric(studies["lvh_probability"], errors="coerce").dropna()
+    ivsd = pd.to_numeric(studies["measurement"], errors="coerce").dropna().to_numpy(float)
+    probability = pd.to_numeric(studies["probability"], errors="coerce").dropna()
     included = accounting[accounting["status"] != "excluded"]
     received = len(accounting)
     excluded = int((accounting["status"] == "excluded").sum())
     numeric = {
         "age": _sample(studies.get("age")),
         "bmi": _sample(studies.get("bmi")),
-        "ivsd_mm": _sample(studies["ivsd_mm"]),
+        "measurement": _sample(studies["measurement"]),
     }
     categorical = {
         "sex": _counts(studies.get("sex")),
@@ -312,8 +313,8 @@ def _segment(
         "vendor": vendor,
         "n": int(ivsd.shape[0]),
         "agreement": _agreement(studies, threshold),
-        "mean_ivsd": float(ivsd.mean()) if ivsd.size else None,
-        "sd_ivsd": float(ivsd.std(ddof=1)) if ivsd.size > 1 else None,
+        "mean_measurement": float(ivsd.mean()) if ivsd.size else None,
+        "sd_measurement": float(ivsd.std(ddof=1)) if ivsd.size > 1 else None,
         "positive_rate": float((probability >= threshold).mean()) if len(probability) else None,
         "n_positive": int((probability >= threshold).sum()),
         "received": received,
@@ -330,10 +331,10 @@ def _agreement(studies: pd.DataFrame, threshold: float) -> dict[str, Any] | None
     """Pairs, mean and SD of predicted minus reference IVSd, and the sensitivity and
     specificity of the LVH call (None without reference readings; a measure None when it
     cannot be estimated)."""
-    if "reference_ivsd_mm" not in studies.columns:
+    if "reference" not in studies.columns:
         return None
-    predicted = pd.to_numeric(studies["ivsd_mm"], errors="coerce").to_numpy(float)
-    reference = pd.to_numeric(studies["reference_ivsd_mm"], errors="coerce").to_numpy(float)
+    predicted = pd.to_numeric(studies["measurement"], errors="coerce").to_numpy(float)
+    reference = pd.to_numeric(studies["reference"], errors="coerce").to_numpy(float)
     d = (predicted - reference)[np.isfinite(predicted) & np.isfinite(reference)]
     record: dict[str, Any] = {
         "n": int(d.shape[0]),
@@ -342,9 +343,9 @@ def _agreement(studies: pd.DataFrame, threshold: float) -> dict[str, Any] | None
         "sensitivity": None,
         "specificity": None,
     }
-    if "lvh_ref" in studies.columns:
-        truth = pd.to_numeric(studies["lvh_ref"], errors="coerce").to_numpy(float)
-        call = pd.to_numeric(studies["lvh_probability"], errors="coerce").to_numpy(float)
+    if "label" in studies.columns:
+        truth = pd.to_numeric(studies["label"], errors="coerce").to_numpy(float)
+        call = pd.to_numeric(studies["probability"], errors="coerce").to_numpy(float)
         known = np.isfinite(truth) & np.isfinite(call)
         positive, called = truth[known] == 1, call[known] >= threshold
         if positive.any():

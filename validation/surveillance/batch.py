@@ -58,8 +58,8 @@ BATCH_COLUMNS = [
     "patient_age",
     "patient_sex",
     "patient_bmi",
-    "ivsd_mm",
-    "lvh_probability",
+    "measurement",
+    "probability",
     "model_sha256",
     "model_version",
     "spacing_mm",
@@ -290,8 +290,8 @@ def batch_rows(
     ...     "sop_instance_uid": ["1", ""], "status": ["included", "excluded"],
     ...     "reason": ["", "not_dicom"]})
     >>> pred = pd.DataFrame({"sop_instance_uid": ["1"], "status": ["predicted"],
-    ...     "ivsd_mm": ["9.5"], "lvh_probability": ["0.1"], "model_sha256": ["ab"], "detail": [""]})
-    >>> batch_rows("2027-01", acc, pred)[["status", "reason", "ivsd_mm"]].values.tolist()
+    ...     "measurement": ["9.5"], "probability": ["0.1"], "model_sha256": ["ab"], "detail": [""]})
+    >>> batch_rows("2027-01", acc, pred)[["status", "reason", "measurement"]].values.tolist()
     [['predicted', '', '9.5'], ['excluded', 'not_dicom', '']]
     """
     table = accounting.reindex(columns=[c for c in BATCH_COLUMNS if c != "month"], fill_value="")
@@ -301,7 +301,7 @@ def batch_rows(
     included = table["status"].eq("included")
     found = included & table["sop_instance_uid"].isin(keyed.index)
     uids = table.loc[found, "sop_instance_uid"]
-    for column in ("ivsd_mm", "lvh_probability", "model_sha256"):
+    for column in ("measurement", "probability", "model_sha256"):
         table.loc[found, column] = keyed.loc[uids, column].fillna("").astype(str).to_numpy()
     table.loc[found, "status"] = keyed.loc[uids, "status"].to_numpy()
     table.loc[found, "model_version"] = model_version

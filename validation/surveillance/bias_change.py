@@ -16,7 +16,7 @@ and the month's statistic is the ``T`` of largest magnitude. The ``1/n0`` term c
 baseline's own sampling error, so ``T`` is close to standard normal in control however many
 labels accumulate; a CUSUM against ``b0`` would instead drift on ``b0``'s error. A month alarms
 when ``|T|`` reaches the segment's limit ``c`` and the change ``|d - b0|`` is material (at least
-``Settings.min_shift_mm``). The alarm's month is the acquisition month, so the onset is dated
+``Settings.min_shift``). The alarm's month is the acquisition month, so the onset is dated
 to when the images changed, not to when their labels came in.
 
 Limit: every monthly run re-reads every window with the labels arrived so far, so one stream
@@ -195,7 +195,7 @@ def detection_power(
     sd_mm: float,
     shifts_mm: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0),
     after: int = 3,
-    min_shift_mm: float = 0.0,
+    min_shift: float = 0.0,
     draws: int = 20_000,
 ) -> dict[str, Any]:
     """Probability that the signal has alarmed by the run ``k`` months after a shift's onset.
@@ -203,7 +203,7 @@ def detection_power(
     Simulated like :func:`calibrate` (same audit volume, label delays and baseline size), with
     every difference acquired from the middle of the horizon on shifted by ``shift_mm`` (in
     mm, converted with ``sd_mm``, the SD of a difference), the limit ``calibration.limit`` and
-    the materiality gate ``min_shift_mm``.
+    the materiality gate ``min_shift``.
 
     Examples
     --------
@@ -229,7 +229,7 @@ def detection_power(
             months,
             shift=shift / sd_mm,
             onset=onset,
-            gate=min_shift_mm / sd_mm,
+            gate=min_shift / sd_mm,
         )
         alarmed = peak >= calibration.limit
         before = alarmed[:, onset - 1] if onset else np.zeros(draws, bool)
@@ -247,7 +247,7 @@ def detection_power(
         "audited_per_month": calibration.per_month,
         "sd_mm": float(sd_mm),
         "limit": calibration.limit,
-        "min_shift_mm": float(min_shift_mm),
+        "min_shift": float(min_shift),
         "draws": int(draws),
         "rows": rows,
     }
@@ -335,7 +335,7 @@ def bias_change_signals(
         calibrations.append({"site": site, "vendor": vendor, **cal.record()})
         if site != POOLED:
             sized.append((int(per_month), int(n0), float(s0), cal))
-        gate = settings.min_shift_mm
+        gate = settings.min_shift
         for i, month in enumerate(months):
             best, alarmed = None, None
             for w in WINDOWS:
@@ -360,7 +360,7 @@ def bias_change_signals(
             detail = (
                 f"bias {d:+.2f} mm on {nw} audited studies acquired {start} to {month} vs "
                 f"{b0:+.2f} mm in validation (n0 = {n0}, SD {s0:.2f}): change {d - b0:+.2f} mm, "
-                f"T = {t:+.2f} (limit {cal.limit:.2f}; material from {settings.min_shift_mm:g} mm)"
+                f"T = {t:+.2f} (limit {cal.limit:.2f}; material from {settings.min_shift:g} mm)"
             )
             rows.append(_row(month, (site, vendor), abs(t), cal.limit, alarm, nw, detail))
             records.append(
@@ -385,7 +385,7 @@ def bias_change_signals(
         else {
             "segment": typical[0],
             **detection_power(
-                typical[1], sd_mm=typical[2], min_shift_mm=settings.min_shift_mm, draws=4_000
+                typical[1], sd_mm=typical[2], min_shift=settings.min_shift, draws=4_000
             ),
         },
         "windows_months": list(WINDOWS),

@@ -15,7 +15,7 @@ until a new baseline is frozen.
 An output alarm needs the chart's signal AND a material change, as the drift signals do (a
 large month makes trivial differences significant): for the mean, the months the signalling
 side of the CUSUM has accumulated since it last stood at zero must differ from the baseline
-mean by at least ``min_shift_mm``; for the rate, the EWMA of the raw difference from the
+mean by at least ``min_shift``; for the rate, the EWMA of the raw difference from the
 baseline rate must reach ``min_rate_change``.
 
 The limits (from :func:`~validation.surveillance.signals.plan_false_alarms`) treat the frozen
@@ -69,8 +69,8 @@ def output_signals(
     total = agg["total"].to_numpy(float).reshape(shape)
     pos = agg["pos"].to_numpy(float).reshape(shape)
     base = [baseline_segments[key] for key in keys]
-    mu0 = np.array([as_float(b.get("mean_ivsd")) for b in base])[:, None]
-    sd0 = np.array([as_float(b.get("sd_ivsd")) for b in base])[:, None]
+    mu0 = np.array([as_float(b.get("mean_measurement")) for b in base])[:, None]
+    sd0 = np.array([as_float(b.get("sd_measurement")) for b in base])[:, None]
     n0 = np.array([float(b.get("n") or 0) for b in base])[:, None]
     p0 = np.array([floor_rate(b.get("positive_rate"), b.get("n")) for b in base])[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -118,7 +118,7 @@ def output_signals(
             mean_detail = (
                 f"mean {m['mean']:.2f} mm, z = {m['z']:.2f}; CUSUM upper {upper:.2f}, lower "
                 f"{lower:.2f} (h = {h:.2f}); shift over the CUSUM's run {shift:+.2f} mm "
-                f"(material from {plan.settings.min_shift_mm:g} mm)"
+                f"(material from {plan.settings.min_shift:g} mm)"
             )
             rate_detail = (
                 f"rate {r['rate']:.3f}, z = {r['z']:.2f}; EWMA {r['ewma']:.2f} (limits +/- "
@@ -126,8 +126,8 @@ def output_signals(
                 f"{plan.settings.min_rate_change:g})"
             )
             charts = (
-                ("output_mean", "ivsd_mm", max(upper, lower), h, m["alarm"]),
-                ("output_positive_rate", "lvh_positive", r["ewma"], r["limit"], r["alarm"]),
+                ("output_mean", "measurement", max(upper, lower), h, m["alarm"]),
+                ("output_positive_rate", "positive", r["ewma"], r["limit"], r["alarm"]),
             )
             details = (mean_detail, rate_detail)
             signal_rows += [
@@ -205,7 +205,7 @@ def _mean_chart(
     upper, lower = np.asarray(res.upper), np.asarray(res.lower)
     shift_up, shift_down = _run_shifts(upper, lower, dev_all, n_all, np.isfinite(z))
     h = np.full((z.shape[0], 1), plan.cusum["h"]) if h is None else np.asarray(h, float)
-    minimum = plan.settings.min_shift_mm
+    minimum = plan.settings.min_shift
     up, down = (upper > h) & (shift_up >= minimum), (lower > h) & (shift_down <= -minimum)
     return {
         "z": z,
@@ -333,7 +333,7 @@ def chart_limits(
     Parameters
     ----------
     baseline_segments : dict
-        The baseline's segments (site, vendor) -> record (``n``, ``mean_ivsd``, ``sd_ivsd``,
+        The baseline's segments (site, vendor) -> record (``n``, ``mean_measurement``, ``sd_measurement``,
         ``positive_rate``), the pooled one included.
     n : ndarray
         Predicted studies per segment (the non-pooled ones, in ``baseline_segments`` order)
@@ -370,8 +370,8 @@ def chart_limits(
     horizon = max(plan.horizon_months, len(months))
     base = [baseline_segments[key] for key in keys]
     n0 = np.array([float(b.get("n") or 0) for b in base])
-    sd0 = np.array([as_float(b.get("sd_ivsd")) for b in base])
-    mu0 = np.array([as_float(b.get("mean_ivsd")) for b in base])
+    sd0 = np.array([as_float(b.get("sd_measurement")) for b in base])
+    mu0 = np.array([as_float(b.get("mean_measurement")) for b in base])
     p0 = np.array([floor_rate(b.get("positive_rate"), b.get("n")) for b in base])
     n = np.asarray(n, float).reshape(len(keys), len(months))
     counts = np.zeros((rows, horizon))
@@ -615,7 +615,7 @@ def baseline_error(
     h_seg, l_seg = limits.h[rows_idx][:, None], limits.L[rows_idx][:, None]
     h_pool, l_pool = float(limits.h[-1]), float(limits.L[-1])
     n0_seg = np.array([float(baseline_segments[k]["n"]) for k in keys])[:, None]
-    sd_seg = np.array([as_float(baseline_segments[k].get("sd_ivsd")) for k in keys])[:, None]
+    sd_seg = np.array([as_float(baseline_segments[k].get("sd_measurement")) for k in keys])[:, None]
     sd_seg = np.where(np.isfinite(sd_seg) & (sd_seg > 0), sd_seg, 1.0)
     rate_seg = np.array(
         [

@@ -76,8 +76,8 @@ _BASELINE_SUMMARY = (
     "site",
     "vendor",
     "n",
-    "mean_ivsd",
-    "sd_ivsd",
+    "mean_measurement",
+    "sd_measurement",
     "positive_rate",
     "exclusion_rate",
     "software_versions",
@@ -223,7 +223,8 @@ def evaluate(
         "as_of": as_of,
         "months": months,
         "protocol": {
-            k: baseline["protocol"][k] for k in ("id", "version", "sha256", "threshold", "goals")
+            k: baseline["protocol"][k]
+            for k in ("id", "version", "sha256", "threshold", "outputs", "goals")
         },
         "model": _model(batch, baseline),
         "deployments": {

@@ -88,7 +88,7 @@ class Settings:
         Minimum effect sizes for a drift alarm.
     exclusion_margin : float
         Minimum excess of the monthly exclusion rate over the baseline's for an alarm.
-    min_shift_mm : float
+    min_shift : float
         Minimum material shift of the mean predicted IVSd (mm) for an ``output_mean`` alarm.
     min_rate_change : float
         Minimum material change of the positive rate for an ``output_positive_rate`` alarm.
@@ -116,7 +116,7 @@ class Settings:
     Notes
     -----
     The settings the workflow config's ``surveillance`` block also sets (``familywise_alpha``,
-    ``arl0_months``, ``horizon_months``, ``min_shift_mm``, ``min_rate_change``,
+    ``arl0_months``, ``horizon_months``, ``min_shift``, ``min_rate_change``,
     ``bias_weight``, ``label_delay_months``) default to that block's schema defaults.
     """
 
@@ -129,7 +129,7 @@ class Settings:
     ks_d_min: float = 0.2
     cramers_v_min: float = 0.2
     exclusion_margin: float = 0.10
-    min_shift_mm: float = config_default("surveillance.min_shift_mm")
+    min_shift: float = config_default("surveillance.min_shift")
     min_rate_change: float = config_default("surveillance.min_rate_change")
     confidence: float = 0.95
     limits: str = "calibrated"
@@ -158,7 +158,7 @@ class Settings:
             )
         if not (isinstance(self.bias_weight, int | float) and 0 < self.bias_weight < 1e6):
             raise ValueError(f"bias_weight must be a number > 0, got {self.bias_weight!r}")
-        for name in ("min_shift_mm", "min_rate_change", "exclusion_margin"):
+        for name in ("min_shift", "min_rate_change", "exclusion_margin"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
@@ -200,7 +200,7 @@ class FalseAlarmPlan:
             "horizon_months": self.horizon_months,
             "arl0_min": self.arl0_min,
             "charts": {"cusum": dict(self.cusum), "ewma": dict(self.ewma)},
-            "materiality": {"min_shift_mm": s.min_shift_mm, "min_rate_change": s.min_rate_change},
+            "materiality": {"min_shift": s.min_shift, "min_rate_change": s.min_rate_change},
             "drift": {
                 "alpha": self.per_test_alpha,
                 "psi_min": s.psi_min,
@@ -244,13 +244,13 @@ class FalseAlarmPlan:
             f"share over {self.horizon_months} months); drift alarms also need a material "
             f"effect (PSI >= {self.settings.psi_min:g} and KS D >= {self.settings.ks_d_min:g}, "
             f"or Cramer's V >= {self.settings.cramers_v_min:g}), and output alarms a material "
-            f"change (a mean shift of at least {self.settings.min_shift_mm:g} mm over the "
+            f"change (a mean shift of at least {self.settings.min_shift:g} mm over the "
             f"months the CUSUM accumulated; a smoothed change of the positive rate of at least "
             f"{self.settings.min_rate_change:g}); such gates only remove alarms. The "
             f"audited-bias limit is the 1 - {self.bias_alpha:.3g} quantile of its largest "
             "in-control statistic over every monthly run, month and window of the horizon "
             "(simulated with the observed audit volume and label delays), and its alarms also "
-            f"need a change of at least {self.settings.min_shift_mm:g} mm. "
+            f"need a change of at least {self.settings.min_shift:g} mm. "
             + (
                 ""
                 if self.settings.limits == "calibrated"
@@ -329,8 +329,8 @@ def prepare(batch: pd.DataFrame, threshold: float) -> pd.DataFrame:
     repeat = np.zeros(len(rows), dtype=bool)
     candidates = accepted & sop.ne("").to_numpy()
     repeat[candidates] = sop[candidates].duplicated(keep="first").to_numpy()
-    ivsd = pd.to_numeric(rows["ivsd_mm"], errors="coerce").to_numpy(float)
-    probability = pd.to_numeric(rows["lvh_probability"], errors="coerce").to_numpy(float)
+    ivsd = pd.to_numeric(rows["measurement"], errors="coerce").to_numpy(float)
+    probability = pd.to_numeric(rows["probability"], errors="coerce").to_numpy(float)
     predicted = status.eq("predicted").to_numpy() & ~repeat & np.isfinite(ivsd)
     return pd.DataFrame(
         {

@@ -106,8 +106,8 @@ def _studies(
     return {
         "site": sites,
         "vendor": vendors,
-        "ivsd_mm": np.round(reading, 4),
-        "lvh_probability": np.round(1.0 / (1.0 + np.exp(-2.0 * (reading - LVH_MM))), 6),
+        "measurement": np.round(reading, 4),
+        "probability": np.round(1.0 / (1.0 + np.exp(-2.0 * (reading - LVH_MM))), 6),
         "reference": reference,
         "lvh": (reference >= LVH_MM).astype(int),
         "age": np.clip(np.round(rng.normal(60.0, 12.0, n)), 18, 99).astype(int),
@@ -137,8 +137,8 @@ def synthetic_validation(
     s = _studies(rng, sites, vendors, mean, np.zeros(sites.shape[0]))
     excluded = rng.random(sites.shape[0]) < exclusion_rate
     studies = pd.DataFrame(
-        {k: s[k] for k in ("site", "vendor", "ivsd_mm", "lvh_probability", "age", "bmi", "sex")}
-        | {"reference_ivsd_mm": s["reference"], "lvh_ref": s["lvh"]}
+        {k: s[k] for k in ("site", "vendor", "measurement", "probability", "age", "bmi", "sex")}
+        | {"reference": s["reference"], "label": s["lvh"]}
     )[~excluded].reset_index(drop=True)
     accounting = pd.DataFrame(
         {
@@ -225,8 +225,8 @@ def synthetic_history(
             "patient_age": s["age"].astype(str),
             "patient_sex": s["sex"],
             "patient_bmi": s["bmi"].astype(str),
-            "ivsd_mm": np.where(excluded, "", s["ivsd_mm"].astype(str)),
-            "lvh_probability": np.where(excluded, "", s["lvh_probability"].astype(str)),
+            "measurement": np.where(excluded, "", s["measurement"].astype(str)),
+            "probability": np.where(excluded, "", s["probability"].astype(str)),
             "model_sha256": np.where(excluded, "", model_sha256),
             "model_version": "",
             "spacing_mm": s["spacing_mm"],

@@ -37,7 +37,7 @@ from validation.schemas import load_document, validate_document
 #: The evidence report's entry template, under the templates folder (``reports/``).
 ENTRY_TEMPLATE = "evidence.html"
 #: Columns of analysed.csv the report reads (its figures' per-study points).
-REQUIRED_COLUMNS: tuple[str, ...] = ("site", "vendor", "ivsd_mm", "reference_ivsd_mm", "difference")
+REQUIRED_COLUMNS: tuple[str, ...] = ("site", "vendor", "measurement", "reference", "difference")
 
 
 def check_results(results: Any, *, source: str | Path = "results.json") -> None:

@@ -1,7 +1,7 @@
 """Classification figures of the evidence report: the ROC curve and the calibration plot.
 
-Both are drawn from the per-study scores of ``analysed.csv`` (columns ``lvh_ref`` and
-``lvh_probability``): they are plots, not reported statistics. The AUC, its interval and the
+Both are drawn from the per-study scores of ``analysed.csv`` (columns ``label`` and
+``probability``): they are plots, not reported statistics. The AUC, its interval and the
 operating point printed on the ROC curve are the analysis's (``results.classification``).
 """
 
@@ -40,11 +40,11 @@ def _empirical_roc(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _scores(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    cols = [c for c in ("lvh_ref", "lvh_probability") if c in table.columns]
+    cols = [c for c in ("label", "probability") if c in table.columns]
     if len(cols) < 2:
         return np.empty(0), np.empty(0)
     data = table[cols].dropna()
-    return data["lvh_ref"].to_numpy(dtype=float), data["lvh_probability"].to_numpy(dtype=float)
+    return data["label"].to_numpy(dtype=float), data["probability"].to_numpy(dtype=float)
 
 
 def roc_figure(
@@ -114,8 +114,8 @@ def roc_curve(
 ) -> FigureRecord:
     """The empirical ROC curve of the LVH probability against the reference label.
 
-    The curve is drawn from the per-study scores of ``analysed.csv`` (columns ``lvh_ref`` and
-    ``lvh_probability``); the AUC and its interval in the legend, and the operating point, are
+    The curve is drawn from the per-study scores of ``analysed.csv`` (columns ``label`` and
+    ``probability``); the AUC and its interval in the legend, and the operating point, are
     the analysis's (``results.classification``).
 
     Parameters

@@ -36,7 +36,7 @@ from validation.report.figures.style import (
 
 
 def _points(table: pd.DataFrame) -> pd.DataFrame:
-    cols = ["vendor", "ivsd_mm", "reference_ivsd_mm", "difference"]
+    cols = ["vendor", "measurement", "reference", "difference"]
     return table[cols].dropna()
 
 
@@ -48,7 +48,7 @@ def bland_altman_figure(table: pd.DataFrame, agreement: Mapping[str, Any]) -> Fi
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(6.4, 3.7))
         ax = fig.add_subplot()
-        mean = (pts["ivsd_mm"] + pts["reference_ivsd_mm"]) / 2.0
+        mean = (pts["measurement"] + pts["reference"]) / 2.0
         for v in vendors:
             sel = pts["vendor"].astype(str) == v
             colour, marker = styles[v]
@@ -114,7 +114,7 @@ def bland_altman(
     Parameters
     ----------
     table : DataFrame
-        ``analysed.csv`` (columns vendor, ivsd_mm, reference_ivsd_mm, difference): the points.
+        ``analysed.csv`` (columns vendor, measurement, reference, difference): the points.
     agreement : mapping
         ``results.agreement``: ``bias``, ``loa_low``, ``loa_high`` and their ``*_ci`` pairs.
     confidence : float
@@ -152,8 +152,8 @@ def scatter_figure(
             sel = pts["vendor"].astype(str) == v
             colour, marker = styles[v]
             ax.scatter(
-                pts.loc[sel, "reference_ivsd_mm"],
-                pts.loc[sel, "ivsd_mm"],
+                pts.loc[sel, "reference"],
+                pts.loc[sel, "measurement"],
                 s=8,
                 marker=marker,
                 facecolor=colour,
@@ -162,7 +162,7 @@ def scatter_figure(
                 label=v,
                 zorder=3,
             )
-        values = np.concatenate([pts["reference_ivsd_mm"].to_numpy(), pts["ivsd_mm"].to_numpy()])
+        values = np.concatenate([pts["reference"].to_numpy(), pts["measurement"].to_numpy()])
         lo, hi = (float(np.min(values)), float(np.max(values))) if values.size else (0.0, 1.0)
         pad = 0.05 * (hi - lo or 1.0)
         lims = (lo - pad, hi + pad)
@@ -262,7 +262,7 @@ def bland_altman_by_vendor_figure(
     rows = _strata_lookup(strata, "vendor")
     vendors = sorted(set(pts["vendor"].astype(str)) | set(rows))
     styles = vendor_styles(vendors)
-    mean = (pts["ivsd_mm"] + pts["reference_ivsd_mm"]) / 2.0
+    mean = (pts["measurement"] + pts["reference"]) / 2.0
     ncols = 1 if len(vendors) <= 1 else 2 if len(vendors) <= 4 else 3
     nrows = max(1, math.ceil(len(vendors) / ncols))
     levels = finite_values(
@@ -396,7 +396,7 @@ def bland_altman_by_vendor(
     Parameters
     ----------
     table : DataFrame
-        ``analysed.csv`` (columns vendor, ivsd_mm, reference_ivsd_mm, difference): the points.
+        ``analysed.csv`` (columns vendor, measurement, reference, difference): the points.
     strata : sequence of mapping
         The tidy ``results.json`` strata rows; those of dimension ``"vendor"`` and metrics
         bias, loa_low and loa_high give each panel's lines, shaded intervals and goal marks.

@@ -138,7 +138,7 @@ def bias_change(
         _limit_row(k, c) for k, c in sorted(calibrations.items(), key=lambda kc: order.index(kc[0]))
     ]
     values = [as_float(c["limit"]) for c in limits if math.isfinite(as_float(c["limit"]))]
-    min_shift = (data["false_alarm"].get("materiality") or {}).get("min_shift_mm")
+    min_shift = (data["false_alarm"].get("materiality") or {}).get("min_shift")
     limit_of = {k: as_float(c["limit"]) for k, c in calibrations.items()}
     alarmed = {(r["site"], r["vendor"]): r["first_alarm"] for r in rows if r["first_alarm"]}
     fig = bias_change_figure(
@@ -147,7 +147,7 @@ def bias_change(
     return {
         "alpha": record["alpha"],
         "windows": [int(w) for w in record["windows_months"]],
-        "min_shift_mm": min_shift,
+        "min_shift": min_shift,
         "rows": rows,
         "alarmed": [r for r in rows if r["first_alarm"]],
         "limits": limits,
@@ -157,6 +157,6 @@ def bias_change(
         "power": _power(record["power"]),
         "records": by,
         "figure": bias_change_chart(
-            fig, limits=limit_of, onsets=alarmed, min_shift_mm=as_float(min_shift)
+            fig, limits=limit_of, onsets=alarmed, min_shift=as_float(min_shift)
         ),
     }

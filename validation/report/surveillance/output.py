@@ -51,7 +51,7 @@ def _row(
         "segment": segment_label(*key),
         "pooled": is_pooled(key),
         "model_versions": [str(v) for v in seg["model_versions"]],
-        "baseline_mean": b.get("mean_ivsd"),
+        "baseline_mean": b.get("mean_measurement"),
         "last_month": str(last_mean["month"]) if last_mean else None,
         "last_mean": last_mean.get("mean") if last_mean else None,
         "max_upper": _largest([as_float(r.get("upper")) for r in mean_rows]),

@@ -287,7 +287,7 @@ def alert_chart_figure(
         left, right = fig.subplots(1, 2)
         if signal == MEAN:
             level = panels.by_month(rows, months, "mean")
-            ref = as_float(base.get("mean_ivsd"))
+            ref = as_float(base.get("mean_measurement"))
             left.set_ylabel("Mean predicted IVSd (mm)", fontsize=SMALL)
             ref_name = "Baseline mean"
         else:

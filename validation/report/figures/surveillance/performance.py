@@ -282,7 +282,7 @@ def bias_change_chart(
     *,
     limits: Mapping[Key, float],
     onsets: Mapping[Key, str] | None = None,
-    min_shift_mm: float = math.nan,
+    min_shift: float = math.nan,
 ) -> FigureRecord:
     """The record of the chart of the audited bias's change since validation (drawn by
     :func:`bias_change_figure`).
@@ -295,7 +295,7 @@ def bias_change_chart(
         ``{(site, vendor): limit}``, the calibrated limits (their range is stated).
     onsets : mapping, optional
         ``{(site, vendor): first alarmed month}``, named in the caption.
-    min_shift_mm : float
+    min_shift : float
         The materiality gate of an alarm.
 
     Returns
@@ -310,11 +310,7 @@ def bias_change_chart(
         span = f" (c = {fixed(finite[0])})"
     else:
         span = f" (c from {fixed(finite[0])} to {fixed(finite[-1])})"
-    gate = (
-        f" and a change of at least {fixed(min_shift_mm, 1)} mm"
-        if math.isfinite(min_shift_mm)
-        else ""
-    )
+    gate = f" and a change of at least {fixed(min_shift, 1)} mm" if math.isfinite(min_shift) else ""
     caption = (
         "Change of the audited bias (model minus reference IVSd) since the validation study, by "
         "month of acquisition, one panel per site and vendor and all sites pooled, on the same "
