@@ -18,21 +18,25 @@ from validation.exceptions import IngestError, ModelIntegrityError
 from validation.ingest.scan import scan_partition, write_accounting
 from validation.model.infer import PREDICTION_COLUMNS
 from validation.model.sr import (
-    IVSD_CONCEPT,
-    LVH_CONCEPT,
+    PRIVATE_SCHEME,
     build_measurement_sr,
+    coded,
     derived_uid,
     sr_uids,
 )
 from validation.model.sr_export import export_partition_srs
+from validation.protocol import Concept, Finding, Measurement, load_protocol
 from validation.sites import load_sites, site_files
 
 SHA = "0123456789abcdef" * 4
 CREATED = dt.datetime(2026, 11, 25, 12, 30, 0)
+DEMO = load_protocol(Path(__file__).parents[2] / "protocols" / "demo.yaml")
+QUANTITY, FINDING = DEMO.measurement, DEMO.finding
+OUTPUTS = {"quantity": QUANTITY, "finding": FINDING}
 KWARGS = {
     "measurement": 12.345,
     "probability": 0.73,
-    "threshold": 0.5,
+    **OUTPUTS,
     "algorithm_name": "ivsd-cnn",
     "algorithm_version": "1.0.0",
     "model_sha256": SHA,
@@ -123,15 +127,62 @@ def test_sr_parses_as_a_highdicom_measurement_report(tmp_path, header):
     sr = hd.sr.srread(_written(tmp_path, header, probability=0.2))
     groups = sr.content.get_image_measurement_groups()
     assert [g.tracking_identifier for g in groups] == ["IVSd", "LVH"]
-    (ivsd,) = groups[0].get_measurements(name=IVSD_CONCEPT)
+    (ivsd,) = groups[0].get_measurements(name=coded(QUANTITY.concept, name="", meaning=""))
     assert ivsd.value == pytest.approx(12.345) and ivsd.unit.value == "mm"
-    assert groups[1].finding_type == LVH_CONCEPT
-    (evaluation,) = groups[1].get_qualitative_evaluations(name=LVH_CONCEPT)
+    lvh = coded(FINDING.concept, name="", meaning="")
+    assert groups[1].finding_type == lvh
+    (evaluation,) = groups[1].get_qualitative_evaluations(name=lvh)
     assert evaluation.value.value == "272519000"  # Absent: 0.2 < 0.5
 
 
+def test_a_measurement_of_another_study_names_its_own_concept_and_unit(tmp_path, header):
+    """An LVEF in %, declared with a LOINC concept and no finding: the SR holds that one
+    measurement, in UCUM %, and nothing of the demo's IVSd or LVH."""
+    lvef = Measurement(
+        name="lvef",
+        label="LVEF",
+        unit="%",
+        precision=1,
+        description="LV ejection fraction",
+        concept=Concept("10230-1", "LN", "Left ventricular Ejection fraction"),
+    )
+    sr = hd.sr.srread(
+        _written(tmp_path, header, measurement=62.98, quantity=lvef, probability=None, finding=None)
+    )
+    (group,) = sr.content.get_image_measurement_groups()
+    assert group.tracking_identifier == "LVEF"
+    (value,) = group.get_measurements()
+    assert (value.name.value, value.name.scheme_designator) == ("10230-1", "LN")
+    assert value.value == pytest.approx(62.98)
+    assert (value.unit.value, value.unit.scheme_designator, value.unit.meaning) == (
+        "%",
+        "UCUM",
+        "%",
+    )
+    codes = {
+        i.ConceptNameCodeSequence[0].CodeValue
+        for i in _items(pydicom.dcmread(tmp_path / "sr.dcm"))
+        if "ConceptNameCodeSequence" in i
+    }
+    assert not codes & {"79969-2", "55827005"}
+
+
+def test_an_undeclared_concept_gets_a_private_code(tmp_path, header):
+    flag = Finding(name="reduced_ef", label="Reduced EF", threshold=0.5, description="Reduced EF")
+    sr = hd.sr.srread(
+        _written(tmp_path, header, measurement=None, quantity=None, probability=0.9, finding=flag)
+    )
+    (group,) = sr.content.get_image_measurement_groups()
+    assert (group.finding_type.value, group.finding_type.scheme_designator) == (
+        "reduced_ef",
+        PRIVATE_SCHEME,
+    )
+    assert group.finding_type.meaning == "Reduced EF"
+
+
 def test_probability_at_the_threshold_is_present(tmp_path, header):
-    ds = pydicom.dcmread(_written(tmp_path, header, probability=0.5, threshold=0.5))
+    at = Finding(name="lvh", label="LVH", threshold=0.5, concept=FINDING.concept)
+    ds = pydicom.dcmread(_written(tmp_path, header, probability=0.5, finding=at))
     evaluation = next(i for i in _named(ds, "55827005") if i.ValueType == "CODE")
     assert evaluation.ConceptCodeSequence[0].CodeValue == "52101004"
 
@@ -154,10 +205,14 @@ def test_uids_are_deterministic_and_the_file_reproducible(tmp_path, header):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"measurement": float("nan")}, "measurement must be a finite number of mm >= 0, got nan"),
-        ({"measurement": -1.0}, "measurement must be a finite number of mm >= 0, got -1.0"),
+        ({"measurement": float("nan")}, "measurement must be a finite number, got nan"),
+        ({"measurement": None}, "quantity was given without measurement"),
         ({"probability": 1.5}, r"probability must be a number in \[0, 1\], got 1.5"),
-        ({"threshold": "0.5"}, r"threshold must be a number in \[0, 1\], got '0.5'"),
+        ({"finding": None}, "probability was given without finding"),
+        (
+            {"quantity": None, "finding": None, "measurement": None, "probability": None},
+            "quantity or finding must be given",
+        ),
         ({"model_sha256": "ABC"}, "model_sha256 must be 64 lower-case hex digits, got 'ABC'"),
         ({"series_number": 0}, "series_number must be a positive whole number, got 0"),
         ({"algorithm_name": " "}, "algorithm_name must be a non-empty string, got ' '"),
@@ -224,7 +279,7 @@ def partition_tables(tmp_path, partitions):
 def test_export_writes_one_sr_per_predicted_image(tmp_path, partition_tables):
     predictions, accounting, records = partition_tables
     out = tmp_path / "sr"
-    counts = export_partition_srs(predictions, accounting, out, threshold=0.5, created=CREATED)
+    counts = export_partition_srs(predictions, accounting, out, **OUTPUTS, created=CREATED)
     predicted = [r for r in records if r["status"] == "predicted"]
     assert counts == {"written": len(predicted), "quality_rejected": 1, "removed": 0}
     index = pd.read_csv(out / "index.csv", dtype=str)
@@ -237,12 +292,12 @@ def test_export_writes_one_sr_per_predicted_image(tmp_path, partition_tables):
         assert row.finding_present == str(float(record["probability"]) >= 0.5).lower()
     assert set(index["finding_present"]) == {"true", "false"}
     before = {p: p.read_bytes() for p in out.rglob("*.dcm")}
-    export_partition_srs(predictions, accounting, out, threshold=0.5, created=CREATED)
+    export_partition_srs(predictions, accounting, out, **OUTPUTS, created=CREATED)
     assert {p: p.read_bytes() for p in out.rglob("*.dcm")} == before  # idempotent
     table = pd.read_csv(predictions, dtype=str, keep_default_na=False)
     table["model_sha256"] = "f" * 64  # another model: new UIDs, the old SRs go
     table.to_csv(predictions, index=False)
-    counts = export_partition_srs(predictions, accounting, out, threshold=0.5)
+    counts = export_partition_srs(predictions, accounting, out, **OUTPUTS)
     assert counts["removed"] == len(predicted) == counts["written"]
     assert not set(out.rglob("*.dcm")) & set(before)
 
@@ -251,14 +306,14 @@ def test_export_refuses_predictions_of_another_model(tmp_path, partition_tables)
     predictions, accounting, _ = partition_tables
     with pytest.raises(ModelIntegrityError, match=f"carry model sha256 .*expected {'e' * 64}"):
         export_partition_srs(
-            predictions, accounting, tmp_path / "sr", threshold=0.5, expected_sha256="e" * 64
+            predictions, accounting, tmp_path / "sr", **OUTPUTS, expected_sha256="e" * 64
         )
 
 
 def test_export_needs_the_accounting(tmp_path, partition_tables):
     predictions, _, _ = partition_tables
     with pytest.raises(IngestError, match=r"accounting file .*absent\.csv not found: run `mval"):
-        export_partition_srs(predictions, tmp_path / "absent.csv", tmp_path / "sr", threshold=0.5)
+        export_partition_srs(predictions, tmp_path / "absent.csv", tmp_path / "sr", **OUTPUTS)
 
 
 def test_sr_stored_by_stow_rs_is_found_by_qido(orthanc: OrthancServer, partitions):
@@ -292,6 +347,6 @@ def test_export_names_the_row_with_a_value_out_of_range(tmp_path, partition_tabl
     table.to_csv(predictions, index=False)
     sop = records[1]["sop_instance_uid"]
     with pytest.raises(IngestError, match=rf"SOP Instance {sop}: probability must be"):
-        export_partition_srs(predictions, accounting, tmp_path / "sr", threshold=0.5)
-    with pytest.raises(ValueError, match=r"threshold must be a number in \[0, 1\], got 2"):
-        export_partition_srs(predictions, accounting, tmp_path / "sr", threshold=2)
+        export_partition_srs(predictions, accounting, tmp_path / "sr", **OUTPUTS)
+    with pytest.raises(ValueError, match="quantity or finding must be given"):
+        export_partition_srs(predictions, accounting, tmp_path / "sr")

@@ -2,9 +2,10 @@
 
 A reader of the evidence needs to know *whom* the device was tested on (STARD 2015 item 20,
 FDA 2007 statistical guidance on diagnostic tests): age, sex, body-mass index and the
-spectrum of disease (reference IVSd and LVH prevalence), overall and in every site and vendor,
-and *when* the studies were acquired. These are descriptive summaries: counts, means and
-standard deviations with pandas; the only interval, for the LVH prevalence, comes from
+spectrum of disease (the reference measurement and the prevalence of the finding), overall and
+in every site and vendor, and *when* the studies were acquired. These are descriptive summaries:
+counts, means and standard deviations with pandas; the only interval, for the prevalence of the
+finding, comes from
 :func:`validation.stats.wilson_interval`. Undefined values (an SD of one study, a group
 without ages) are ``None`` (JSON ``null``) and are shown as n/a in the report.
 """
@@ -75,8 +76,8 @@ def _group_row(
         _summary(group["reference"]),
     )
     label = pd.to_numeric(group["label"], errors="coerce").dropna()
-    n_label, n_lvh = int(label.size), int((label == 1).sum())
-    lvh_ci = wilson_interval(n_lvh, n_label, confidence=confidence) if n_label else None
+    n_label, n_positive = int(label.size), int((label == 1).sum())
+    positive_ci = wilson_interval(n_positive, n_label, confidence=confidence) if n_label else None
     quality = group["image_quality"].fillna("unknown").astype(str)
     counts = quality.value_counts()
     return {
@@ -99,11 +100,11 @@ def _group_row(
         "reference_n": ref["n"],
         "reference_mean": ref["mean"],
         "reference_sd": ref["sd"],
-        "positive_n": n_lvh,
+        "positive_n": n_positive,
         "labelled_n": n_label,
-        "prevalence": n_lvh / n_label if n_label else None,
-        "prevalence_ci_low": lvh_ci.low if lvh_ci else None,
-        "prevalence_ci_high": lvh_ci.high if lvh_ci else None,
+        "prevalence": n_positive / n_label if n_label else None,
+        "prevalence_ci_low": positive_ci.low if positive_ci else None,
+        "prevalence_ci_high": positive_ci.high if positive_ci else None,
         "image_quality": [
             {
                 "grade": grade,
@@ -127,11 +128,11 @@ def baseline_characteristics(
     ----------
     studies : DataFrame
         The analysed study table (``analysed.csv``): one row per study with the columns in
-        :data:`BASELINE_COLUMNS` (``label`` is the reference-standard LVH label, 0/1).
+        :data:`BASELINE_COLUMNS` (``label`` is the reference-standard label of the finding, 0/1).
     by : sequence of str, default ("site", "vendor")
         The grouping columns; each gives one row per group, in sorted order.
     confidence : float, default 0.95
-        Two-sided confidence level of the Wilson interval for the LVH prevalence.
+        Two-sided confidence level of the Wilson interval for the prevalence of the finding.
 
     Returns
     -------
@@ -158,7 +159,7 @@ def baseline_characteristics(
     The unit is the *study*: a patient with a follow-up visit contributes each visit (age at
     that visit), as in the analysis; ``n_patients`` counts distinct ``patient_id`` and
     ``n_patients_repeat`` those with more than one study. SDs use ``n - 1``. The
-    percentage female is over studies with a recorded sex. The LVH prevalence interval is
+    percentage female is over studies with a recorded sex. The prevalence interval is
     Wilson's score interval (Newcombe 1998, method 3) over studies; it ignores clustering of
     visits within patients, so it is descriptive (the classification results carry the
     patient-level interval).

@@ -1,12 +1,12 @@
 """Benefit and risk in plain numbers: expected outcomes per 1,000 patients.
 
 Sensitivity and specificity are hard to weigh; "of 1,000 patients like those in the study,
-so many have LVH; the device finds so many of them, misses so many, and falsely flags so many
-of those without LVH" is not (natural frequencies, Gigerenzer et al. 2007). This module turns
+so many have the finding; the device finds so many of them, misses so many, and falsely flags
+so many of those without it" is not (natural frequencies, Gigerenzer et al. 2007). This module turns
 the study's pooled classification and agreement results (the ``classification`` and
 ``agreement`` blocks of ``results.json``) into such expected counts, with ranges from the
-confidence bounds, and states the measurement error as the share of patients whose device IVSd
-falls within the limits of agreement.
+confidence bounds, and states the measurement error as the share of patients whose device
+measurement falls within the limits of agreement.
 
 It is arithmetic on estimates the analysis already made: no new statistic is estimated.
 """

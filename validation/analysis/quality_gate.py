@@ -146,10 +146,19 @@ def _worst_case(
     frame: pd.DataFrame, rejected: pd.Series, protocol: Protocol, *, confidence: float
 ) -> dict[str, Any]:
     """Primary and worst-case sensitivity and specificity, judged against their goals."""
-    threshold = protocol.outputs.threshold
     has_ref = frame["label"].notna()
-    analysed = ~rejected & has_ref & frame["measurement"].notna() & frame["reference"].notna()
-    analysed &= frame["probability"].notna()
+    if protocol.finding is None:  # no call to count a reject against
+        return {
+            "rejected_reference_positive": 0,
+            "rejected_reference_negative": 0,
+            "rejected_without_reference": int(rejected.sum()),
+            "equals_primary": True,
+            "endpoints": [],
+        }
+    threshold = protocol.finding.threshold
+    analysed = ~rejected & has_ref & frame["probability"].notna()
+    if protocol.measurement is not None:  # the analysed set needs both outputs' references
+        analysed &= frame["measurement"].notna() & frame["reference"].notna()
     primary = _classification_frame(frame[analysed], threshold)
     rejected_ref = frame[rejected & has_ref].copy()
     # a rejected study counts as the wrong answer: a positive as negative and vice versa
@@ -245,7 +254,7 @@ def quality_gate(gated: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
         sex, age, bmi, patient_id``.
     protocol : Protocol
         The loaded protocol: its confidence level, proportion interval method, strata, age and
-        BMI bands, minimum stratum size, LVH threshold, cluster column, bootstrap plan and the
+        BMI bands, minimum stratum size, the finding's threshold, cluster column, bootstrap plan and the
         sensitivity and specificity endpoints with their goals.
 
     Returns

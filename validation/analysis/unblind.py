@@ -14,8 +14,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from validation.columns import DIFFERENCE, LABEL, MEASUREMENT, PREDICTED, PROBABILITY, REFERENCE
 from validation.exceptions import AnalysisError
 from validation.hashing import sha256_file
 from validation.ingest.checks import REASONS
@@ -45,7 +47,7 @@ class Unblinded:
     reference_files: list[dict]
     #: every included study (predicted or quality-rejected by the device) with its reference
     #: where there is one: site, vendor, scanner_model, status, detail, measurement,
-    #: probability, reference, label (NaN without reference), image_quality,
+    #: probability, reference, label (NaN without reference or output), image_quality,
     #: sex, age, bmi, patient_id
     gated: pd.DataFrame
 
@@ -103,7 +105,7 @@ def unblind(
     read = [_read_reference(site, protocol) for site in sites]
     reference = pd.concat([table for table, _ in read], ignore_index=True)
     ref = protocol.reference_standard
-    reference = reference.dropna(subset=[ref.measurement, ref.label])
+    reference = reference.dropna(subset=[c for c in (ref.measurement, ref.label) if c])
 
     meta_columns = ["sop_instance_uid", "patient_id", *STUDY_DESCRIPTORS]
     keys = ["site", "vendor", "sop_instance_uid"]
@@ -135,10 +137,10 @@ def _gated_table(joined: pd.DataFrame, reference: pd.DataFrame, protocol: Protoc
                 "scanner_model": merged["scanner_model"],
                 "status": merged["status"],
                 "detail": merged["detail"],
-                "measurement": pd.to_numeric(merged["measurement"], errors="coerce"),
-                "probability": pd.to_numeric(merged["probability"], errors="coerce"),
-                "reference": pd.to_numeric(merged[ref.measurement], errors="coerce"),
-                "label": pd.to_numeric(merged[ref.label], errors="coerce"),
+                MEASUREMENT: _numbers(merged, MEASUREMENT),
+                PROBABILITY: _numbers(merged, PROBABILITY),
+                REFERENCE: _numbers(merged, ref.measurement),
+                LABEL: _numbers(merged, ref.label),
                 "image_quality": merged.get(
                     "image_quality", pd.Series("unknown", index=merged.index)
                 )
@@ -239,18 +241,34 @@ def _study_table(analysed: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
             "patient_id": analysed["patient_id"],
             "study_instance_uid": analysed["study_instance_uid"],
             "study_date": analysed["study_date"],
-            "measurement": pd.to_numeric(analysed["measurement"]),
-            "reference": pd.to_numeric(analysed[ref.measurement]),
-            "probability": pd.to_numeric(analysed["probability"]),
-            "label": pd.to_numeric(analysed[ref.label]).astype(int),
+            MEASUREMENT: _numbers(analysed, MEASUREMENT if protocol.measurement else None),
+            REFERENCE: _numbers(analysed, ref.measurement),
+            PROBABILITY: _numbers(analysed, PROBABILITY if protocol.finding else None),
+            LABEL: _numbers(analysed, ref.label),
         }
     )
     for reader in ref.readers:
         table[reader] = pd.to_numeric(analysed[reader])
-    table["difference"] = table["measurement"] - table["reference"]
-    table["predicted"] = (table["probability"] >= protocol.outputs.threshold).astype(int)
+    table[DIFFERENCE] = table[MEASUREMENT] - table[REFERENCE]
+    table[PREDICTED] = predicted_call(table[PROBABILITY], protocol.threshold)
     table = with_bands(table, protocol)
     return table.sort_values(["site", "vendor", "study_instance_uid"]).reset_index(drop=True)
+
+
+def predicted_call(probability: pd.Series, threshold: float | None) -> pd.Series:
+    """The device's call, 1 when ``probability`` is at or above the locked ``threshold`` and 0
+    below it; NaN without a probability or without a finding (``threshold`` None)."""
+    if threshold is None:
+        return pd.Series(np.nan, index=probability.index, dtype=float)
+    return (probability >= threshold).astype(float).where(probability.notna())
+
+
+def _numbers(table: pd.DataFrame, column: str | None) -> pd.Series:
+    """``table[column]`` as numbers (NaN where empty); all NaN when the protocol has no such
+    column (an output it does not declare)."""
+    if column is None or column not in table.columns:
+        return pd.Series(np.nan, index=table.index, dtype=float)
+    return pd.to_numeric(table[column], errors="coerce")
 
 
 def with_bands(table: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
