@@ -4,7 +4,7 @@ Target (issue: post-market surveillance): ``mval monitor run`` processes 1,000,0
 predictions across 100 site x vendor segments and 12 months (with their late labels) in under
 30 s on the 2-core machine.
 
-The synthetic deployment (:mod:`validation.surveillance.simulate`): 25 sites x 4 vendors, a
+The synthetic deployment (:mod:`validation.demo.deployment`): 25 sites x 4 vendors, a
 validation baseline of ``--baseline-n`` studies per segment, ``--per-month`` files per segment
 and month (1% excluded at ingest), a quarter of the studies audited with labels arriving 1-3
 months later. Timed, in this process:
@@ -41,7 +41,7 @@ from validation.protocol import load_protocol
 from validation.surveillance.baseline import baseline_record
 from validation.surveillance.run import evaluate, run_surveillance
 from validation.surveillance.signals import month_range
-from validation.surveillance.simulate import (
+from validation.demo.deployment import (
     PROTOCOL,
     segment_means,
     synthetic_history,

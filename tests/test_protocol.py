@@ -9,11 +9,14 @@ import yaml
 
 from validation.exceptions import ProtocolError
 from validation.protocol import (
+    MEASUREMENT_METRICS,
     BootstrapPlan,
+    Concept,
+    Finding,
     Goal,
     HeterogeneityPlan,
+    Measurement,
     MultiplicityPlan,
-    Outputs,
     build_protocol,
     load_protocol,
 )
@@ -181,7 +184,7 @@ def _minimal(demo_data):
     data = copy.deepcopy(demo_data)
     for key in ("sponsor", "registered", "sample_size", "multiplicity"):
         del data[key]
-    del data["outputs"]["unit"], data["reference_standard"]["readers"]
+    del data["outputs"]["measurement"]["precision"], data["reference_standard"]["readers"]
     for key in ("loa_multiplier", "bootstrap", "heterogeneity", "acceptance_by", "cluster"):
         del data["analysis"][key]
     del data["analysis"]["age_bands"], data["analysis"]["bmi_bands"]
@@ -206,7 +209,8 @@ def test_defaults_come_from_the_schema_once_at_load(tmp_path, demo_data):
     assert plan.age_bands == tuple(analysis["age_bands"]["default"])
     assert plan.bmi_bands == tuple(analysis["bmi_bands"]["default"])
     assert plan.deming_error_ratio == 1.0 and plan.cluster is None and plan.acceptance_by == {}
-    assert protocol.outputs.unit == schema["outputs"]["properties"]["unit"]["default"] == "mm"
+    measurement = schema["outputs"]["properties"]["measurement"]["properties"]
+    assert protocol.measurement.precision == measurement["precision"]["default"] == 1
     assert protocol.reference_standard.readers == ()
     assert protocol.sponsor == "" and protocol.sample_size == "" and protocol.registered is None
     assert all(e.primary and e.rationale == "" for e in protocol.endpoints)
@@ -232,9 +236,26 @@ def test_typed_sections_of_the_demo(repo_root):
     protocol = load_protocol(repo_root / "protocols" / "demo.yaml")
     assert protocol.title.startswith("Prospective multi-site") and protocol.version == "1.2"
     assert protocol.submission == "510k" and protocol.registered == "2026-01-02"
-    assert protocol.outputs == Outputs(
-        measurement="measurement", score="probability", threshold=0.5, unit="mm"
+    assert protocol.measurement == Measurement(
+        name="ivsd",
+        label="IVSd",
+        unit="mm",
+        precision=1,
+        description="Interventricular septal thickness at end-diastole",
+        concept=Concept("79969-2", "LN", "Interventricular septum diastolic dimension 2D"),
+        site=Concept("589001", "SCT", "Interventricular septum"),
+        range=(2.0, 30.0),
     )
+    assert protocol.measurement.digits == 2
+    assert protocol.finding == Finding(
+        name="lvh",
+        label="LVH",
+        threshold=0.5,
+        description="Left-ventricular hypertrophy",
+        positive="consensus IVSd of 11 mm or more",
+        concept=Concept("55827005", "SCT", "Left ventricular hypertrophy"),
+    )
+    assert protocol.threshold == 0.5
     ref = protocol.reference_standard
     assert ref.columns == ("consensus_ivsd_mm", "lvh", *ref.readers) and len(ref.readers) == 3
     assert protocol.device.name == "EchoMeasure IVSd (demo)" and protocol.device.predicate
@@ -250,6 +271,52 @@ def test_typed_sections_of_the_demo(repo_root):
     }
     with pytest.raises(ProtocolError, match=r"no section 'nope'"):
         protocol.record("nope")
+
+
+def test_a_protocol_may_declare_only_a_measurement_or_only_a_finding(tmp_path, demo_data):
+    measuring = copy.deepcopy(demo_data)
+    del measuring["outputs"]["finding"], measuring["reference_standard"]["label"]
+    measuring["endpoints"] = [
+        e for e in measuring["endpoints"] if e["metric"] in MEASUREMENT_METRICS
+    ]
+    measuring.pop("comparison"), measuring.pop("multiplicity")
+    measuring["models"] = measuring["models"][:1]
+    measuring["analysis"].pop("acceptance_by")
+    protocol = load_protocol(_write(tmp_path, measuring))
+    assert protocol.finding is None and protocol.threshold is None
+    assert protocol.reference_standard.columns[0] == "consensus_ivsd_mm"
+    assert "lvh" not in protocol.reference_standard.columns
+
+    flagging = copy.deepcopy(demo_data)
+    del flagging["outputs"]["measurement"], flagging["reference_standard"]["measurement"]
+    flagging["reference_standard"].pop("readers")
+    flagging["endpoints"] = [
+        e for e in flagging["endpoints"] if e["metric"] not in MEASUREMENT_METRICS
+    ]
+    flagging.pop("comparison"), flagging.pop("multiplicity")
+    flagging["models"] = flagging["models"][:1]
+    flagging["analysis"].pop("acceptance_by")
+    protocol = load_protocol(_write(tmp_path, flagging))
+    assert protocol.measurement is None and protocol.reference_standard.columns == ("lvh",)
+
+
+def test_an_endpoint_needs_its_output_and_an_output_its_reference_column(tmp_path, demo_data):
+    data = copy.deepcopy(demo_data)
+    del data["outputs"]["finding"]
+    with pytest.raises(
+        ProtocolError, match=r"endpoint 'lvh-sensitivity' \(sensitivity\) needs outputs.finding"
+    ):
+        load_protocol(_write(tmp_path, data))
+    data = copy.deepcopy(demo_data)
+    del data["reference_standard"]["measurement"]
+    with pytest.raises(
+        ProtocolError, match=r"reference_standard\.measurement must name its reference column"
+    ):
+        load_protocol(_write(tmp_path, data))
+    data = copy.deepcopy(demo_data)
+    data["outputs"] = {}
+    with pytest.raises(ProtocolError, match="outputs"):
+        load_protocol(_write(tmp_path, data))
 
 
 def test_building_leaves_the_document_alone(repo_root, demo_data):

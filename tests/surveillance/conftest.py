@@ -17,7 +17,7 @@ from tests.report.conftest import make_study
 from validation.protocol import load_protocol
 from validation.schemas import validate_document
 from validation.surveillance.signals import month_range
-from validation.surveillance.simulate import (
+from validation.demo.deployment import (
     Shift,
     segment_means,
     synthetic_baseline,

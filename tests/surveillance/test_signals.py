@@ -3,7 +3,7 @@
 No published reference values exist for a surveillance engine as a whole: it composes
 functions of :mod:`validation.stats` (control charts, drift tests, Bland-Altman, Wilson
 intervals) that are tested against published worked examples in ``tests/stats``. Here the
-engine is checked on synthetic deployments (:mod:`validation.surveillance.simulate`) with
+engine is checked on synthetic deployments (:mod:`validation.demo.deployment`) with
 known, planted effects: a +1.5 SD shift of the model's readings in one segment from month 7
 (2027-01) with a new software version; missing batches; files re-sent from an earlier month;
 an exclusion spike; a population shift; a bias large enough to miss the protocol's goal; and

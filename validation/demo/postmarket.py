@@ -226,8 +226,8 @@ def _write_month(
                 "vendor": vendor,
                 "acquired": label,
                 "arrived": months[month + lag - 1],
-                "consensus_ivsd_mm": reading["consensus_ivsd_mm"],
-                "lvh": reading["lvh"],
+                "reference": reading["consensus_ivsd_mm"],
+                "label": reading["lvh"],
             }
         )
     census = {"studies": n_month, "audited": n_audit, "labels_pending": arrived_later}

@@ -8,11 +8,11 @@ baseline whose content no longer matches its recorded sha256 stops the run with 
 validation analysis does not move the baseline; the run only notes that a source changed.
 
 Per segment (site x vendor) and pooled (site and vendor ``"*"``), the baseline holds: the number
-of analysed studies, mean and SD of the predicted IVSd, the agreement with the reference
-reading (``agreement``: pairs, mean and SD of predicted minus reference IVSd, the yardstick of the
-audited-bias signal, and the sensitivity and specificity of the LVH call), the positive rate
-(LVH probability at or above the protocol threshold), the exclusion rate at ingest, the software
-versions and scanner models seen, samples of age, BMI and predicted IVSd (exact up to
+of analysed studies, mean and SD of the predicted measurement, the agreement with the reference
+reading (``agreement``: pairs, mean and SD of predicted minus reference measurement, the yardstick of the
+audited-bias signal, and the sensitivity and specificity of the finding's call), the positive rate
+(probability at or above the protocol threshold), the exclusion rate at ingest, the software
+versions and scanner models seen, samples of age, BMI and predicted measurement (exact up to
 :data:`MAX_SAMPLE` values, quantiles beyond), and the counts of sex, pixel spacing and frames.
 The protocol's goals and the premarket estimates travel with it.
 
@@ -293,7 +293,7 @@ def _require(table: pd.DataFrame, path: str | Path, columns: tuple[str, ...]) ->
 def _segment(
     site: str, vendor: str, studies: pd.DataFrame, accounting: pd.DataFrame, threshold: float
 ) -> dict[str, Any]:
-    ivsd = pd.to_numeric(studies["measurement"], errors="coerce").dropna().to_numpy(float)
+    measured = pd.to_numeric(studies["measurement"], errors="coerce").dropna().to_numpy(float)
     probability = pd.to_numeric(studies["probability"], errors="coerce").dropna()
     included = accounting[accounting["status"] != "excluded"]
     received = len(accounting)
@@ -311,10 +311,10 @@ def _segment(
     return {
         "site": site,
         "vendor": vendor,
-        "n": int(ivsd.shape[0]),
+        "n": int(measured.shape[0]),
         "agreement": _agreement(studies, threshold),
-        "mean_measurement": float(ivsd.mean()) if ivsd.size else None,
-        "sd_measurement": float(ivsd.std(ddof=1)) if ivsd.size > 1 else None,
+        "mean_measurement": float(measured.mean()) if measured.size else None,
+        "sd_measurement": float(measured.std(ddof=1)) if measured.size > 1 else None,
         "positive_rate": float((probability >= threshold).mean()) if len(probability) else None,
         "n_positive": int((probability >= threshold).sum()),
         "received": received,
@@ -328,8 +328,8 @@ def _segment(
 
 
 def _agreement(studies: pd.DataFrame, threshold: float) -> dict[str, Any] | None:
-    """Pairs, mean and SD of predicted minus reference IVSd, and the sensitivity and
-    specificity of the LVH call (None without reference readings; a measure None when it
+    """Pairs, mean and SD of predicted minus reference measurement, and the sensitivity
+    and specificity of the finding's call (None without reference readings; a measure None when it
     cannot be estimated)."""
     if "reference" not in studies.columns:
         return None

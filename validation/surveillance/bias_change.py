@@ -1,7 +1,7 @@
 """Audited-bias change: has the model's error against the reference moved since validation?
 
 The audited subset pairs the locked model's reading with a reference reading. Their difference
-removes the patients' own variation (about 2 mm of IVSd between patients, against about 0.8 mm
+removes the patients' own variation (in the demo, about 2 mm between patients against about 0.8 mm
 of model-minus-reference scatter), so it is the most sensitive label-based drift signal, and
 the validation study gives its in-control value per segment: the bias ``b0`` and SD ``s0`` of
 ``n0`` predicted-minus-reference differences (``baseline.json``, ``agreement``).
@@ -271,7 +271,7 @@ def bias_change_signals(
     labels are recorded as not assessed.
     """
     matched = labelled[labelled["matched"] & labelled["reference"].notna()].copy()
-    matched["difference"] = matched["ivsd"].astype(float) - matched["reference"].astype(float)
+    matched["difference"] = matched["measurement"].astype(float) - matched["reference"].astype(float)
     settings = plan.settings
     delay = int(settings.label_delay_months)
     probabilities = tuple([1.0 / (delay + 1)] * (delay + 1))

@@ -1,6 +1,6 @@
 """Output control charts: CUSUM of the monthly mean and EWMA of the positive rate.
 
-Per segment (site x vendor) the monthly mean predicted IVSd is standardized against the
+Per segment (site x vendor) the monthly mean predicted measurement is standardized against the
 segment's frozen baseline, ``z = (mean - mu0) / (sigma0 * sqrt(1/n + 1/n0))`` (the ``1/n0``
 term carries the baseline mean's own sampling error), and charted with a two-sided tabular
 CUSUM; the monthly positive rate likewise, ``z = (rate - p0) / sqrt(p0 (1 - p0) (1/n + 1/n0))``,
@@ -60,7 +60,7 @@ def output_signals(
     predicted = rows[rows["predicted"]]
     agg = (
         predicted.groupby(["site", "vendor", "month"])
-        .agg(n=("ivsd", "size"), total=("ivsd", "sum"), pos=("positive", "sum"))
+        .agg(n=("measurement", "size"), total=("measurement", "sum"), pos=("positive", "sum"))
         .reindex(pd.MultiIndex.from_tuples([(s, v, m) for s, v in keys for m in months]))
         .fillna(0.0)
     )

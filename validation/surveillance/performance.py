@@ -35,8 +35,8 @@ LABEL_COLUMNS = (
     "vendor",
     "acquired",
     "arrived",
-    "consensus_ivsd_mm",
-    "lvh",
+    "reference",
+    "label",
 )
 
 
@@ -44,10 +44,10 @@ def label_table(labels: pd.DataFrame, rows: pd.DataFrame, as_of: str) -> pd.Data
     """Labels that arrived by ``as_of`` joined to their predicted study (first instance).
 
     Columns: month (of acquisition: the batch the study came in), site, vendor, arrived, lag
-    (months from acquisition to arrival), ivsd (predicted), positive (predicted), reference,
-    lvh (reference label); plus ``matched`` False for labels of studies not in any batch.
+    (months from acquisition to arrival), measurement (predicted), positive (predicted), reference,
+    label (reference label); plus ``matched`` False for labels of studies not in any batch.
     """
-    columns = ["study_instance_uid", "acquired", "arrived", "consensus_ivsd_mm", "lvh"]
+    columns = ["study_instance_uid", "acquired", "arrived", "reference", "label"]
     arrived = labels.reindex(columns=columns).copy()
     arrived["arrived"] = arrived["arrived"].astype(str)
     arrived = arrived[arrived["arrived"] <= as_of]
@@ -57,15 +57,15 @@ def label_table(labels: pd.DataFrame, rows: pd.DataFrame, as_of: str) -> pd.Data
     studies = (
         rows[rows["predicted"]]
         .drop_duplicates("study_instance_uid", keep="first")
-        .set_index("study_instance_uid")[["month", "site", "vendor", "ivsd", "positive"]]
+        .set_index("study_instance_uid")[["month", "site", "vendor", "measurement", "positive"]]
     )
     joined = arrived.join(studies, on="study_instance_uid", how="left")
     joined["matched"] = joined["month"].notna()
     acquired = joined["acquired"].fillna("").astype(str)
     acquired = acquired.where(acquired != "", joined["month"].fillna("").astype(str))
     joined["lag"] = _month_index(joined["arrived"]) - _month_index(acquired)
-    joined["reference"] = pd.to_numeric(joined["consensus_ivsd_mm"], errors="coerce")
-    joined["lvh"] = pd.to_numeric(joined["lvh"], errors="coerce")
+    joined["reference"] = pd.to_numeric(joined["reference"], errors="coerce")
+    joined["label"] = pd.to_numeric(joined["label"], errors="coerce")
     return joined.reset_index(drop=True)
 
 
@@ -116,7 +116,7 @@ def known_at_release(
 
     From the baseline's ``agreement`` (mean ``b`` and SD ``s`` of model minus reference): bias
     ``b``, limits of agreement ``b -/+ loa_multiplier * s``, and the recorded sensitivity and
-    specificity of the LVH call (point estimates, as the premarket report shows them).
+    specificity of the finding's call (point estimates, as the premarket report shows them).
 
     Examples
     --------
@@ -153,7 +153,7 @@ def _metrics(frame: pd.DataFrame | None, confidence: float) -> dict[str, tuple[f
     out = {m: nan3 for m in ("bias", "loa_low", "loa_high", "sensitivity", "specificity")}
     if frame is None or frame.empty:
         return out
-    pred = frame["ivsd"].to_numpy(float)
+    pred = frame["measurement"].to_numpy(float)
     ref = frame["reference"].to_numpy(float)
     if pred.shape[0] >= MIN_PAIRS:
         with warnings.catch_warnings():
@@ -164,9 +164,12 @@ def _metrics(frame: pd.DataFrame | None, confidence: float) -> dict[str, tuple[f
         out["loa_high"] = (ba.loa_high, ba.loa_high_ci.low, ba.loa_high_ci.high)
     elif pred.shape[0] > 0:
         out["bias"] = (float(np.mean(pred - ref)), math.nan, math.nan)
-    lvh = frame["lvh"].to_numpy(float) == 1
+    present = frame["label"].to_numpy(float) == 1
     positive = frame["positive"].to_numpy(bool)
-    for metric, truth, call in (("sensitivity", lvh, positive), ("specificity", ~lvh, ~positive)):
+    for metric, truth, call in (
+        ("sensitivity", present, positive),
+        ("specificity", ~present, ~positive),
+    ):
         n = int(truth.sum())
         if n:
             hits = int((truth & call).sum())

@@ -156,7 +156,8 @@ def evaluate(
     segments = dict(iter_segments(baseline))
     sites_vendors = [key for key in segments if key[0] != POOLED]
     goal_list = baseline["protocol"]["goals"]
-    threshold = float(baseline["protocol"]["threshold"])
+    # without a finding no study is called positive (NaN compares False)
+    threshold = float(baseline["protocol"]["threshold"] or "nan")
     epochs = build_epochs(baseline, segments, months, deployments)
     model_segments = epochs.segments
     # each post-switch epoch's model streams (two charts, one test per goal, the audited bias)

@@ -21,7 +21,7 @@ Signals (the ``signal`` column of ``signals.csv``; ``variable`` names what was t
     level AND the effect is material (PSI and KS D at or above their minimums, or Cramer's V),
     so that a large month does not alarm on a trivial difference.
 ``output_mean`` / ``output_positive_rate``
-    CUSUM of the standardized monthly mean predicted IVSd, EWMA of the standardized monthly
+    CUSUM of the standardized monthly mean predicted measurement, EWMA of the standardized monthly
     positive rate, each with a materiality gate (:mod:`validation.surveillance.charts`).
 ``performance``
     On the audited subset, by month of acquisition: bias, limits of agreement, sensitivity and
@@ -89,7 +89,7 @@ class Settings:
     exclusion_margin : float
         Minimum excess of the monthly exclusion rate over the baseline's for an alarm.
     min_shift : float
-        Minimum material shift of the mean predicted IVSd (mm) for an ``output_mean`` alarm.
+        Minimum material shift of the mean predicted measurement (in its unit) for an ``output_mean`` alarm.
     min_rate_change : float
         Minimum material change of the positive rate for an ``output_positive_rate`` alarm.
     confidence : float
@@ -329,9 +329,11 @@ def prepare(batch: pd.DataFrame, threshold: float) -> pd.DataFrame:
     repeat = np.zeros(len(rows), dtype=bool)
     candidates = accepted & sop.ne("").to_numpy()
     repeat[candidates] = sop[candidates].duplicated(keep="first").to_numpy()
-    ivsd = pd.to_numeric(rows["measurement"], errors="coerce").to_numpy(float)
+    measurement = pd.to_numeric(rows["measurement"], errors="coerce").to_numpy(float)
     probability = pd.to_numeric(rows["probability"], errors="coerce").to_numpy(float)
-    predicted = status.eq("predicted").to_numpy() & ~repeat & np.isfinite(ivsd)
+    # a prediction holds the measurement, the probability or both (what the protocol declares)
+    output = np.isfinite(measurement) | np.isfinite(probability)
+    predicted = status.eq("predicted").to_numpy() & ~repeat & output
     return pd.DataFrame(
         {
             "month": rows["month"].astype(str).to_numpy(),
@@ -344,7 +346,7 @@ def prepare(batch: pd.DataFrame, threshold: float) -> pd.DataFrame:
             "repeat": repeat,
             "use": accepted & ~repeat,
             "predicted": predicted,
-            "ivsd": np.where(predicted, ivsd, np.nan),
+            "measurement": np.where(predicted, measurement, np.nan),
             "positive": np.where(predicted, probability >= threshold, False),
             "age": pd.to_numeric(rows["patient_age"], errors="coerce").to_numpy(float),
             "bmi": pd.to_numeric(rows["patient_bmi"], errors="coerce").to_numpy(float),

@@ -250,8 +250,8 @@ def synthetic_history(
             "vendor": vendors[audited],
             "acquired": month_of[audited],
             "arrived": arrived[audited],
-            "consensus_ivsd_mm": s["reference"][audited].astype(str),
-            "lvh": s["lvh"][audited].astype(str),
+            "reference": s["reference"][audited].astype(str),
+            "label": s["lvh"][audited].astype(str),
         }
     )
     return batch, labels
