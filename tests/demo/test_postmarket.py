@@ -128,7 +128,7 @@ def headers(shifted) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def labels(shifted) -> pd.DataFrame:
     frames = [
-        pd.read_csv(p, dtype={"lvh": int}) for p in sorted((shifted / "labels").glob("*.csv"))
+        pd.read_csv(p, dtype={"label": int}) for p in sorted((shifted / "labels").glob("*.csv"))
     ]
     return pd.concat(frames, ignore_index=True)
 
@@ -227,7 +227,7 @@ def test_labels_arrive_one_to_three_months_late(labels, shifted, headers):
     assert (rows["site"].to_numpy() == labels["site"].to_numpy()).all()
     assert (rows["vendor"].to_numpy() == labels["vendor"].to_numpy()).all()
     assert (rows["month"].to_numpy() == labels["acquired"].to_numpy()).all()
-    assert (labels["lvh"] == (labels["consensus_ivsd_mm"] >= 11.0)).all()
+    assert (labels["label"] == (labels["reference"] >= 11.0)).all()
 
 
 def test_audit_fraction_and_pending_labels(labels, shifted):
@@ -281,8 +281,8 @@ def test_the_model_reads_the_shifted_segment_about_bias_mm_too_high(
     counts = run_inference(model, tmp_path / "accounting.csv", tmp_path / "predictions.csv")
     assert counts == {"predicted": 4 * PER_MONTH, "quality_rejected": 0}
     predictions = pd.read_csv(tmp_path / "predictions.csv")
-    accounting["ivsd_mm"] = predictions["ivsd_mm"].to_numpy()
-    paired = accounting.pivot(index="study_instance_uid", columns="kind", values="ivsd_mm")
+    accounting["measurement"] = predictions["measurement"].to_numpy()
+    paired = accounting.pivot(index="study_instance_uid", columns="kind", values="measurement")
     difference = paired["shifted"] - paired["in_control"]
     assert len(difference) == 2 * PER_MONTH
     assert difference.mean() == pytest.approx(SHIFT.bias_mm, abs=0.35)

@@ -529,6 +529,10 @@ def build_surveillance(
             "version": "1.0.0",
             "sha256": "ab" * 32,
             "threshold": THRESHOLD,
+            "outputs": {
+                "measurement": {"name": "ivsd", "label": "IVSd", "unit": "mm", "precision": 1},
+                "finding": {"name": "lvh", "label": "LVH", "threshold": THRESHOLD},
+            },
             "goals": [
                 {
                     "id": "ivsd-bias",

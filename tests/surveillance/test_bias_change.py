@@ -59,7 +59,7 @@ def _history(
             "month": np.asarray(MONTHS, dtype=object)[month_index],
             "site": site,
             "vendor": "GE",
-            "ivsd": reference + difference,
+            "measurement": reference + difference,
             "reference": reference,
             "lag": rng.integers(0, 4, total),  # the declared delays: 0 to 3 months
             "matched": True,
@@ -184,10 +184,10 @@ def test_a_goal_already_missed_in_validation_does_not_alarm_again():
             "month": "2027-01",
             "site": "s01",
             "vendor": "Canon",
-            "ivsd": reference + rng.normal(1.6, 0.8, n),
+            "measurement": reference + rng.normal(1.6, 0.8, n),
             "reference": reference,
             "positive": False,
-            "lvh": 0.0,
+            "label": 0.0,
             "matched": True,
         }
     )

@@ -56,7 +56,7 @@ def _rows(
             "vendor": "GE",
             "month": np.tile(np.repeat(np.asarray(MONTHS, dtype=object), n), len(sites)),
             "predicted": True,
-            "ivsd": rng.normal(mu, sd, total),
+            "measurement": rng.normal(mu, sd, total),
             "positive": rng.random(total) < p,
         }
     )

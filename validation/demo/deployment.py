@@ -45,6 +45,10 @@ PROTOCOL = {
     "path": "",
     "sha256": "",
     "threshold": 0.5,
+    "outputs": {
+        "measurement": {"name": "ivsd", "label": "IVSd", "unit": "mm", "precision": 1},
+        "finding": {"name": "lvh", "label": "LVH", "threshold": 0.5},
+    },
     "confidence": 0.95,
     "loa_multiplier": 1.96,
     "goals": [
