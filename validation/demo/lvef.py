@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydicom.dataset import Dataset
 from scipy import ndimage
 
 from validation.demo.dicom_writer import StudyRecord, build_dataset, demo_uid, write_dataset
@@ -309,7 +310,7 @@ def synthesize_lvef_study(
     return LvefStudy(record=record, ventricle=ventricle, frames=frames)
 
 
-def build_a4c_dataset(study: LvefStudy):
+def build_a4c_dataset(study: LvefStudy) -> Dataset:
     """The study's DICOM dataset: the demo's writer, with this example's view and heart rate.
 
     :func:`validation.demo.dicom_writer.build_dataset` writes a parasternal long-axis series at
