@@ -123,7 +123,8 @@ def assess(
     """Bland-Altman agreement, MAE, RMSE, accuracy and AUC of the model, as the protocol says.
 
     ``confidence`` defaults to the protocol's; ``groups`` limits the work to the measurement
-    or the classification metrics (default: those of the outputs the protocol declares). Undefined metrics (a stratum with one class, fewer than 3
+    or the classification metrics (default: those of the outputs the protocol declares).
+    Undefined metrics (a stratum with one class, fewer than 3
     studies) are NaN: their warnings are silenced here because the NaN itself is reported.
     """
     n = len(studies)
