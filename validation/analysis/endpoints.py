@@ -124,8 +124,8 @@ def assess(
 
     ``confidence`` defaults to the protocol's; ``groups`` limits the work to the measurement
     or the classification metrics (default: those of the outputs the protocol declares).
-    Undefined metrics (a stratum with one class, fewer than 3
-    studies) are NaN: their warnings are silenced here because the NaN itself is reported.
+    Undefined metrics (a stratum with one class, fewer than 3 studies) are NaN: their warnings
+    are silenced here because the NaN itself is reported.
     """
     n = len(studies)
     groups = declared_groups(protocol) if groups is None else groups
