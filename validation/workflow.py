@@ -127,6 +127,7 @@ SITE, VENDOR, VERSION, KIND, MONTH = "{site}", "{vendor}", "{version}", "{kind}"
 LOGS = {
     "demo": "demo.log",
     "postmarket_demo": "postmarket-demo.log",
+    "study_check": "study-check.log",
     "lock_check": "lock-check.log",
     "ingest": f"ingest/{SITE}/{VENDOR}.log",
     "infer": f"infer/{VERSION}/{SITE}/{VENDOR}.log",
@@ -313,6 +314,11 @@ class Layout:
     def audit(self) -> str:
         """``audit.jsonl``: the run's append-only, hash-chained audit trail."""
         return self._path("audit.jsonl")
+
+    @property
+    def study_check(self) -> str:
+        """``study-check.json``: the record of ``mval study check``, which ingestion waits for."""
+        return self._path("study-check.json")
 
     @property
     def lock_status(self) -> str:
@@ -532,6 +538,13 @@ def report_paths(config: dict[str, Any]) -> list[str]:
 def audit_path(config: dict[str, Any]) -> str:
     """The run's append-only audit trail: ``results/<protocol>/audit.jsonl``."""
     return layout(config).audit
+
+
+def study_check_options(config: dict[str, Any]) -> str:
+    """``--site <id>`` for ``mval study check`` at a federated site (``federated.site``): there
+    only the site's own partitions and reference file are at hand; else nothing (every site)."""
+    site = (config.get("federated") or {}).get("site")
+    return f"--site {site}" if site else ""
 
 
 def lock_required(config: dict[str, Any]) -> bool:
