@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,8 +143,18 @@ def inspect_reference(site: Site, standard: ReferenceStandard) -> ReferenceFile:
     except pd.errors.EmptyDataError:
         return done(None, [ReferenceProblem(None, None, "is empty (no header line)")])
     except (pd.errors.ParserError, UnicodeDecodeError, csv.Error) as exc:
+        # a parser's message gives counts and a line, never the cells
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        line = re.search(r"\bline (\d+)", text)
         return done(
-            None, [ReferenceProblem(None, None, f"is not a readable CSV file: {_brief(exc)}")]
+            None,
+            [
+                ReferenceProblem(
+                    int(line.group(1)) if line else None,
+                    None,
+                    f"not a readable CSV file: {text[:200]}",
+                )
+            ],
         )
     columns = reference_columns(standard)
     problems = _column_problems(site, header, columns)
@@ -211,12 +222,6 @@ def read_reference(
             f"{'s' if count != 1 else ''}:\n{read.describe()}"
         )
     return read.table
-
-
-def _brief(exc: Exception) -> str:
-    """An exception's first line, without the cell text a parser may quote."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text.split(", saw")[0][:200]
 
 
 def _site_name(site: Site, column: str) -> str:
