@@ -164,17 +164,15 @@ def inspect_reference(site: Site, standard: ReferenceStandard) -> ReferenceFile:
     problems = _key_problems(table[STUDY_KEY])
     for column, kind in columns.items():
         problems.extend(_value_problems(table[column], column, kind, site))
-    for column in table.columns:
-        text = table[column]
-        if column == STUDY_KEY:
-            table[column] = text.str.strip()
-            continue
-        if column in columns:
-            table[column] = pd.to_numeric(
-                text.where(~text.str.strip().isin(MISSING)), errors="coerce"
-            )
+    for name in table.columns:
+        cells: pd.Series = table[name]
+        if name == STUDY_KEY:
+            table[name] = cells.str.strip()
+        elif name in columns:
+            readings = cells.where(~cells.str.strip().isin(MISSING))
+            table[name] = pd.to_numeric(readings, errors="coerce")
         else:
-            table[column] = text.where(text != "")
+            table[name] = cells.where(cells != "")
     return done(table, problems)
 
 
@@ -282,20 +280,21 @@ def _column_problems(
 
 
 def _key_problems(keys: pd.Series) -> list[ReferenceProblem]:
+    """Empty and repeated study keys; row ``i`` (from 0) is line ``i + 2``."""
     problems: list[ReferenceProblem] = []
-    text = keys.str.strip()
-    for index in text.index[text == ""]:
-        problems.append(ReferenceProblem(index + 2, STUDY_KEY, "empty study key"))
     first: dict[str, int] = {}
-    for index, key in text[text != ""].items():
-        if key in first:
+    for row, cell in enumerate(keys.tolist()):
+        key = str(cell).strip()
+        if not key:
+            problems.append(ReferenceProblem(row + 2, STUDY_KEY, "empty study key"))
+        elif key in first:
             problems.append(
                 ReferenceProblem(
-                    index + 2, STUDY_KEY, f"repeats the study key of line {first[key] + 2}"
+                    row + 2, STUDY_KEY, f"repeats the study key of line {first[key] + 2}"
                 )
             )
         else:
-            first[key] = index
+            first[key] = row
     return problems
 
 
@@ -304,17 +303,18 @@ def _value_problems(
 ) -> list[ReferenceProblem]:
     problems: list[ReferenceProblem] = []
     name = _site_name(site, column)
-    for index, cell in values.items():
-        text = cell.strip()
+    for row, cell in enumerate(values.tolist()):
+        line = row + 2
+        text = str(cell).strip()
         if text in MISSING:
             continue
         try:
             number = float(text)
         except ValueError:
-            problems.append(ReferenceProblem(index + 2, name, "not a number"))
+            problems.append(ReferenceProblem(line, name, "not a number"))
             continue
         if not math.isfinite(number):
-            problems.append(ReferenceProblem(index + 2, name, "not a finite number"))
+            problems.append(ReferenceProblem(line, name, "not a finite number"))
         elif kind == "label" and number not in (0.0, 1.0):
-            problems.append(ReferenceProblem(index + 2, name, "a label must be 0 or 1"))
+            problems.append(ReferenceProblem(line, name, "a label must be 0 or 1"))
     return problems

@@ -324,7 +324,7 @@ def _check_config(path: Path, findings: list[Finding]) -> dict[str, Any]:
     if document is None:
         return {}
     _schema(document, "workflow-config", findings)
-    return document.data
+    return dict(document.data)
 
 
 def _check_protocol(path: Path, findings: list[Finding]) -> Protocol | None:
@@ -483,7 +483,9 @@ def _check_reference(site: Site, protocol: Protocol, findings: list[Finding]) ->
 
 def _key_warnings(path: Path, keys: pd.Series) -> list[Finding]:
     bad = [
-        int(i) + 2 for i, key in keys.items() if key and not (len(key) <= 64 and _UID.match(key))
+        row + 2
+        for row, key in enumerate(keys.tolist())
+        if isinstance(key, str) and key and not (len(key) <= 64 and _UID.match(key))
     ]
     if not bad:
         return []
@@ -502,8 +504,8 @@ def _key_warnings(path: Path, keys: pd.Series) -> list[Finding]:
 def _range_warnings(path: Path, column: str, values: pd.Series, unit: str) -> list[Finding]:
     low, high = PLAUSIBLE[unit]
     outside = [
-        int(i) + 2
-        for i, v in values.items()
+        row + 2
+        for row, v in enumerate(values.tolist())
         if not math.isnan(v) and ((low is not None and v < low) or (high is not None and v > high))
     ]
     if not outside:
@@ -578,16 +580,13 @@ def _check_models(protocol: Protocol, findings: list[Finding]) -> None:
                 )
             )
         if version.sha256 != actual:
-            where = (
-                ["models", index, "sha256"] if "models" in protocol.data else ["model", "sha256"]
-            )
+            several = "models" in protocol.data
+            where: list[str | int] = ["models", index, "sha256"] if several else ["model", "sha256"]
             findings.append(
                 Finding(
                     str(protocol.path),
                     document.line(where) if document else None,
-                    ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in where).replace(
-                        ".[", "["
-                    ),
+                    f"models[{index}].sha256" if several else "model.sha256",
                     f"weights file {weights} has sha256 {actual}, the protocol records "
                     f"{version.sha256} for version {version.version}",
                 )
