@@ -18,6 +18,7 @@ rule study_check:
     input:
         protocol=config["protocol"],
         sites=wf.all_site_files(config),
+        references=wf.existing_reference_files(config),
         models=wf.all_model_files(config),
         demo=wf.demo_inputs(config),
     output:

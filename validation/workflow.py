@@ -540,6 +540,13 @@ def audit_path(config: dict[str, Any]) -> str:
     return layout(config).audit
 
 
+def existing_reference_files(config: dict[str, Any]) -> list[str]:
+    """The sites' reference files that exist now: the study check runs again when one changes
+    (one that is missing is the check's to report, with its site file and line, not Snakemake's).
+    """
+    return [str(s.reference_path) for s in sites(config) if s.reference_path.is_file()]
+
+
 def study_check_options(config: dict[str, Any]) -> str:
     """``--site <id>`` for ``mval study check`` at a federated site (``federated.site``): there
     only the site's own partitions and reference file are at hand; else nothing (every site)."""
