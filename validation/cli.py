@@ -5,6 +5,7 @@ Exit codes: 0 success; 1 unexpected error; 2 configuration; 3 protocol; 4 ingest
 9 audit trail (see :mod:`validation.exceptions`); 10 a surveillance alarm (`mval monitor run`,
 unless --alarm-exit-code says otherwise); 11 a federated site bundle refused (`mval bundle`);
 12 a transfer syntax whose decoder is not installed (`mval ingest`, `mval infer`).
+`mval study check` exits 2 (configuration) when it finds at least one error.
 """
 
 from __future__ import annotations
@@ -133,6 +134,32 @@ def _cmd_protocol_check(args: argparse.Namespace) -> int:
         f"{protocol.path}: valid; {len(protocol.endpoints)} endpoints ({primary} primary); "
         f"sha256 {protocol.sha256}"
     )
+    return 0
+
+
+def _cmd_study_check(args: argparse.Namespace) -> int:
+    from validation.study_check import check_study, write_record
+
+    check = check_study(
+        args.protocol, args.sites, config=args.config, only=args.site, timeout=args.timeout
+    )
+    if args.out:
+        write_record(check, args.out)
+    checked = [Path(check.protocol), *sorted(Path(check.sites).glob("*.yaml"))]
+    _audit(
+        args,
+        "study-check",
+        [p for p in checked if p.is_file()],
+        [args.out] if args.out else [],
+        {"status": check.as_dict()["status"], **check.counts},
+    )
+    if args.json:
+        print(json.dumps(check.as_dict(), indent=2))
+    else:
+        for finding in check.findings:
+            print(finding)
+        print(check.summary())
+    check.raise_for_errors()
     return 0
 
 
@@ -721,6 +748,37 @@ def build_parser() -> argparse.ArgumentParser:
     proto.add_argument("protocol")
     proto.set_defaults(func=_cmd_protocol_check)
 
+    study = sub.add_parser(
+        "study",
+        help="check the whole study before a run",
+    )
+    study_sub = study.add_subparsers(dest="study_command", required=True, metavar="ACTION")
+    sc = study_sub.add_parser(
+        "check",
+        help="check protocol, site files, partition sources, reference files and model cards",
+        description="Check, in seconds and without reading images or running a model, the "
+        "protocol, every site file, every partition source (folder or DICOMweb server), every "
+        "sealed reference file (columns after the site's mapping, keys, values; no value is "
+        "printed) and every locked model card and weights sha256. Lists every problem as "
+        "<file>:<line>: <field>: <message>; exits 2 if any is an error (warnings do not fail).",
+    )
+    sc.add_argument("--config", help="workflow config, e.g. config/config.yaml (also checked)")
+    sc.add_argument("--protocol", help="protocol file (default: the config's)")
+    sc.add_argument("--sites", help="folder of site files (default: the config's)")
+    sc.add_argument(
+        "--site",
+        action="append",
+        metavar="ID",
+        help="check only this site's partitions and reference file (repeatable; every site "
+        "file is still checked): a federated site has only its own data",
+    )
+    sc.add_argument("--out", help="write the check's record (JSON) here")
+    sc.add_argument("--json", action="store_true", help="print the record as JSON")
+    sc.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds a DICOMweb server has to answer"
+    )
+    sc.set_defaults(func=_cmd_study_check)
+
     ing = sub.add_parser("ingest", help="account for every file of one site × vendor partition")
     ing.add_argument("--site", required=True, help="site file, e.g. sites/s01.yaml")
     ing.add_argument("--vendor", required=True, help="the partition's vendor, e.g. GE")
@@ -973,7 +1031,7 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--accounting-out", help="merged accounting.csv of all partitions")
     bp.set_defaults(func=_cmd_bundle_pool)
 
-    for stage in (ing, inf, ana, srp, rep, lk, mb, mr, kg, bx, bv, bp):
+    for stage in (sc, ing, inf, ana, srp, rep, lk, mb, mr, kg, bx, bv, bp):
         stage.add_argument("--audit", help="append this stage to this audit trail (JSON lines)")
     return parser
 

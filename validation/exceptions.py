@@ -23,6 +23,12 @@ class ConfigError(ValidationToolkitError):
     exit_code = 2
 
 
+class StudyCheckError(ConfigError):
+    """``mval study check`` found at least one error in the study's files (protocol, site files,
+    partition sources, reference files, model cards); it lists every one. Exit code 2, as any
+    configuration error."""
+
+
 class ProtocolError(ConfigError):
     """The pre-registered protocol (statistical analysis plan) is missing or malformed."""
 
