@@ -168,12 +168,11 @@ def test_a_protocol_yaml_error_has_its_line(project):
 def test_a_protocol_schema_error_and_a_consistency_error_have_their_lines(project):
     path = project / "protocols" / "demo.yaml"
     text = path.read_text()
-    path.write_text(text.replace("  threshold: 0.5\n", "  threshold: 5\n"))
+    path.write_text(text.replace("    threshold: 0.5\n", "    threshold: 5\n"))
     (finding,) = _check().findings
-    line = text.splitlines().index("  threshold: 0.5") + 1
-    assert (
-        str(finding)
-        == f"protocols/demo.yaml:{line}: outputs.threshold: 5 is greater than the maximum of 1"
+    line = text.splitlines().index("    threshold: 0.5") + 1
+    assert str(finding) == (
+        f"protocols/demo.yaml:{line}: outputs.finding.threshold: 5 is greater than the maximum of 1"
     )
     path.write_text(text.replace("  alpha: 0.05\n", "  alpha: 0.10\n"))
     (finding,) = _check().findings
@@ -230,6 +229,8 @@ def test_the_check_lists_several_problems_at_once(project, capsys):
 
 
 def test_implausible_readings_for_the_unit_are_a_warning_with_lines_only(project):
+    protocol = project / "protocols" / "demo.yaml"
+    protocol.write_text(protocol.read_text().replace("    range: [2, 30]\n", ""))
     _reference(project, HEADER, ROWS[0], ROWS[1].replace("12.2", "-12.2"))
     check = _check()
     assert check.passed
@@ -238,6 +239,18 @@ def test_implausible_readings_for_the_unit_are_a_warning_with_lines_only(project
         "data/reference/s01.csv:3: consensus_ivsd_mm: warning: 1 reading(s) outside the "
         "plausible range (0 to 2500 mm) on lines 3: a unit mix-up or a slip?"
     )
+
+
+def test_readings_outside_the_protocols_range_are_errors_with_lines_only(project):
+    _reference(project, HEADER, ROWS[0], ROWS[1].replace("12.2", "99.9"))
+    check = _check()
+    assert not check.passed
+    (error,) = check.findings
+    assert str(error) == (
+        "data/reference/s01.csv:3: consensus_ivsd_mm: 1 reading(s) outside the "
+        "plausible range (2 to 30 mm) on lines 3: a unit mix-up or a slip?"
+    )
+    assert "99.9" not in str(error)  # the sealed reference shows no value
 
 
 def test_only_the_named_sites_data_are_checked(project):

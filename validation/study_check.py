@@ -476,8 +476,11 @@ def _check_reference(site: Site, protocol: Protocol, findings: list[Finding]) ->
                     "warning",
                 )
             )
-        if kind == "number" and unit in PLAUSIBLE:
-            findings.extend(_range_warnings(read.path, column, values, unit))
+        declared = None if protocol.measurement is None else protocol.measurement.range
+        if kind == "number" and declared is not None:  # the protocol's range: refused outside
+            findings.extend(_range_warnings(read.path, column, values, unit, declared, "error"))
+        elif kind == "number" and unit in PLAUSIBLE:
+            findings.extend(_range_warnings(read.path, column, values, unit, PLAUSIBLE[unit]))
     return len(table)
 
 
@@ -501,8 +504,17 @@ def _key_warnings(path: Path, keys: pd.Series) -> list[Finding]:
     ]
 
 
-def _range_warnings(path: Path, column: str, values: pd.Series, unit: str) -> list[Finding]:
-    low, high = PLAUSIBLE[unit]
+def _range_warnings(
+    path: Path,
+    column: str,
+    values: pd.Series,
+    unit: str | None,
+    bounds_: tuple[float | None, float | None],
+    severity: Severity = "warning",
+) -> list[Finding]:
+    """Readings outside ``bounds_``: a warning for the physical range of the unit, an error for
+    the range the protocol declares (``outputs.measurement.range``)."""
+    low, high = bounds_
     outside = [
         row + 2
         for row, v in enumerate(values.tolist())
@@ -523,19 +535,14 @@ def _range_warnings(path: Path, column: str, values: pd.Series, unit: str) -> li
             column,
             f"{len(outside)} reading(s) outside the plausible range ({bounds}) on lines "
             f"{_lines(outside)}: a unit mix-up or a slip?",
-            "warning",
+            severity,
         )
     ]
 
 
 def _measurement_unit(protocol: Protocol) -> str | None:
-    """The UCUM unit of the protocol's measurement (``outputs.measurement.unit``, or the older
-    ``outputs.unit``), None when the protocol has no measurement."""
-    measurement = getattr(protocol, "measurement", None)
-    if measurement is not None and getattr(measurement, "unit", None):
-        return str(measurement.unit)
-    unit = protocol.data.get("outputs", {}).get("unit")
-    return unit if isinstance(unit, str) else None
+    """The UCUM unit of the protocol's measurement, None when it declares none."""
+    return None if protocol.measurement is None else protocol.measurement.unit
 
 
 def _check_models(protocol: Protocol, findings: list[Finding]) -> None:
