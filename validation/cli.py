@@ -4,7 +4,8 @@ Exit codes: 0 success; 1 unexpected error; 2 configuration; 3 protocol; 4 ingest
 5 integrity (a file differs from its recorded sha256); 6 analysis; 7 report; 8 lock;
 9 audit trail (see :mod:`validation.exceptions`); 10 a surveillance alarm (`mval monitor run`,
 unless --alarm-exit-code says otherwise); 11 a federated site bundle refused (`mval bundle`);
-12 a transfer syntax whose decoder is not installed (`mval ingest`, `mval infer`).
+12 a transfer syntax whose decoder is not installed (`mval ingest`, `mval infer`); 13 a model
+whose outputs break its card's contract (`mval infer`).
 """
 
 from __future__ import annotations
