@@ -183,7 +183,8 @@ def _device(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
         "inputs": [_item(INPUT_LABELS[k], inputs[k]) for k in INPUT_LABELS if k in inputs]
         + [_item(humanize(k), v) for k, v in inputs.items() if k not in INPUT_LABELS],
         "outputs": [
-            {"name": str(o.get("name", "")), "text": plain(o.get("description", ""))} for o in outputs
+            {"name": str(o.get("name", "")), "text": plain(o.get("description", ""))}
+            for o in outputs
         ],
         "threshold": results["analysis"].get("threshold"),
         "preprocessing": [
