@@ -321,7 +321,8 @@ def _card(settings, prep, weights, model, n_fit, n_hold, mae, version, change) -
                 "role": "measurement",
                 "unit": "mm",
                 "shape": ["batch"],
-                "description": "IVSd at end-diastole in mm (minimum septal thickness over the loop)",
+                "description": "IVSd at end-diastole in mm (minimum septal thickness over the "
+                "loop)",
             },
             {
                 "name": "lvh_probability",
