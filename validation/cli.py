@@ -4,8 +4,9 @@ Exit codes: 0 success; 1 unexpected error; 2 configuration; 3 protocol; 4 ingest
 5 integrity (a file differs from its recorded sha256); 6 analysis; 7 report; 8 lock;
 9 audit trail (see :mod:`validation.exceptions`); 10 a surveillance alarm (`mval monitor run`,
 unless --alarm-exit-code says otherwise); 11 a federated site bundle refused (`mval bundle`);
-12 a transfer syntax whose decoder is not installed (`mval ingest`, `mval infer`).
-`mval study check` exits 2 (configuration) when it finds at least one error.
+12 a transfer syntax whose decoder is not installed (`mval ingest`, `mval infer`); 13 a model
+whose outputs break its card's contract (`mval infer`). `mval study check` exits 2
+(configuration) when it finds at least one error.
 """
 
 from __future__ import annotations
@@ -231,6 +232,29 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     )
     log.info("%s: %s", args.out, counts)
     _audit(args, "infer", [args.protocol, args.accounting, model.weights_path], [args.out], counts)
+    return 0
+
+
+def _cmd_model_register(args: argparse.Namespace) -> int:
+    from validation.model.register import register_model
+
+    registration = register_model(args.model_dir, write=not args.check)
+    for line in registration.lines():
+        print(line)
+    if registration.written:
+        print(f"wrote {registration.card_path}")
+    elif not registration.filled:
+        print(f"{registration.card_path}: both digests verified, nothing to fill")
+    if args.check and registration.filled:
+        from validation.exceptions import ModelIntegrityError
+
+        missing = ", ".join(f"weights.{key}" for key in registration.filled)
+        raise ModelIntegrityError(
+            f"{registration.card_path} records no {missing}: run `mval model register "
+            f"{args.model_dir}` to fill it in"
+        )
+    outputs = [registration.card_path] if registration.written else []
+    _audit(args, "model-register", [registration.weights_path], outputs, registration.digests)
     return 0
 
 
@@ -803,6 +827,23 @@ def build_parser() -> argparse.ArgumentParser:
     _draft_option(inf)
     inf.set_defaults(func=_cmd_infer)
 
+    mdl = sub.add_parser("model", help="model versions: record their digests in the card")
+    mdl_sub = mdl.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    reg = mdl_sub.add_parser(
+        "register",
+        help="compute a model's weights sha256 and state digest; fill the ones its card lacks",
+        description="Compute the weights file's sha256 and the state digest of its tensors "
+        "(docs/models.md), fill the ones model-card.yaml lacks and verify the ones it records. "
+        "A recorded digest that differs from the weights' is refused (exit code 5), never "
+        "overwritten.",
+    )
+    reg.add_argument("model_dir", help="the model version's folder (model-card.yaml, weights)")
+    reg.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing: verify the recorded digests; a missing one is an error (exit 5)",
+    )
+    reg.set_defaults(func=_cmd_model_register)
     ana = sub.add_parser("analyze", help="unblind and compute the pre-specified analysis")
     ana.add_argument("--protocol", required=True)
     ana.add_argument("--sites", default="sites")
@@ -1031,7 +1072,7 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--accounting-out", help="merged accounting.csv of all partitions")
     bp.set_defaults(func=_cmd_bundle_pool)
 
-    for stage in (sc, ing, inf, ana, srp, rep, lk, mb, mr, kg, bx, bv, bp):
+    for stage in (sc, ing, inf, reg, ana, srp, rep, lk, mb, mr, kg, bx, bv, bp):
         stage.add_argument("--audit", help="append this stage to this audit trail (JSON lines)")
     return parser
 

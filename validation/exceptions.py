@@ -118,3 +118,15 @@ class DecoderMissingError(ValidationToolkitError):
     """
 
     exit_code = 12
+
+
+class ModelContractError(ValidationToolkitError):
+    """A model's outputs break its card's contract (count, shape, dtype, finite, range): a
+    defect of the model or its card, not of a file, so it stops the partition's run.
+
+    The message names the model (name and version), the output and what came, e.g.
+    ``ivsd-cnn 1.0.0: output 'ivsd_mm' has shape (2, 2), expected (2,) (one value per
+    study)``.
+    """
+
+    exit_code = 13

@@ -23,7 +23,7 @@ import pandas as pd
 
 from validation.report.badges import badge, met
 from validation.report.evidence.kinds import evidence_sections
-from validation.report.fields import block
+from validation.report.fields import block, entries
 from validation.report.labels import (
     DIMENSIONS,
     dimension_title,
@@ -389,7 +389,7 @@ def _submission(
     model = results.get("model") or {}
     card = model.get("card") or {}
     inputs = block(card, "inputs")
-    outputs = block(card, "outputs")
+    outputs = entries(card, "outputs")  # in the forward's order
     training = block(card, "training_data")
     endpoints = [{**e, "verdict": badge(e.get("verdict"))} for e in results.get("endpoints") or []]
     sites = (results.get("data") or {}).get("sites") or []
@@ -408,7 +408,9 @@ def _submission(
         "model_version": model.get("version", ""),
         "model_description": card.get("description", ""),
         "view": inputs.get("view"),
-        "outputs": [{"name": str(k), "text": str(v)} for k, v in outputs.items()],
+        "outputs": [
+            {"name": str(o.get("name", "")), "text": str(o.get("description", ""))} for o in outputs
+        ],
         "training_sites": [str(s) for s in training.get("sites") or []],
         "training_vendors": [str(v) for v in training.get("vendors") or []],
         "training_studies": training.get("studies_fit"),
