@@ -4,8 +4,7 @@
 adds the reference standard's :data:`REFERENCE` (the measurement) and :data:`LABEL` (0/1), the
 device's :data:`PREDICTED` call and the :data:`DIFFERENCE` (device minus reference). What the
 measurement is (its name, label and unit) is the protocol's ``outputs`` (and ``results.json``'s
-``outputs``), never a column name: the tables of an LVEF study and of an IVSd study have the same
-columns.
+``outputs``), never a column name: the tables of any two studies have the same columns.
 """
 
 from __future__ import annotations

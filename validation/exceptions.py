@@ -125,8 +125,8 @@ class ModelContractError(ValidationToolkitError):
     defect of the model or its card, not of a file, so it stops the partition's run.
 
     The message names the model (name and version), the output and what came, e.g.
-    ``ivsd-cnn 1.0.0: output 'ivsd_mm' has shape (2, 2), expected (2,) (one value per
-    study)``.
+    ``lvef-net 1.0.0: output 'ef_percent' has shape (2, 2), expected (2,) (one value
+    per study)``.
     """
 
     exit_code = 13

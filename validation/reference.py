@@ -207,10 +207,10 @@ def read_reference(
     Examples
     --------
     >>> from validation.protocol import ReferenceStandard
-    >>> standard = ReferenceStandard("", measurement="ivsd", label="lvh", readers=())
+    >>> standard = ReferenceStandard("", measurement="ef", label="reduced", readers=())
     >>> table = read_reference(site, standard)  # doctest: +SKIP
     >>> list(table.columns)  # doctest: +SKIP
-    ['study_instance_uid', 'ivsd', 'lvh']
+    ['study_instance_uid', 'ef', 'reduced']
     """
     read = inspect_reference(site, standard)
     if read.problems or read.table is None:
@@ -223,7 +223,7 @@ def read_reference(
 
 
 def _site_name(site: Site, column: str) -> str:
-    """``column`` as the site's file names it, e.g. ``"consensus_ivsd_mm (site column X)"``."""
+    """``column`` as the site's file names it, e.g. ``"consensus_ef (site column X)"``."""
     theirs = site.reference_key if column == STUDY_KEY else site.reference_columns.get(column)
     return f"{column} (site column {theirs!r})" if theirs and theirs != column else column
 

@@ -101,9 +101,9 @@ class Site:
         Examples
         --------
         >>> site = Site("s01", "X", "", (), Path("r.csv"), Path("s01.yaml"),
-        ...             reference_key="StudyUID", reference_columns={"lvh": "LVH_flag"})
+        ...             reference_key="StudyUID", reference_columns={"reduced_ef": "EF_below_40"})
         >>> site.reference_renames
-        {'StudyUID': 'study_instance_uid', 'LVH_flag': 'lvh'}
+        {'StudyUID': 'study_instance_uid', 'EF_below_40': 'reduced_ef'}
         """
         renames = {self.reference_key: STUDY_KEY}
         renames.update({theirs: ours for ours, theirs in self.reference_columns.items()})

@@ -181,7 +181,7 @@ def check_study(
     >>> check = check_study("protocols/demo.yaml", "sites")  # doctest: +SKIP
     >>> for finding in check.findings:  # doctest: +SKIP
     ...     print(finding)
-    data/demo/reference/s02.csv:14: consensus_ivsd_mm: not a number
+    data/lvef/reference/h01.csv:14: consensus_lvef_pct (site column 'EF_biplane_pct'): not a number
     """
     findings: list[Finding] = []
     if config is not None:

@@ -14,7 +14,7 @@ import yaml
 from validation.hashing import sha256_bytes
 from validation.model.card import CARD_NAME, write_card
 from validation.model.formats import load_weights, weights_state_digest
-from validation.model.net import IVSdModel
+from validation.demo.net import IVSdModel
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "ivsd-cnn" / "1.0.0"
 MEASUREMENT = {

@@ -36,7 +36,7 @@ from validation.demo.profiles import (
 from validation.exceptions import ConfigError
 from validation.hashing import sha256_file
 from validation.model.card import CARD_NAME, read_card, state_digest, write_card
-from validation.model.net import IVSdModel
+from validation.demo.net import IVSdModel
 from validation.model.preprocess import Preprocessing, _crop_or_pad
 
 log = logging.getLogger(__name__)

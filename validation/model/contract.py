@@ -43,14 +43,14 @@ def check_outputs(card: ModelCard, returned: Any, batch: int) -> dict[str, np.nd
     Raises
     ------
     ModelContractError
-        Naming the model, the output and what came, e.g. ``ivsd-cnn 1.0.0: output 'ivsd_mm'
-        has shape (2, 2), expected (2,) (one value per study)``.
+        Naming the model, the output and what came, e.g. ``lvef-net 1.0.0: output
+        'ef_percent' has shape (2, 2), expected (2,) (one value per study)``.
 
     Examples
     --------
     >>> from validation.model.card import ModelCard, OutputSpec, Preprocessing
     >>> card = ModelCard("m", "1", "m.pt", None, Preprocessing(), {},
-    ...                  outputs=(OutputSpec("p", "logit", "LVH logit"),))
+    ...                  outputs=(OutputSpec("p", "logit", "finding logit"),))
     >>> check_outputs(card, torch.tensor([0.0, 2.0]), 2)["probability"].round(3)
     array([0.5  , 0.881])
     """

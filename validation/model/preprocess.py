@@ -85,7 +85,8 @@ def check_loop(frames: np.ndarray, spacing_mm: tuple[float, float]) -> np.ndarra
 
 
 def _crop_or_pad(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Keep the top ``size`` rows (the near field holds the septum) and the central columns."""
+    """Keep the top ``size`` rows (the near field) and the central columns (the ``top_centre``
+    crop rule of the model card)."""
     _, rows, cols = x.shape
     out = x.new_zeros((x.shape[0], size, size))
     r = min(rows, size)

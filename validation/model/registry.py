@@ -13,7 +13,7 @@ extra arguments, a richer return value)::
     def channels_first(module):
         def forward(frames):                    # (batch, frames, size, size)
             out = module(frames[:, None])       # the model wants (batch, 1, frames, size, size)
-            return {"ivsd_mm": out["ivsd"], "lvh_logit": out["lvh"]}
+            return {"ef_percent": out["ef"], "reduced_ef_logit": out["reduced"]}
         return forward
 
     # model-card.yaml

@@ -4,11 +4,11 @@ A site's PACS can store, show and query the device's results beside the images w
 DICOM: :func:`build_measurement_sr` makes a Comprehensive 3D SR document, a new series in the
 source image's study, that holds what the protocol declares (``outputs``):
 
-* the measurement, named by the protocol's concept (e.g. LOINC 79969-2 "Interventricular septum
-  diastolic dimension 2D" from DICOM CID 12300 "Core Echo Measurement") in its UCUM unit, in a
-  measurement group with the protocol's anatomical site as finding site;
-* the finding in a second group whose finding type is the protocol's concept (e.g. SNOMED CT
-  55827005 "Left ventricular hypertrophy"): the model's probability (DCM 122157 "Probability",
+* the measurement, named by the protocol's concept (e.g. a LOINC code of DICOM CID 12300 "Core
+  Echo Measurement") in its UCUM unit, in a measurement group with the protocol's anatomical
+  site as finding site;
+* the finding in a second group whose finding type is the protocol's concept (e.g. a SNOMED CT
+  disorder): the model's probability (DCM 122157 "Probability",
   UCUM unit ``1``) and the qualitative evaluation *present* (SCT 52101004) or *absent*
   (SCT 272519000) at the locked threshold;
 * the algorithm (TID 4019: name, version, and parameters ``model_sha256=...`` and

@@ -715,8 +715,8 @@ def paired_bootstrap_difference(
     Parameters
     ----------
     a : array-like of shape (n,) or (n, k)
-        Output of version a (the released version) on each study, e.g. its IVSd
-        measurement in mm.
+        Output of version a (the released version) on each study, e.g. its
+        measurement.
     b : array-like, same shape as ``a``
         Output of version b (the candidate) on the same studies, in the same order.
     reference : array-like of shape (n,), optional
