@@ -11,10 +11,10 @@ from typing import Any
 import torch
 import yaml
 
+from validation.demo.net import IVSdModel
 from validation.hashing import sha256_bytes
 from validation.model.card import CARD_NAME, write_card
 from validation.model.formats import load_weights, weights_state_digest
-from validation.demo.net import IVSdModel
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "ivsd-cnn" / "1.0.0"
 MEASUREMENT = {

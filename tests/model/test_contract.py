@@ -189,9 +189,9 @@ def test_a_logit_becomes_a_probability(accounting, demo_predictions, tmp_path):
     logit = {"name": "lvh_logit", "role": "logit", "shape": ["batch"], "description": "logit"}
     folder = model_dir(tmp_path / "m", torchscript_bytes(Logit()), [MEASUREMENT, logit])
     table = pd.read_csv(_run(folder, accounting, tmp_path))
-    assert table["ivsd_mm"].tolist() == demo_predictions["ivsd_mm"].tolist()
-    assert table["lvh_probability"].tolist() == pytest.approx(
-        demo_predictions["lvh_probability"].tolist(), abs=2e-6
+    assert table["measurement"].tolist() == demo_predictions["measurement"].tolist()
+    assert table["probability"].tolist() == pytest.approx(
+        demo_predictions["probability"].tolist(), abs=2e-6
     )
 
 

@@ -399,13 +399,15 @@ def test_a_bad_value_is_named_with_row_and_column(tmp_path: Path) -> None:
 
 def test_rules_between_columns_are_checked(tmp_path: Path) -> None:
     frame = _predictions()
-    frame.loc[1, "measurement"] = ""  # a predicted study without its measurement
+    frame.loc[1, ["measurement", "probability"]] = ""  # a predicted study without outputs
+    frame.loc[2, "measurement"] = ""  # one output is enough (a probability-only model)
     frame.loc[3, "probability"] = "0.4"  # a rejected study with a score
     message = _table_problems(frame, "predictions", tmp_path)
     assert (
-        "column 'measurement', row 2 (line 3): expected number, got an empty cell "
-        "(rows with status = predicted)" in message
+        "column 'measurement', row 2 (line 3): expected a value in one of measurement, "
+        "probability, got an empty cell (rows with status = predicted)" in message
     )
+    assert "row 3 (line 4)" not in message
     assert (
         "column 'probability', row 4 (line 5): expected null, got '0.4' "
         "(rows with status = quality_rejected)" in message
@@ -434,19 +436,20 @@ def _json_rows(frame: pd.DataFrame, name: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("column", "row", "value"),
+    ("column", "row", "value", "refused"),
     [
-        (None, None, None),
-        ("status", 0, "maybe"),
-        ("measurement", 0, ""),
-        ("detail", 3, ""),
-        ("probability", 1, "-0.1"),
-        ("file_sha256", 2, "ABC"),
-        ("site", 1, ""),
+        (None, None, None, False),
+        ("status", 0, "maybe", True),
+        ("measurement", 0, "", False),  # a probability is output: one output is enough
+        ("measurement", 0, "x", True),
+        ("detail", 3, "", True),
+        ("probability", 1, "-0.1", True),
+        ("file_sha256", 2, "ABC", True),
+        ("site", 1, "", True),
     ],
 )
 def test_the_vectorised_check_agrees_with_jsonschema(
-    column: str | None, row: int | None, value: str | None
+    column: str | None, row: int | None, value: str | None, refused: bool
 ) -> None:
     """The table schemas are JSON Schemas of the parsed rows: jsonschema on the rows and the
     vectorised check accept and refuse the same tables."""
@@ -458,10 +461,10 @@ def test_the_vectorised_check_agrees_with_jsonschema(
     )
     try:
         validate_table(frame, "predictions", source="p.csv")
-        refused = False
+        refused_by_us = False
     except AnalysisError:
-        refused = True
-    assert refused is refused_by_jsonschema is (column is not None)
+        refused_by_us = True
+    assert refused_by_us is refused_by_jsonschema is refused
 
 
 def test_accounting_rules_follow_the_status(tmp_path: Path) -> None:

@@ -82,9 +82,9 @@ def software_record() -> dict[str, Any]:
     }
 
 
-def _agreement(pooled: Assessment, protocol: Protocol) -> dict[str, Any] | None:
-    """The pooled agreement block; None when the protocol declares no measurement."""
-    if protocol.measurement is None:
+def _agreement(pooled: Assessment, protocol: Protocol | None = None) -> dict[str, Any] | None:
+    """The pooled agreement block; None when ``protocol`` declares no measurement."""
+    if protocol is not None and protocol.measurement is None:
         return None
     ba, mae, rmse = pooled.agreement, pooled.mae, pooled.rmse
     if ba is None or mae is None or rmse is None:
@@ -102,9 +102,9 @@ def _agreement(pooled: Assessment, protocol: Protocol) -> dict[str, Any] | None:
     }
 
 
-def _classification(pooled: Assessment, protocol: Protocol) -> dict[str, Any] | None:
-    """The pooled classification block; None when the protocol declares no finding."""
-    if protocol.finding is None:
+def _classification(pooled: Assessment, protocol: Protocol | None = None) -> dict[str, Any] | None:
+    """The pooled classification block; None when ``protocol`` declares no finding."""
+    if protocol is not None and protocol.finding is None:
         return None
     acc = pooled.accuracy
     if acc is None:

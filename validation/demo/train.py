@@ -25,6 +25,7 @@ from validation import __version__
 from validation.demo import MODEL_NAME
 from validation.demo.generate import development_studies
 from validation.demo.imaging import septal_thickness_by_frame
+from validation.demo.net import IVSdModel
 from validation.demo.population import read_reference
 from validation.demo.profiles import (
     DEVELOPMENT_SITES,
@@ -36,7 +37,6 @@ from validation.demo.profiles import (
 from validation.exceptions import ConfigError
 from validation.hashing import sha256_file
 from validation.model.card import CARD_NAME, read_card, state_digest, write_card
-from validation.demo.net import IVSdModel
 from validation.model.preprocess import Preprocessing, _crop_or_pad
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,9 @@ Documents are checked with :mod:`jsonschema`. Tables are checked column by colum
 read as the CSV holds it: an empty cell is ``null``, any other cell the text of the declared type
 (``integer``, ``number``: finite, no ``nan``/``inf``; ``boolean``: ``True``/``False``;
 ``string``). Rules that depend on another column are ``allOf`` entries of the form ``{"if":
-{"properties": {<column>: {"const": <value>}}}, "then": {"properties": {...}}}``.
+{"properties": {<column>: {"const": <value>}}}, "then": {"properties": {...}}}``; the ``then``
+may also hold an ``anyOf`` of one-column ``{"properties": {<column>: {"type": ...}}}``
+alternatives (at least one of those columns is filled).
 """
 
 from __future__ import annotations
@@ -531,7 +533,7 @@ def _check_conditional(
     tests = condition.get("properties", {})
     if set(rule) - {"if", "then", "description"} or set(condition) - {"properties", "required"}:
         raise ValueError(f"table schemas support allOf entries of if/then only; got {rule}")
-    if set(then) - {"properties", "description"}:
+    if set(then) - {"properties", "anyOf", "description"}:
         raise ValueError(f"table schemas support 'then': {{'properties': ...}} only; got {then}")
     selected = rows.copy()
     for column, test in tests.items():
@@ -546,7 +548,35 @@ def _check_conditional(
         if column in text:
             found = _check_column(column, text[column], sub, selected)
             problems += [f"{line} (rows with {where})" for line in found]
+    if "anyOf" in then:
+        problems += [f"{line} (rows with {where})" for line in _any_filled(then, text, selected)]
     return problems
+
+
+def _any_filled(
+    then: Mapping[str, Any], text: Mapping[str, pd.Series], rows: pd.Series
+) -> list[str]:
+    """``"anyOf": [{"properties": {col: {"type": t}}}, ...]`` with non-null types: at least one
+    of the columns is filled (each column's own rule checks what it holds)."""
+    columns = []
+    for alternative in then["anyOf"]:
+        (column, sub), *more = alternative.get("properties", {}).items()
+        types = sub.get("type")
+        types = [types] if isinstance(types, str) else list(types or [])
+        if more or set(alternative) != {"properties"} or set(sub) != {"type"} or "null" in types:
+            raise ValueError(
+                f"table schemas support 'anyOf' of one non-null column each; got {alternative}"
+            )
+        columns.append(column)
+    if not all(c in text for c in columns):
+        return []  # reported as a missing column
+    filled = pd.Series(False, index=rows.index)
+    for column in columns:
+        filled |= text[column].notna()
+    first = columns[0]
+    return _bad(
+        first, text[first], rows & ~filled, f"expected a value in one of {', '.join(columns)}"
+    )
 
 
 def _bad(column: str, cells: pd.Series, wrong: pd.Series, expected: str) -> list[str]:
