@@ -57,3 +57,21 @@ def test_batch_equals_one_by_one():
     batch = preprocess_batch(loops, settings)
     for i, (frames, spacing) in enumerate(loops):
         assert torch.equal(batch[i], preprocess_frames(frames, spacing, settings))
+
+
+def test_the_crop_rule_keeps_the_top_or_the_central_rows():
+    """A tall image (200 rows at the model's spacing, 96 kept): ``top_centre`` keeps rows 0-95,
+    ``centre`` rows 52-147; a short one is padded below or on both sides."""
+    settings = Preprocessing(target_spacing_mm=0.5, size=96, frames=1)
+    rows = np.repeat(np.arange(200, dtype=np.uint8)[:, None], 96, axis=1)[None]
+    top = preprocess_batch([(rows, (0.5, 0.5))], settings)[0, 0, :, 48] * 255
+    centre = preprocess_batch([(rows, (0.5, 0.5))], settings, crop="centre")[0, 0, :, 48] * 255
+    assert top.round().tolist() == list(range(96))
+    assert centre.round().tolist() == list(range(52, 148))
+    short = np.full((1, 40, 96), 200, dtype=np.uint8)
+    below = preprocess_batch([(short, (0.5, 0.5))], settings)[0, 0, :, 48]
+    around = preprocess_batch([(short, (0.5, 0.5))], settings, crop="centre")[0, 0, :, 48]
+    assert below[:40].min() > 0 and below[40:].max() == 0
+    assert around[:28].max() == 0 and around[28:68].min() > 0 and around[68:].max() == 0
+    with pytest.raises(ValueError, match=r"crop must be one of \['centre', 'top_centre'\]"):
+        preprocess_batch([(short, (0.5, 0.5))], settings, crop="middle")

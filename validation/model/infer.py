@@ -100,7 +100,8 @@ def _prepare(
             loops.append(loop)
             record.update(file_sha256=sha256_bytes(data), status="predicted", detail="")
         records.append(record)
-    return (preprocess_batch(loops, prep) if loops else None), records
+    crop = model.card.tensor.crop
+    return (preprocess_batch(loops, prep, crop=crop) if loops else None), records
 
 
 def _reject(record: dict[str, Any], exc: Exception) -> None:

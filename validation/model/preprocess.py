@@ -36,13 +36,19 @@ def preprocess_frames(
 
 
 def preprocess_batch(
-    loops: list[tuple[np.ndarray, tuple[float, float]]], settings: Preprocessing
+    loops: list[tuple[np.ndarray, tuple[float, float]]],
+    settings: Preprocessing,
+    *,
+    crop: str = "top_centre",
 ) -> torch.Tensor:
     """:func:`preprocess_frames` for several loops: (len(loops), frames, size, size).
 
     Loops of the same shape and spacing (one vendor's scanner, as in a partition) are resampled
-    in one call, which gives the same values as one call each and costs less.
+    in one call, which gives the same values as one call each and costs less. ``crop`` is the
+    model card's crop rule (:data:`CROPS`).
     """
+    if crop not in CROPS:
+        raise ValueError(f"crop must be one of {sorted(CROPS)}, got {crop!r}")
     out = torch.empty((len(loops), settings.frames, settings.size, settings.size))
     groups: dict[tuple, list[int]] = {}
     loops = [(check_loop(f, spacing), spacing) for f, spacing in loops]
@@ -60,7 +66,7 @@ def preprocess_batch(
             x, size=(rows, cols), mode="bilinear", antialias=True, align_corners=False
         )
         # scaling to [0, 1] is linear, so it is done after resampling, on the smaller crop
-        x = _crop_or_pad(x[:, 0], settings.size).div_(255.0)
+        x = _crop_or_pad(x[:, 0], settings.size, top=CROPS[crop]).div_(255.0)
         out[members] = x.reshape(len(members), settings.frames, settings.size, settings.size)
     return out
 
@@ -84,14 +90,23 @@ def check_loop(frames: np.ndarray, spacing_mm: tuple[float, float]) -> np.ndarra
     return frames
 
 
-def _crop_or_pad(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Keep the top ``size`` rows (the near field) and the central columns (the ``top_centre``
-    crop rule of the model card)."""
+#: The model card's crop rules (``inputs.crop``): keep the top rows (the near field of a sector)
+#: or the central rows; the central columns either way.
+CROPS = {"top_centre": True, "centre": False}
+
+
+def _crop_or_pad(x: torch.Tensor, size: int, *, top: bool = True) -> torch.Tensor:
+    """A ``size`` x ``size`` window of every frame: the top ``size`` rows (``top``, the
+    ``top_centre`` crop rule) or the central ones (``centre``), and the central columns; a
+    smaller image is padded with zeros (below, or on both sides)."""
     _, rows, cols = x.shape
     out = x.new_zeros((x.shape[0], size, size))
-    r = min(rows, size)
+    r, c = min(rows, size), min(cols, size)
+    r0_src = 0 if top else max(0, (rows - size) // 2)
+    r0_dst = 0 if top else max(0, (size - rows) // 2)
     c0_src = max(0, (cols - size) // 2)
     c0_dst = max(0, (size - cols) // 2)
-    c = min(cols, size)
-    out[:, :r, c0_dst : c0_dst + c] = x[:, :r, c0_src : c0_src + c]
+    out[:, r0_dst : r0_dst + r, c0_dst : c0_dst + c] = x[
+        :, r0_src : r0_src + r, c0_src : c0_src + c
+    ]
     return out
