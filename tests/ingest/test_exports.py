@@ -134,6 +134,16 @@ def test_pixel_spacing_is_read_where_the_protocol_allows_it(forms, model, rules)
     assert _measure(model, allowed, path) == _measure(model, rules, forms["GE"]["source"])
 
 
+def test_a_single_frame_image_is_read_when_the_model_reads_one_frame(forms, rules):
+    """A still-image model (card ``min_frames: 1``) reads Ultrasound Image Storage; a cine
+    model refuses it, naming its need."""
+    still = ImageRules(min_frames=1)
+    assert _outcome(forms["GE"]["single_frame_class"], "GE", still) == "included"
+    assert _outcome(forms["GE"]["single_frame_class"], "GE", rules) == "single_frame"
+    frames, _ = decode_cine(forms["GE"]["single_frame_class"].read_bytes(), still)
+    assert frames.shape[0] == 1 and frames.ndim == 3
+
+
 def test_the_largest_rule_reads_one_of_two_views_only_when_they_differ(forms, rules):
     """Two views of the same size are a tie: still ambiguous under ``largest``."""
     largest = ImageRules(regions="largest", min_frames=rules.min_frames)

@@ -85,9 +85,14 @@ def check_header(
     if sop_class and header.rows == 0 and sop_class not in ACCEPTED_SOP_CLASSES:
         name = UID(sop_class).name
         return "non_image_object", f"SOP class {sop_class} ({name}) holds no image"
-    if sop_class in SINGLE_FRAME_SOP_CLASSES and modality == "US":
-        return "single_frame", f"SOP class {sop_class} (Ultrasound Image): one frame, no loop"
-    if sop_class not in ACCEPTED_SOP_CLASSES or modality != "US":
+    single = sop_class in SINGLE_FRAME_SOP_CLASSES and modality == "US"
+    if single and rules.min_frames > 1:
+        return (
+            "single_frame",
+            f"SOP class {sop_class} (Ultrasound Image): one frame, no loop; the model card "
+            f"needs at least {rules.min_frames} frames",
+        )
+    if not single and (sop_class not in ACCEPTED_SOP_CLASSES or modality != "US"):
         expected = ", ".join(f"{uid} ({name})" for uid, name in ACCEPTED_SOP_CLASSES.items())
         return (
             "wrong_sop_class",
