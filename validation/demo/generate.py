@@ -323,7 +323,8 @@ def _write_reference(path: Path, rows: list[dict]) -> None:
 
 
 def _plant_bad_files(site: Site, site_index: int, seed: int, out: Path) -> dict:
-    """Drop the seven kinds of bad file into the site's partitions (round robin)."""
+    """Drop the seven kinds of bad file into the site's partitions (round robin); return
+    their paths relative to ``out``."""
     planted: dict[str, str] = {}
     parts = [p for p in site.partitions if p.source_kind == "folder"]
     if not parts:
@@ -378,7 +379,7 @@ def _plant_bad_files(site: Site, site_index: int, seed: int, out: Path) -> dict:
         elif kind == "duplicate_sop_instance":
             original = next(iter(sorted(partition_dir.glob("*/IM_0001.dcm"))))
             shutil.copyfile(original, path)
-        planted[kind] = str(path)
+        planted[kind] = path.relative_to(out).as_posix()  # where the project lives aside
     return {"bad_files": planted}
 
 
