@@ -1,4 +1,5 @@
-# Two commands for a newcomer:  make run   (the demo study end to end)   make test   (all tests)
+# Two commands for a newcomer:  make run   (the demo study end to end; CORES=4 to limit it)
+#                               make test  (all tests)
 # While working:  make check   (the fast tier, under 3 minutes)
 # Before a push:  make lint   make docs   make test   (what CI runs: .ci/run)
 SHELL := /bin/bash
@@ -10,7 +11,8 @@ STAMP := $(VENV)/.installed
 # e.g. TORCH_PIP_ARGS="--index-url <your PyTorch CPU wheel index>" to avoid a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
-CORES ?= 8
+# Jobs in parallel for `make run` / `make surveillance`, e.g. `make run CORES=4` (all: every core).
+CORES ?= all
 export PATH := $(abspath $(BIN)):$(PATH)
 # The modules mypy checks (make lint, .pre-commit-config.yaml): the statistics, the protocol, the
 # number converters, the schemas and the modules that call the schema API. Add a module here once

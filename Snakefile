@@ -1,8 +1,12 @@
 # Prospective multi-site validation workflow: demo data -> ingest and infer per site x vendor
-# partition -> unblind and analyse -> evidence report. Every rule shells out to the `mval` CLI;
-# all statistics and path logic live in the `validation` package: every path under
+# partition -> unblind and analyse -> evidence report. Every rule shells out to the `mval` CLI
+# (the one next to the Python running Snakemake, put first on the jobs' PATH, so that
+# `.venv/bin/snakemake` needs no activated environment); all statistics and path logic live in the `validation` package: every path under
 # results/<protocol>/ comes from LAYOUT (validation.workflow.Layout), every config value from the
 # config as check_config fills it in from its schema's defaults.
+#
+# Without --configfile the demo study's config/config.yaml is read; a study's own config
+# (--configfile study.yaml) stands alone, so the demo runs only if it says demo: {enabled: true}.
 from snakemake.utils import min_version
 
 from validation import workflow as wf
@@ -10,11 +14,14 @@ from validation import workflow as wf
 min_version("8.20")
 
 
-configfile: "config/config.yaml"
+for demo_config in wf.default_configfiles(workflow.overwrite_configfiles):
+
+    configfile: demo_config
 
 
-wf.check_config(config, source="config/config.yaml (with --config overrides)")
+wf.check_config(config, source="workflow config (with --config overrides)")
 LAYOUT = wf.layout(config)
+wf.put_mval_on_path()
 
 
 wildcard_constraints:
@@ -24,9 +31,13 @@ wildcard_constraints:
     version="[0-9A-Za-z][0-9A-Za-z._-]*",
 
 
-include: "rules/demo.smk"
+if wf.demo_enabled(config):  # a study's own config never has the demo's rules
+
+    include: "rules/demo.smk"
+    include: "rules/postmarket.smk"
+
+
 include: "rules/validation.smk"
-include: "rules/postmarket.smk"
 include: "rules/surveillance.smk"
 include: "rules/federated.smk"
 

@@ -7,7 +7,9 @@ its own copy of that run (``tiny_run_copy``), so every test runs alone or in any
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -66,6 +68,90 @@ def test_loading_the_workflow_imports_neither_torch_nor_scipy(project):
 def test_lint_is_clean(project):
     result = snakemake(project, "--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: A study of one's own: a hospital's folder, a site file reading it, and a config naming them
+#: (and nothing about the demo, which is off unless a config enables it).
+STUDY_SITE = """id: h01
+name: Harbour Hospital
+partitions:
+  - {vendor: GE, source: {kind: folder, path: hospital/GE}}
+reference: {path: hospital/reference.csv}
+"""
+STUDY_CONFIG = "protocol: protocols/demo.yaml\nsites: study/sites\n"
+
+
+def _study(project: Path) -> Path:
+    """Write a user's study into ``project``: hospital/ (files, reference CSV), its site file
+    and study/config.yaml; return the hospital folder."""
+    hospital = project / "hospital"
+    for name in ("GE/P001/IM_0001.dcm", "GE/P002/IM_0001.dcm", "GE/P002/IM_0002.dcm"):
+        (hospital / name).parent.mkdir(parents=True, exist_ok=True)
+        (hospital / name).write_bytes(b"DICM" + name.encode() * 10)
+    (hospital / "reference.csv").write_text("study_instance_uid,consensus_ivsd_mm,lvh\n1.2,9.5,0\n")
+    (project / "study" / "sites").mkdir(parents=True, exist_ok=True)
+    (project / "study" / "sites" / "h01.yaml").write_text(STUDY_SITE)
+    (project / "study" / "config.yaml").write_text(STUDY_CONFIG)
+    return hospital
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _jobs(dry_run: str) -> dict[str, int]:
+    """The job counts of a dry run's "Job stats" table."""
+    return {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)\s*$", dry_run, flags=re.MULTILINE)}
+
+
+def test_a_study_config_schedules_no_demo_rule(repo_root, tmp_path):
+    """Issue 17: a --configfile of one's own does not inherit config/config.yaml's demo."""
+    project = copy_project(repo_root, tmp_path / "project")
+    _study(project)
+    jobs = _jobs(snakemake(project, "-n", "--configfile", "study/config.yaml").stdout)
+    assert jobs["ingest"] == 1 and jobs["infer"] == N_VERSIONS  # the study's one partition
+    assert "demo" not in jobs and "postmarket_demo" not in jobs
+    explicit = snakemake(project, "-n", "--configfile", "study/config.yaml", "demo", check=False)
+    assert explicit.returncode != 0 and "demo" not in _jobs(explicit.stdout)
+    # the demo config without --configfile still runs the demo, which it enables explicitly
+    assert _jobs(snakemake(project, "-n").stdout)["demo"] == 1
+
+
+@pytest.mark.e2e
+def test_the_demo_leaves_a_users_study_folder_untouched(repo_root, tmp_path):
+    """Issue 17, end to end and without .venv/bin on the PATH (the rules find mval): the demo
+    run next to a user's study, and the demo enabled with the study's own site files, change
+    none of the study's files; the latter refuses, naming them."""
+    project = copy_project(repo_root, tmp_path / "project")
+    hospital = _study(project)
+    before = _hashes(hospital)
+    env = {k: v for k, v in os.environ.items() if k != "PATH"}
+    env["PATH"] = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != BIN
+    )
+    command = [str(BIN / "snakemake"), "--cores", "2"]
+
+    def snakemake_without_path(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*command, *args], cwd=project, env=env, text=True, capture_output=True, timeout=600
+        )
+
+    demo = snakemake_without_path(*TINY, "--", "data/demo/demo-summary.json")
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert (project / "data" / "demo" / ".mval-demo.json").is_file()
+    refused = snakemake_without_path(
+        "--configfile", "study/config.yaml", "--config", "demo={enabled: true, n_studies: 8}",
+        "--", "data/demo/demo-summary.json",
+    )  # fmt: skip
+    assert refused.returncode != 0
+    log = (project / "results" / "demo" / "logs" / "demo.log").read_text()
+    assert "command not found" not in log
+    assert (
+        "demo output data/demo refused" in log and "site h01 partition GE reads hospital/GE" in log
+    )
+    assert _hashes(hospital) == before
 
 
 @pytest.mark.e2e

@@ -89,7 +89,7 @@ def test_a_config_with_only_the_required_keys_gets_every_schema_default():
     wf.check_config(config)
     defaults = _schema_defaults(load_schema("workflow-config"))
     # every block and every setting the config can leave out (counted, so none is forgotten)
-    assert len(defaults) == 28
+    assert len(defaults) == 29
     for path, default in defaults.items():
         value = _at(config, path)
         if isinstance(default, dict):  # a block: its own default, then its settings' defaults

@@ -5,7 +5,8 @@ Exit codes: 0 success; 1 unexpected error; 2 configuration; 3 protocol; 4 ingest
 9 audit trail (see :mod:`validation.exceptions`); 10 a surveillance alarm (`mval monitor run`,
 unless --alarm-exit-code says otherwise); 11 a federated site bundle refused (`mval bundle`);
 12 a transfer syntax whose decoder is not installed (`mval ingest`, `mval infer`); 13 a model
-whose outputs break its card's contract (`mval infer`). `mval study check` exits 2
+whose outputs break its card's contract (`mval infer`); 14 the demo refuses its output folder
+(files it did not write, or changed since; `mval demo`). `mval study check` exits 2
 (configuration) when it finds at least one error.
 """
 
@@ -682,12 +683,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the synthetic demo study and demo model")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
     gen = demo_sub.add_parser(
-        "generate", help="write the demo's DICOM partitions and reference files"
+        "generate",
+        help="write the demo's DICOM partitions and reference files under --out (only there: "
+        "<out>/test/<site>/<vendor>, <out>/reference/<site>.csv; files it did not write refuse)",
     )
     demo_out = config_default("demo.out")
     gen.add_argument("--sites", default="sites", help="folder of site files (default: sites)")
     gen.add_argument(
-        "--out", default=demo_out, help=f"folder for the demo summary (default: {demo_out})"
+        "--out",
+        default=demo_out,
+        help=f"the demo's own folder, new or written by the demo before (default: {demo_out})",
     )
     gen.add_argument(
         "--n-studies",

@@ -130,3 +130,22 @@ class ModelContractError(ValidationToolkitError):
     """
 
     exit_code = 13
+
+
+class DemoOutputError(ValidationToolkitError):
+    """The demo generator refuses to write: its output folder holds files it did not write (or
+    wrote and that were changed since), or a site file points its data outside that folder.
+
+    The demo writes only under its own folder (``demo.out``) and records every file it writes
+    with its sha256 (``<out>/.mval-demo.json``); it removes or replaces only those files, and
+    only while they are unchanged. The message names the folder and every file in the way, e.g.
+    ``demo output data/demo refused: it holds 2 files the demo did not write: notes.txt,
+    test/s01/GE/scan.dcm ...``.
+    """
+
+    exit_code = 14
+
+    def __init__(self, out: str, reason: str) -> None:
+        self.out = str(out)
+        self.reason = reason
+        super().__init__(f"demo output {self.out} refused: {reason}")

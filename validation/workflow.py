@@ -9,7 +9,9 @@ from it. The workflow config is read with its defaults filled in from its schema
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -491,7 +493,57 @@ def parent(path: str) -> str:
     return str(Path(path).parent)
 
 
+#: The demo study's workflow config: Snakemake reads it only when no ``--configfile`` is given.
+DEMO_CONFIG = "config/config.yaml"
+
+
+def default_configfiles(given: Iterable[Any]) -> list[str]:
+    """The config files the Snakefile loads itself: :data:`DEMO_CONFIG`, unless ``--configfile``
+    gave some (``given``, Snakemake's ``workflow.overwrite_configfiles``).
+
+    A user's config then stands alone: what it leaves out takes the schema's defaults (the demo
+    off), never the demo config's values, which Snakemake would otherwise merge beneath it.
+
+    Examples
+    --------
+    >>> default_configfiles([]), default_configfiles(["study.yaml"])
+    (['config/config.yaml'], [])
+    """
+    return [] if list(given) else [DEMO_CONFIG]
+
+
+def put_mval_on_path(environ: MutableMapping[str, str] | None = None) -> str | None:
+    """Put the folder of the ``mval`` next to the Python running Snakemake first on ``PATH``.
+
+    Every rule shells out to ``mval``; Snakemake's jobs inherit its environment, so with this
+    ``.venv/bin/snakemake`` runs the project's ``.venv/bin/mval`` without an activated
+    environment. A job run in an environment of its own (``--sdm conda``) puts that
+    environment's ``bin`` first when it starts, so its own ``mval`` still wins there.
+
+    Parameters
+    ----------
+    environ : mutable mapping, optional
+        The environment to change (default: :data:`os.environ`, Snakemake's own).
+
+    Returns
+    -------
+    str or None
+        The folder put first (or already first), or None when no ``mval`` is next to the Python
+        running this (the ``PATH`` is left alone: ``mval`` must then be on it).
+    """
+    environ = os.environ if environ is None else environ
+    folder = Path(sys.executable).parent
+    script = folder / "mval"
+    if not (script.is_file() and os.access(script, os.X_OK)):
+        return None
+    entries = [e for e in environ.get("PATH", "").split(os.pathsep) if e]
+    if not entries or entries[0] != str(folder):
+        environ["PATH"] = os.pathsep.join([str(folder), *entries])
+    return str(folder)
+
+
 def demo_enabled(config: dict[str, Any]) -> bool:
+    """Whether the workflow makes the demo study (config ``demo.enabled``, default false)."""
     return bool(config["demo"]["enabled"])
 
 

@@ -173,8 +173,8 @@ def test_same_arguments_same_bytes(repo_root, shifted, tmp_path):
     assert main(_cli_args(repo_root / "sites", again, "--shift", shift)) == 0
     first, second = _files(shifted), _files(again)
     assert (
-        len(first) == MONTHS * PARTITIONS * PER_MONTH + MONTHS + 1
-    )  # DICOM, label files, scenario
+        len(first) == MONTHS * PARTITIONS * PER_MONTH + MONTHS + 2
+    )  # DICOM, label files, scenario, the demo's record
     assert first.keys() == second.keys()
     assert all(first[name] == second[name] for name in first)
 

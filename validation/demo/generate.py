@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -37,7 +38,8 @@ from validation.demo.profiles import (
     VENDORS,
     WEAK_VENDOR,
 )
-from validation.exceptions import ConfigError
+from validation.demo.record import claim, seal
+from validation.exceptions import ConfigError, DemoOutputError
 from validation.sites import Site
 
 PLANTED_EFFECTS = {
@@ -163,12 +165,82 @@ def studies_per_partition(n_studies: int, n_partitions: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n_partitions)]
 
 
-def generate_test_cohort(sites: list[Site], *, n_studies: int, seed: int, out: Path) -> dict:
-    """Write every site's partitions and sealed reference file; return a summary.
+GENERATOR = "validation.demo.generate"
 
-    Partition folders and reference files are taken from the site files, so the demo writes
-    exactly where the workflow will read. Existing partition folders are replaced.
+
+def partition_folder(out: str | Path, site: str, vendor: str) -> Path:
+    """Where the demo writes a partition's studies: ``<out>/test/<site>/<vendor>``."""
+    return Path(out) / "test" / site / vendor
+
+
+def reference_file(out: str | Path, site: str) -> Path:
+    """Where the demo writes a site's sealed reference file: ``<out>/reference/<site>.csv``."""
+    return Path(out) / "reference" / f"{site}.csv"
+
+
+def check_sites_read_the_demo(sites: list[Site], out: str | Path) -> None:
+    """Refuse site files whose folder partitions or reference files are not the demo's own.
+
+    The demo decides where its data go (:func:`partition_folder`, :func:`reference_file` under
+    ``out``), never from the site files: a site file that reads elsewhere (a hospital's folder,
+    another study's reference file) is not a demo site, and the demo writes nothing for it.
+
+    Raises
+    ------
+    DemoOutputError
+        Naming each site, partition or reference path and where the demo would write it.
     """
+    wrong = []
+    for site in sites:
+        for partition in site.partitions:
+            if partition.source_kind != "folder" or partition.source_path is None:
+                continue
+            expected = partition_folder(out, site.id, partition.vendor)
+            if _resolved(partition.source_path) != _resolved(expected):
+                wrong.append(
+                    f"site {site.id} partition {partition.vendor} reads {partition.source_path}, "
+                    f"not {expected}"
+                )
+        expected = reference_file(out, site.id)
+        if _resolved(site.reference_path) != _resolved(expected):
+            wrong.append(f"site {site.id} reference is {site.reference_path}, not {expected}")
+    if wrong:
+        raise DemoOutputError(
+            str(out),
+            "the demo writes only its own folder, and these site files read data elsewhere: "
+            + "; ".join(wrong[:8])
+            + (f" and {len(wrong) - 8} more" if len(wrong) > 8 else "")
+            + ". Give the demo its own site files (as sites/*.yaml), or, for a study of your "
+            "own, leave the demo off (demo.enabled: false, the default)",
+        )
+
+
+def _resolved(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def generate_test_cohort(sites: list[Site], *, n_studies: int, seed: int, out: Path) -> dict:
+    """Write every site's partitions and sealed reference file under ``out``; return a summary.
+
+    The demo writes only under ``out``: each folder partition to
+    ``<out>/test/<site>/<vendor>``, each reference file to ``<out>/reference/<site>.csv``, the
+    summary to ``<out>/demo-summary.json``, and the record of every file it wrote with its
+    sha256 to ``<out>/.mval-demo.json`` (:mod:`validation.demo.record`). The site files give the
+    sites, names and vendors; they must read exactly these paths (as the repository's
+    ``sites/*.yaml`` do), so the workflow reads what the demo writes.
+
+    Generating again replaces the demo's own earlier files, and only while they are unchanged;
+    the same arguments give the same files and record byte for byte.
+
+    Raises
+    ------
+    DemoOutputError
+        A site file reading data outside the demo's layout, or ``out`` holding a file the demo
+        did not write (or wrote and that was changed since); nothing is written then.
+    ConfigError
+        Fewer than 4 studies per folder partition.
+    """
+    out = Path(out)
     # the demo writes folder partitions; a DICOMweb partition's data live on its server
     partitions = [
         (i, site, p)
@@ -181,13 +253,13 @@ def generate_test_cohort(sites: list[Site], *, n_studies: int, seed: int, out: P
             f"demo n_studies must be at least 4 per folder partition "
             f"({4 * len(partitions)} here), got {n_studies}"
         )
+    check_sites_read_the_demo(sites, out)
+    claim(out, generator=GENERATOR)
     counts = studies_per_partition(n_studies, len(partitions))
     summary: dict = {"seed": seed, "n_studies": n_studies, "sites": {}, "planted": PLANTED_EFFECTS}
-    for partition_dir in {p.source_path for _, _, p in partitions}:
-        if partition_dir.exists():
-            shutil.rmtree(partition_dir)
     references: dict[str, list[dict]] = {site.id: [] for site in sites}
     for (site_index, site, partition), count in zip(partitions, counts, strict=True):
+        folder = partition_folder(out, site.id, partition.vendor)
         for index in range(count):
             study = synthesize_study(
                 seed,
@@ -199,9 +271,7 @@ def generate_test_cohort(sites: list[Site], *, n_studies: int, seed: int, out: P
                 index,
                 revisit_of=revisit_of(index),
             )
-            write_dataset(
-                build_dataset(study.record, study.frames), _study_path(partition.source_path, study)
-            )
+            write_dataset(build_dataset(study.record, study.frames), _study_path(folder, study))
             rng = np.random.default_rng([seed, 7, site_index, index, len(partition.vendor)])
             forced_missing = partition is site.partitions[0] and index == 1
             if forced_missing or rng.random() < MISSING_REFERENCE_RATE:
@@ -214,11 +284,16 @@ def generate_test_cohort(sites: list[Site], *, n_studies: int, seed: int, out: P
                 }
             )
     for site_index, site in enumerate(sites):
-        summary["sites"][site.id] = _plant_bad_files(site, site_index, seed)
-        _write_reference(site.reference_path, references[site.id])
+        summary["sites"][site.id] = _plant_bad_files(site, site_index, seed, out)
+        _write_reference(reference_file(out, site.id), references[site.id])
         summary["sites"][site.id]["reference_rows"] = len(references[site.id])
-    out.mkdir(parents=True, exist_ok=True)
     (out / "demo-summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    settings = {
+        "n_studies": n_studies,
+        "seed": seed,
+        "sites": {site.id: [p.vendor for p in site.partitions] for site in sites},
+    }
+    seal(out, generator=GENERATOR, settings=settings)
     return summary
 
 
@@ -247,8 +322,9 @@ def _write_reference(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def _plant_bad_files(site: Site, site_index: int, seed: int) -> dict:
-    """Drop the seven kinds of bad file into the site's partitions (round robin)."""
+def _plant_bad_files(site: Site, site_index: int, seed: int, out: Path) -> dict:
+    """Drop the seven kinds of bad file into the site's partitions (round robin); return
+    their paths relative to ``out``."""
     planted: dict[str, str] = {}
     parts = [p for p in site.partitions if p.source_kind == "folder"]
     if not parts:
@@ -262,7 +338,8 @@ def _plant_bad_files(site: Site, site_index: int, seed: int) -> dict:
 
     for k, kind in enumerate(PLANTED_EFFECTS["bad_files_per_site"]):
         partition = parts[k % len(parts)]
-        folder = partition.source_path / "incoming"
+        partition_dir = partition_folder(out, site.id, partition.vendor)
+        folder = partition_dir / "incoming"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{kind}.dcm"
         if kind == "truncated":
@@ -300,9 +377,9 @@ def _plant_bad_files(site: Site, site_index: int, seed: int) -> dict:
             del ds.SequenceOfUltrasoundRegions
             write_dataset(ds, path)
         elif kind == "duplicate_sop_instance":
-            original = next(iter(sorted(partition.source_path.glob("*/IM_0001.dcm"))))
+            original = next(iter(sorted(partition_dir.glob("*/IM_0001.dcm"))))
             shutil.copyfile(original, path)
-        planted[kind] = str(path)
+        planted[kind] = path.relative_to(out).as_posix()  # where the project lives aside
     return {"bad_files": planted}
 
 

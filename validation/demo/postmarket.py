@@ -37,7 +37,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -49,6 +48,7 @@ from validation.demo.dicom_writer import build_dataset, write_dataset
 from validation.demo.generate import SyntheticStudy, synthesize_study
 from validation.demo.population import read_reference
 from validation.demo.profiles import VENDORS, profile_of
+from validation.demo.record import claim, seal
 from validation.demo.scenario import (
     LABEL_LAG_PROBABILITIES,
     MONTH_STRIDE,
@@ -63,6 +63,7 @@ from validation.sites import Site
 from validation.surveillance.performance import LABEL_COLUMNS
 
 COHORT = "postmarket"
+GENERATOR = "validation.demo.postmarket"
 #: Seed of a separate random stream per purpose (mixed into the study's key).
 _LABEL_STREAM, _AUDIT_STREAM = 7, 11
 
@@ -113,13 +114,18 @@ def generate_postmarket(
 
     ``jobs`` months are written in parallel (separate processes); the files do not depend on it.
 
-    Existing ``batches/`` and ``labels/`` folders under ``out`` are replaced; ``scenario.json``
-    is written last, so it marks a complete run.
+    The generator writes only under ``out`` and records every file it wrote with its sha256
+    (``<out>/.mval-demo.json``, :mod:`validation.demo.record`); generating again replaces its
+    own earlier files, and only while they are unchanged. ``scenario.json`` is written after
+    the batches and labels, so it marks a complete run.
 
     Raises
     ------
     ConfigError
         No partitions, an unknown vendor, or a shift naming a segment the site files lack.
+    DemoOutputError
+        ``out`` holds a file the generator did not write (or wrote and that was changed since);
+        nothing is written then.
     """
     out = Path(out)
     segments = [(i, site, p.vendor) for i, site in enumerate(sites) for p in site.partitions]
@@ -135,10 +141,7 @@ def generate_postmarket(
             f"(known: {known})"
         )
     months = month_labels(settings.months)
-    for stale in (out / "batches", out / "labels"):
-        if stale.exists():
-            shutil.rmtree(stale)
-    (out / "scenario.json").unlink(missing_ok=True)
+    claim(out, generator=GENERATOR)
 
     labels: dict[str, list[dict[str, Any]]] = {label: [] for label in months}
     census: dict[str, dict[str, int]] = {}
@@ -174,9 +177,22 @@ def generate_postmarket(
             "labels": "labels/<YYYY-MM>.csv: reference readings that arrived in that month",
         },
     }
-    out.mkdir(parents=True, exist_ok=True)
     (out / "scenario.json").write_text(json.dumps(scenario, indent=2, sort_keys=True) + "\n")
+    seal(out, generator=GENERATOR, settings=_settings_record(settings, segments))
     return scenario
+
+
+def _settings_record(
+    settings: PostmarketSettings, segments: list[tuple[int, Site, str]]
+) -> dict[str, Any]:
+    return {
+        "months": settings.months,
+        "studies_per_month": settings.studies_per_month,
+        "audit_fraction": settings.audit_fraction,
+        "seed": settings.seed,
+        "shift": None if settings.shift is None else asdict(settings.shift),
+        "segments": [f"{site.id}/{vendor}" for _, site, vendor in segments],
+    }
 
 
 def _write_month(
