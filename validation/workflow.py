@@ -595,7 +595,13 @@ def audit_path(config: dict[str, Any]) -> str:
 def existing_reference_files(config: dict[str, Any]) -> list[str]:
     """The sites' reference files that exist now: the study check runs again when one changes
     (one that is missing is the check's to report, with its site file and line, not Snakemake's).
+
+    None when the demo makes them: the demo's marker is then the check's input (the files do not
+    exist yet when the first run plans its jobs, so naming them would make every later run see a
+    changed set of inputs and start again).
     """
+    if demo_enabled(config):
+        return []
     return [str(s.reference_path) for s in sites(config) if s.reference_path.is_file()]
 
 
