@@ -243,10 +243,7 @@ def make_study(
                 "label": "lvh",
                 "readers": ["reader_1_ivsd_mm", "reader_2_ivsd_mm", "reader_3_ivsd_mm"],
             },
-            "outputs": {
-                "measurement": {"name": "ivsd", "label": "IVSd", "unit": "mm", "precision": 1},
-                "finding": {"name": "lvh", "label": "LVH", "threshold": 0.5},
-            },
+            "outputs": protocol.record("outputs"),
             "multiplicity": "All primary endpoints must pass (intersection-union test); no "
             "alpha adjustment.",
             "sample_size": "560 analysable studies give 90% power for the bias endpoint and "
