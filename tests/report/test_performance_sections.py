@@ -36,7 +36,12 @@ from validation.report.evidence.performance import (
     performance_context,
     subgroup_tables,
 )
-from validation.report.filters import ci, mm, num, pct, value
+from validation.report.filters import ci, measure, num, pct, value
+
+
+def mm(x, digits=2, *, sign=False, unit=False):
+    """A value of the demo protocol's measurement (in mm) as the reports print it."""
+    return measure(x, "mm", digits, sign=sign, symbol=unit)
 
 
 @pytest.fixture(scope="module")
