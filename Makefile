@@ -18,7 +18,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 MYPY_TARGETS := validation/stats validation/protocol.py validation/numbers.py validation/schemas \
 	validation/schema.py validation/workflow.py validation/analysis validation/report \
 	validation/surveillance/run.py validation/ingest/scan.py validation/ingest/decoders.py \
-	validation/ingest/rules.py validation/model/infer.py
+	validation/ingest/rules.py validation/model/infer.py validation/reference.py \
+	validation/study_check.py
 # What ruff lints and formats (Python only; the Snakefiles are checked by snakemake --lint).
 RUFF_TARGETS := validation tests benchmarks docs/hooks
 

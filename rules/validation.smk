@@ -1,14 +1,42 @@
-# Verify the lock once, ingest once per site x vendor partition, infer once per partition x locked
-# model version (separate jobs, run in parallel; every version reads the same ingested partition),
-# then unblind and analyse once (each candidate also compared with the released version on the same
+# Check the study's files (protocol, sites, partition sources, reference files, model cards) in
+# seconds before any ingestion, verify the lock once, ingest once per site x vendor partition,
+# infer once per partition x locked model version (separate jobs, run in parallel; every version
+# reads the same ingested partition), then unblind and analyse once (each candidate also compared with the released version on the same
 # studies), and render the reports. Every stage appends to the hash-chained audit trail.
 
 
-# On a cluster these run on the submit node, not as Slurm jobs: the lock check only hashes a few
-# files (seconds) and gates every inference; a report renders one PDF in seconds.
+# On a cluster these run on the submit node, not as Slurm jobs: the study check reads no image
+# and the lock check only hashes a few files (seconds each), and they gate every ingestion and
+# inference; a report renders one PDF in seconds.
 localrules:
+    study_check,
     lock_check,
     report,
+
+
+rule study_check:
+    input:
+        protocol=config["protocol"],
+        sites=wf.all_site_files(config),
+        references=wf.existing_reference_files(config),
+        models=wf.all_model_files(config),
+        demo=wf.demo_inputs(config),
+    output:
+        LAYOUT.study_check,
+    conda:
+        "envs/mval.yaml"
+    log:
+        LAYOUT.log("study_check"),
+    resources:
+        mem_mb=512,
+        runtime=5,
+    params:
+        sites=lambda wildcards, input: wf.parent(input.sites[0]),
+        only=wf.study_check_options(config),
+        audit=LAYOUT.audit,
+    shell:
+        "mval study check --protocol {input.protocol} --sites {params.sites} {params.only} "
+        "--out {output} --audit {params.audit} > {log} 2>&1"
 
 
 rule lock_check:
@@ -38,6 +66,7 @@ rule ingest:
         protocol=config["protocol"],
         cards=wf.model_cards(config),
         demo=wf.demo_inputs(config),
+        checked=LAYOUT.study_check,
     output:
         accounting=LAYOUT.accounting(),
         manifest=LAYOUT.ingest_manifest(),

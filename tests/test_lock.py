@@ -11,6 +11,7 @@ import pytest
 from validation.exceptions import IntegrityError, LockError, ModelIntegrityError
 from validation.hashing import sha256_file
 from validation.lock import create_lock, lock_path, lock_status, read_lock, verify_lock
+from validation.model.card import read_card
 
 
 @pytest.fixture
@@ -165,4 +166,38 @@ def test_version_one_lock_record_reads_as_its_released_model(project):
     assert [m["version"] for m in record.models] == ["1.0.0"]
     # the protocol names a candidate the old record never locked: stop, saying so
     with pytest.raises(ModelIntegrityError, match=r"'1\.1\.0' is not in the lock record"):
+        verify_lock(PROTOCOL)
+
+
+def test_lock_refuses_a_card_whose_state_digest_is_wrong(project):
+    card = project / "models/ivsd-cnn/1.1.0/model-card.yaml"
+    right = read_card(card.parent).state_sha256
+    card.write_text(card.read_text().replace(right, "a" * 64))
+    with pytest.raises(ModelIntegrityError) as info:
+        create_lock(PROTOCOL)
+    message = str(info.value)
+    assert "models/ivsd-cnn/1.1.0/model-card.yaml" in message
+    assert "a" * 64 in message and right in message
+    assert not lock_path(PROTOCOL).exists()
+
+
+def test_state_digest_edited_in_the_card_after_the_lock_stops_the_run(project):
+    create_lock(PROTOCOL)
+    card = project / "models/ivsd-cnn/1.0.0/model-card.yaml"
+    right = read_card(card.parent).state_sha256
+    card.write_text(card.read_text().replace(right, "f" * 64))
+    with pytest.raises(
+        ModelIntegrityError, match="f" * 64 + " differs from the state digest " + right
+    ):
+        verify_lock(PROTOCOL)
+
+
+def test_lock_records_the_contract_and_refuses_a_changed_one(project):
+    record = create_lock(PROTOCOL)
+    assert record.models[0]["state_sha256"] == read_card("models/ivsd-cnn/1.0.0").state_sha256
+    outputs = [o["name"] for o in record.models[0]["contract"]["outputs"]]
+    assert outputs == ["ivsd_mm", "lvh_probability"]
+    card = project / "models/ivsd-cnn/1.0.0/model-card.yaml"
+    card.write_text(card.read_text().replace("role: probability", "role: logit"))
+    with pytest.raises(ModelIntegrityError, match="card's contract"):
         verify_lock(PROTOCOL)

@@ -94,3 +94,45 @@ def test_malformed_deployments(tmp_path, entries, message):
     path.write_text(_SITE + f"deployments: {entries}\n")
     with pytest.raises(ConfigError, match=message):
         load_site(path)
+
+
+def test_reference_mapping_is_read(tmp_path):
+    path = tmp_path / "s01.yaml"
+    path.write_text(
+        _SITE.replace(
+            "reference: {path: r.csv}\n",
+            "reference:\n  path: r.csv\n  key: StudyUID\n  columns: {lvh: LVH_flag}\n",
+        )
+    )
+    site = load_site(path)
+    assert (site.reference_key, site.reference_columns) == ("StudyUID", {"lvh": "LVH_flag"})
+    assert site.reference_renames == {"StudyUID": "study_instance_uid", "LVH_flag": "lvh"}
+
+
+def test_without_mapping_the_key_is_study_instance_uid(tmp_path):
+    path = tmp_path / "s01.yaml"
+    path.write_text(_SITE)
+    site = load_site(path)
+    assert (site.reference_key, site.reference_columns, site.reference_renames) == (
+        "study_instance_uid",
+        {},
+        {},
+    )
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("  columns: {study_instance_uid: UID}\n", "name the site's study key column with"),
+        ("  key: X\n  columns: {lvh: X}\n", r"distinct columns.*\['X'\]"),
+        ("  columns: {lvh: A, consensus: A}\n", r"distinct columns.*\['A'\]"),
+        ("  columns: {lvh: ''}\n", r"reference\.columns\.lvh"),
+    ],
+)
+def test_a_mapping_naming_a_column_twice_is_refused(tmp_path, reference, message):
+    path = tmp_path / "s01.yaml"
+    path.write_text(
+        _SITE.replace("reference: {path: r.csv}\n", f"reference:\n  path: r.csv\n{reference}")
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_site(path)

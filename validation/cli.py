@@ -4,7 +4,9 @@ Exit codes: 0 success; 1 unexpected error; 2 configuration; 3 protocol; 4 ingest
 5 integrity (a file differs from its recorded sha256); 6 analysis; 7 report; 8 lock;
 9 audit trail (see :mod:`validation.exceptions`); 10 a surveillance alarm (`mval monitor run`,
 unless --alarm-exit-code says otherwise); 11 a federated site bundle refused (`mval bundle`);
-12 a transfer syntax whose decoder is not installed (`mval ingest`, `mval infer`).
+12 a transfer syntax whose decoder is not installed (`mval ingest`, `mval infer`); 13 a model
+whose outputs break its card's contract (`mval infer`). `mval study check` exits 2
+(configuration) when it finds at least one error.
 """
 
 from __future__ import annotations
@@ -136,6 +138,32 @@ def _cmd_protocol_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_study_check(args: argparse.Namespace) -> int:
+    from validation.study_check import check_study, write_record
+
+    check = check_study(
+        args.protocol, args.sites, config=args.config, only=args.site, timeout=args.timeout
+    )
+    if args.out:
+        write_record(check, args.out)
+    checked = [Path(check.protocol), *sorted(Path(check.sites).glob("*.yaml"))]
+    _audit(
+        args,
+        "study-check",
+        [p for p in checked if p.is_file()],
+        [args.out] if args.out else [],
+        {"status": check.as_dict()["status"], **check.counts},
+    )
+    if args.json:
+        print(json.dumps(check.as_dict(), indent=2))
+    else:
+        for finding in check.findings:
+            print(finding)
+        print(check.summary())
+    check.raise_for_errors()
+    return 0
+
+
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from validation.ingest.rules import protocol_rules
     from validation.ingest.scan import ingest_partition, sharing_partitions
@@ -204,6 +232,29 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     )
     log.info("%s: %s", args.out, counts)
     _audit(args, "infer", [args.protocol, args.accounting, model.weights_path], [args.out], counts)
+    return 0
+
+
+def _cmd_model_register(args: argparse.Namespace) -> int:
+    from validation.model.register import register_model
+
+    registration = register_model(args.model_dir, write=not args.check)
+    for line in registration.lines():
+        print(line)
+    if registration.written:
+        print(f"wrote {registration.card_path}")
+    elif not registration.filled:
+        print(f"{registration.card_path}: both digests verified, nothing to fill")
+    if args.check and registration.filled:
+        from validation.exceptions import ModelIntegrityError
+
+        missing = ", ".join(f"weights.{key}" for key in registration.filled)
+        raise ModelIntegrityError(
+            f"{registration.card_path} records no {missing}: run `mval model register "
+            f"{args.model_dir}` to fill it in"
+        )
+    outputs = [registration.card_path] if registration.written else []
+    _audit(args, "model-register", [registration.weights_path], outputs, registration.digests)
     return 0
 
 
@@ -721,6 +772,37 @@ def build_parser() -> argparse.ArgumentParser:
     proto.add_argument("protocol")
     proto.set_defaults(func=_cmd_protocol_check)
 
+    study = sub.add_parser(
+        "study",
+        help="check the whole study before a run",
+    )
+    study_sub = study.add_subparsers(dest="study_command", required=True, metavar="ACTION")
+    sc = study_sub.add_parser(
+        "check",
+        help="check protocol, site files, partition sources, reference files and model cards",
+        description="Check, in seconds and without reading images or running a model, the "
+        "protocol, every site file, every partition source (folder or DICOMweb server), every "
+        "sealed reference file (columns after the site's mapping, keys, values; no value is "
+        "printed) and every locked model card and weights sha256. Lists every problem as "
+        "<file>:<line>: <field>: <message>; exits 2 if any is an error (warnings do not fail).",
+    )
+    sc.add_argument("--config", help="workflow config, e.g. config/config.yaml (also checked)")
+    sc.add_argument("--protocol", help="protocol file (default: the config's)")
+    sc.add_argument("--sites", help="folder of site files (default: the config's)")
+    sc.add_argument(
+        "--site",
+        action="append",
+        metavar="ID",
+        help="check only this site's partitions and reference file (repeatable; every site "
+        "file is still checked): a federated site has only its own data",
+    )
+    sc.add_argument("--out", help="write the check's record (JSON) here")
+    sc.add_argument("--json", action="store_true", help="print the record as JSON")
+    sc.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds a DICOMweb server has to answer"
+    )
+    sc.set_defaults(func=_cmd_study_check)
+
     ing = sub.add_parser("ingest", help="account for every file of one site × vendor partition")
     ing.add_argument("--site", required=True, help="site file, e.g. sites/s01.yaml")
     ing.add_argument("--vendor", required=True, help="the partition's vendor, e.g. GE")
@@ -745,6 +827,23 @@ def build_parser() -> argparse.ArgumentParser:
     _draft_option(inf)
     inf.set_defaults(func=_cmd_infer)
 
+    mdl = sub.add_parser("model", help="model versions: record their digests in the card")
+    mdl_sub = mdl.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    reg = mdl_sub.add_parser(
+        "register",
+        help="compute a model's weights sha256 and state digest; fill the ones its card lacks",
+        description="Compute the weights file's sha256 and the state digest of its tensors "
+        "(docs/models.md), fill the ones model-card.yaml lacks and verify the ones it records. "
+        "A recorded digest that differs from the weights' is refused (exit code 5), never "
+        "overwritten.",
+    )
+    reg.add_argument("model_dir", help="the model version's folder (model-card.yaml, weights)")
+    reg.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing: verify the recorded digests; a missing one is an error (exit 5)",
+    )
+    reg.set_defaults(func=_cmd_model_register)
     ana = sub.add_parser("analyze", help="unblind and compute the pre-specified analysis")
     ana.add_argument("--protocol", required=True)
     ana.add_argument("--sites", default="sites")
@@ -973,7 +1072,7 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--accounting-out", help="merged accounting.csv of all partitions")
     bp.set_defaults(func=_cmd_bundle_pool)
 
-    for stage in (ing, inf, ana, srp, rep, lk, mb, mr, kg, bx, bv, bp):
+    for stage in (sc, ing, inf, reg, ana, srp, rep, lk, mb, mr, kg, bx, bv, bp):
         stage.add_argument("--audit", help="append this stage to this audit trail (JSON lines)")
     return parser
 

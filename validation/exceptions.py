@@ -23,6 +23,12 @@ class ConfigError(ValidationToolkitError):
     exit_code = 2
 
 
+class StudyCheckError(ConfigError):
+    """``mval study check`` found at least one error in the study's files (protocol, site files,
+    partition sources, reference files, model cards); it lists every one. Exit code 2, as any
+    configuration error."""
+
+
 class ProtocolError(ConfigError):
     """The pre-registered protocol (statistical analysis plan) is missing or malformed."""
 
@@ -112,3 +118,15 @@ class DecoderMissingError(ValidationToolkitError):
     """
 
     exit_code = 12
+
+
+class ModelContractError(ValidationToolkitError):
+    """A model's outputs break its card's contract (count, shape, dtype, finite, range): a
+    defect of the model or its card, not of a file, so it stops the partition's run.
+
+    The message names the model (name and version), the output and what came, e.g.
+    ``ivsd-cnn 1.0.0: output 'ivsd_mm' has shape (2, 2), expected (2,) (one value per
+    study)``.
+    """
+
+    exit_code = 13

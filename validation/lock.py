@@ -1,8 +1,10 @@
 """Locks: the protocol and the model, hashed and frozen before anyone sees the reference standard.
 
 ``mval lock protocols/demo.yaml`` writes ``protocols/demo.lock.json`` beside the protocol: the
-sha256 of the protocol file, of every locked model version's weights (and of their tensors), their
-preprocessing settings, the software version and the UTC time. Before inference and again at
+sha256 of the protocol file, of every locked model version's weights and the state digest of their
+tensors (both checked against the model card: the tensors' digest is computed from the loaded
+weights), their preprocessing settings and contract (format, adapter, input tensor, outputs), the
+software version and the UTC time. Before inference and again at
 unblinding the workflow verifies it: a changed weights file of any version (the released one or
 a candidate), a protocol edited after its lock or a missing lock stops the run with a message
 that names the file and both sha256.
@@ -111,6 +113,9 @@ def create_lock(protocol_path: str | Path, *, now: dt.datetime | None = None) ->
         When a lock record already exists.
     IntegrityError
         When the weights differ from the model card's or the protocol's sha256.
+    ModelIntegrityError
+        When the card records no state digest, or one that differs from the loaded tensors'
+        (``mval model register`` fills a missing one).
     """
     protocol = load_protocol(protocol_path)
     target = lock_path(protocol.path)
@@ -140,9 +145,11 @@ def create_lock(protocol_path: str | Path, *, now: dt.datetime | None = None) ->
 
 def _model_entry(protocol: Protocol, model: ModelVersion, locked_utc: str) -> dict[str, Any]:
     """One version's lock entry, after verifying its weights against card and protocol."""
-    from validation.model.registry import read_verified_weights  # torch: only when used
+    from validation.model.registry import load_locked_model, verify_state  # torch: when used
 
-    card, _, _ = read_verified_weights(model.path, model.sha256)
+    locked = load_locked_model(model.path, model.sha256)
+    card = locked.card
+    state = verify_state(locked)  # the tensors' digest against the card's
     if protocol.versioned and card.version != model.version:
         raise ModelIntegrityError(
             f"protocol {protocol.path} names version {model.version!r} for {model.path}, but its "
@@ -157,10 +164,25 @@ def _model_entry(protocol: Protocol, model: ModelVersion, locked_utc: str) -> di
         "model_version": card.version,
         "weights_file": card.weights,
         "weights_sha256": card.sha256,
-        "state_sha256": card.fields["weights"].get("state_sha256", ""),
+        "state_sha256": state,
         "preprocessing": card.preprocessing.to_dict(),
         "reading_rules": _reading_rules(protocol, card),
+        "contract": _contract(card),
     }
+
+
+def _contract(card: ModelCard) -> dict[str, Any]:
+    """What the version's forward is held to: format, adapter, input tensor and outputs."""
+    return json.loads(
+        json.dumps(
+            {
+                "format": card.format,
+                "adapter": card.adapter,
+                "input": asdict(card.tensor),
+                "outputs": [asdict(o) for o in card.outputs],
+            }
+        )
+    )
 
 
 def _reading_rules(protocol: Protocol, card: ModelCard) -> dict[str, Any]:
@@ -206,7 +228,8 @@ def verify_lock(protocol_path: str | Path) -> LockRecord:
         The protocol was edited after its lock, or the weights changed: the message names the
         file, the sha256 on record and the sha256 found.
     ModelIntegrityError
-        The model directory or its preprocessing differ from the locked ones.
+        The model directory, its preprocessing, reading rules or contract differ from the locked
+        ones, or the card's state digest differs from the loaded tensors'.
     """
     record = read_lock(protocol_path)
     protocol_path = Path(protocol_path)
@@ -240,9 +263,18 @@ def _verify_model(protocol: Protocol, model: ModelVersion, entry: dict[str, Any]
             actual,
             what=f"model weights of {model.role} version {model.version} (changed after the lock)",
         )
-    from validation.model.registry import read_verified_weights  # torch: only when used
+    from validation.model.registry import load_locked_model, verify_state  # torch: when used
 
-    card, _, _ = read_verified_weights(model.path, entry["weights_sha256"])
+    locked = load_locked_model(model.path, entry["weights_sha256"])
+    card = locked.card
+    state = verify_state(locked)  # the tensors' digest against the card's
+    if entry.get("state_sha256") and state != entry["state_sha256"]:
+        raise IntegrityError(
+            str(weights),
+            entry["state_sha256"],
+            state,
+            what=f"model tensors (state digest) of {model.role} version {model.version}",
+        )
     if card.preprocessing.to_dict() != entry["preprocessing"]:
         raise ModelIntegrityError(
             f"model {model.path}: preprocessing {card.preprocessing.to_dict()} differs "
@@ -256,6 +288,11 @@ def _verify_model(protocol: Protocol, model: ModelVersion, entry: dict[str, Any]
                 f"model {model.path}: its card's reading rules (inputs) {rules} differ from the "
                 f"locked {entry['reading_rules']}"
             )
+    if "contract" in entry and _contract(card) != entry["contract"]:  # locks since issue 17
+        raise ModelIntegrityError(
+            f"model {model.path}: its card's contract (format, adapter, input, outputs) "
+            f"{_contract(card)} differs from the locked {entry['contract']}"
+        )
 
 
 def lock_status(protocol_path: str | Path, *, required: bool) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -87,17 +88,54 @@ def validate(
     >>> config["inference"], config["lock"]
     ({'batch_size': 16, 'threads': 1}, {'required': True})
     """
-    schema = load_schema(schema_name)
-    validator = (_FillingValidator if defaults else jsonschema.Draft202012Validator)(schema)
-    problems = sorted(
-        validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]
-    )
+    problems = schema_problems(instance, schema_name, defaults=defaults)
     if problems:
-        lines = [f"{source}: {_location(p)}: {p.message}" for p in problems[:10]]
+        lines = [f"{source}: {p.location}: {p.message}" for p in problems[:10]]
         more = f"\n(and {len(problems) - 10} more)" if len(problems) > 10 else ""
         raise error(
             f"{source} does not match the {schema_name} schema:\n" + "\n".join(lines) + more
         )
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One violation of a schema: where (``path`` from the top, and as text) and what."""
+
+    path: tuple[str | int, ...]
+    location: str
+    message: str
+
+
+def schema_problems(
+    instance: Any, schema_name: str, *, defaults: bool = False
+) -> list[SchemaProblem]:
+    """Every violation of a named schema by ``instance``, in document order (no exception).
+
+    Parameters
+    ----------
+    instance : Any
+        The parsed file.
+    schema_name : str
+        ``<name>`` of ``validation/schemas/<name>.schema.json``.
+    defaults : bool, default False
+        Fill in defaults in place first, as :func:`validate` does.
+
+    Returns
+    -------
+    list of SchemaProblem
+        Empty when the instance matches.
+
+    Examples
+    --------
+    >>> [p.location for p in schema_problems({"protocol": 1}, "workflow-config")]
+    ['(top level)', 'protocol']
+    """
+    schema = load_schema(schema_name)
+    validator = (_FillingValidator if defaults else jsonschema.Draft202012Validator)(schema)
+    errors = sorted(
+        validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]
+    )
+    return [SchemaProblem(tuple(e.absolute_path), _location(e), e.message) for e in errors]
 
 
 def schema_default(schema_name: str, path: str) -> Any:

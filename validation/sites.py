@@ -11,6 +11,9 @@ from typing import Any
 from validation.exceptions import ConfigError
 from validation.schema import load_yaml, validate
 
+#: The canonical study key of a reference file (a site's ``reference.key`` column, renamed).
+STUDY_KEY = "study_instance_uid"
+
 
 @dataclass(frozen=True)
 class Partition:
@@ -74,6 +77,11 @@ class Site:
     ``deployments`` (post-market surveillance) lists the model version the site runs from a
     production month on, in month order; before the first entry, or with none, the site runs
     the protocol's released version (:meth:`version_at`).
+
+    ``reference_key`` is the column of the site's reference file that holds the Study Instance
+    UID, and ``reference_columns`` maps a protocol column name to the name the site's file gives
+    it (only the columns named differently); :func:`validation.reference.read_reference` reads
+    the file with the protocol's names and :data:`STUDY_KEY`.
     """
 
     id: str
@@ -83,6 +91,23 @@ class Site:
     reference_path: Path
     source_file: Path
     deployments: tuple[Deployment, ...] = ()
+    reference_key: str = STUDY_KEY
+    reference_columns: dict[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def reference_renames(self) -> dict[str, str]:
+        """Site column name -> protocol column name (the key too), for the columns that differ.
+
+        Examples
+        --------
+        >>> site = Site("s01", "X", "", (), Path("r.csv"), Path("s01.yaml"),
+        ...             reference_key="StudyUID", reference_columns={"lvh": "LVH_flag"})
+        >>> site.reference_renames
+        {'StudyUID': 'study_instance_uid', 'LVH_flag': 'lvh'}
+        """
+        renames = {self.reference_key: STUDY_KEY}
+        renames.update({theirs: ours for ours, theirs in self.reference_columns.items()})
+        return {theirs: ours for theirs, ours in renames.items() if theirs != ours}
 
     def version_at(self, month: str, released: str) -> str:
         """The model version this site runs in production month ``month`` (``YYYY-MM``).
@@ -136,15 +161,35 @@ def load_site(path: str | Path, *, root: str | Path = ".") -> Site:
         raise ConfigError(
             f"{path}: deployments must be in strictly increasing month order (from:), got {starts}"
         )
+    reference = data["reference"]
+    _check_reference_mapping(path, reference["key"], reference["columns"])
     return Site(
         id=data["id"],
         name=data["name"],
         country=data.get("country", ""),
         partitions=partitions,
-        reference_path=root / data["reference"]["path"],
+        reference_path=root / reference["path"],
         source_file=path,
         deployments=deployments,
+        reference_key=reference["key"],
+        reference_columns=dict(reference["columns"]),
     )
+
+
+def _check_reference_mapping(path: Path, key: str, columns: dict[str, str]) -> None:
+    """The site's column names must be distinct, and the key is named by ``key`` only."""
+    if STUDY_KEY in columns:
+        raise ConfigError(
+            f"{path}: reference.columns maps {STUDY_KEY!r}; name the site's study key column "
+            f"with reference.key instead"
+        )
+    named = [key, *columns.values()]
+    repeated = sorted({name for name in named if named.count(name) > 1})
+    if repeated:
+        raise ConfigError(
+            f"{path}: reference.key and reference.columns must name distinct columns of the "
+            f"site's file, got {repeated} more than once"
+        )
 
 
 def check_deployments(sites: Iterable[Site], versions: Iterable[str]) -> None:

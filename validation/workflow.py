@@ -127,6 +127,7 @@ SITE, VENDOR, VERSION, KIND, MONTH = "{site}", "{vendor}", "{version}", "{kind}"
 LOGS = {
     "demo": "demo.log",
     "postmarket_demo": "postmarket-demo.log",
+    "study_check": "study-check.log",
     "lock_check": "lock-check.log",
     "ingest": f"ingest/{SITE}/{VENDOR}.log",
     "infer": f"infer/{VERSION}/{SITE}/{VENDOR}.log",
@@ -313,6 +314,11 @@ class Layout:
     def audit(self) -> str:
         """``audit.jsonl``: the run's append-only, hash-chained audit trail."""
         return self._path("audit.jsonl")
+
+    @property
+    def study_check(self) -> str:
+        """``study-check.json``: the record of ``mval study check``, which ingestion waits for."""
+        return self._path("study-check.json")
 
     @property
     def lock_status(self) -> str:
@@ -532,6 +538,20 @@ def report_paths(config: dict[str, Any]) -> list[str]:
 def audit_path(config: dict[str, Any]) -> str:
     """The run's append-only audit trail: ``results/<protocol>/audit.jsonl``."""
     return layout(config).audit
+
+
+def existing_reference_files(config: dict[str, Any]) -> list[str]:
+    """The sites' reference files that exist now: the study check runs again when one changes
+    (one that is missing is the check's to report, with its site file and line, not Snakemake's).
+    """
+    return [str(s.reference_path) for s in sites(config) if s.reference_path.is_file()]
+
+
+def study_check_options(config: dict[str, Any]) -> str:
+    """``--site <id>`` for ``mval study check`` at a federated site (``federated.site``): there
+    only the site's own partitions and reference file are at hand; else nothing (every site)."""
+    site = (config.get("federated") or {}).get("site")
+    return f"--site {site}" if site else ""
 
 
 def lock_required(config: dict[str, Any]) -> bool:

@@ -103,3 +103,35 @@ def test_failing_vendor_fails_the_study(protocol):
         protocol,
     )
     assert ("Canon", "bias") not in {(f["stratum"], f["metric"]) for f in clean["strata_failing"]}
+
+
+# ------------------------------------------------------ degenerate models: results, not crashes
+
+
+def test_a_constant_model_is_judged_and_its_regression_is_not_evaluable(protocol):
+    """A model that reads every study the same and calls every study negative: the analysis
+    completes, the endpoints are judged (a constant reading is far from the reference: FAIL),
+    sensitivity is 0, the AUC is 0.5, and the regression lines say why they are missing."""
+    from validation.analysis.method_comparison import method_comparison
+
+    studies = _studies().assign(measurement=9.0, probability=0.1, predicted=0)
+    rows = {r["metric"]: r for r in endpoint_rows(assess(studies, protocol), protocol)}
+    assert rows["sensitivity"]["estimate"] == 0.0 and rows["sensitivity"]["verdict"] == "FAIL"
+    assert rows["auc"]["estimate"] == pytest.approx(0.5)
+    assert rows["loa_low"]["verdict"] == "FAIL"
+    assert _acceptance(list(rows.values()), [], protocol)["verdict"] == "FAIL"
+    record = method_comparison(studies, protocol)
+    for fit in ("deming", "passing_bablok"):
+        assert math.isnan(record[fit]["slope"]) and record[fit]["ci_method"] == "not evaluable"
+        assert "y must not be constant" in record[fit]["reason"]
+    assert record["kappa"]["estimate"] == 0.0
+
+
+def test_too_few_studies_are_not_evaluable_with_the_reason_and_fail_the_study(protocol):
+    studies = _studies(n=2)
+    rows = endpoint_rows(assess(studies, protocol), protocol)
+    undefined = [r for r in rows if r["verdict"] == "NOT EVALUABLE"]
+    assert {r["metric"] for r in undefined} >= {"bias", "loa_low", "loa_high", "mae"}
+    assert all(r["reason"] == "undefined (n < 3)" for r in undefined if r["kind"] == "measurement")
+    assert all("reason" not in r for r in rows if r["verdict"] != "NOT EVALUABLE")
+    assert _acceptance(rows, [], protocol)["verdict"] == "FAIL"

@@ -7,6 +7,7 @@ import json
 import tarfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from validation.exceptions import BundleError
@@ -242,3 +243,22 @@ def test_incomplete_bundle_is_refused(study, centre):
     members[MANIFEST] = json.dumps(manifest).encode()
     _resign(path, members, "s01", "keys/s01.key")
     _refused(path, centre, "incomplete: predictions/1.1.0/s01/Canon.csv missing")
+
+
+def test_a_mapped_sites_reference_leaves_with_the_protocols_column_names(study, centre):
+    reference = Path("data/demo/reference/s01.csv")
+    table = pd.read_csv(reference, dtype=str, keep_default_na=False)
+    renamed = {"study_instance_uid": "StudyUID", "consensus_ivsd_mm": "IVSd_cons", "lvh": "LVH"}
+    table.rename(columns=renamed).to_csv(reference, index=False)
+    site_file = Path("sites/s01.yaml")
+    site_file.write_text(
+        site_file.read_text().replace(
+            "  key: study_instance_uid\n",
+            "  key: StudyUID\n  columns: {consensus_ivsd_mm: IVSd_cons, lvh: LVH}\n",
+        )
+    )
+    bundle = verify_bundle(_export(), **centre)
+    released = pd.read_csv(io.BytesIO(bundle.members["reference/s01.csv"]), dtype=str)
+    assert {"study_instance_uid", "consensus_ivsd_mm", "lvh"} <= set(released.columns)
+    assert not {"StudyUID", "IVSd_cons", "LVH"} & set(released.columns)
+    assert released["consensus_ivsd_mm"].tolist() == table["consensus_ivsd_mm"].tolist()

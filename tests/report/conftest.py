@@ -267,10 +267,21 @@ def make_study(
                 },
                 "preprocessing": {"target_spacing_mm": 0.25, "size": 128, "frames": 16},
                 "inputs": {"modality": "US", "view": "parasternal long axis, 2D, grayscale cine"},
-                "outputs": {
-                    "measurement": "IVSd at end-diastole in millimetres",
-                    "probability": "probability that IVSd is 12 mm or more",
-                },
+                "outputs": [
+                    {
+                        "name": "ivsd_mm",
+                        "role": "measurement",
+                        "unit": "mm",
+                        "shape": ["batch"],
+                        "description": "IVSd at end-diastole in millimetres",
+                    },
+                    {
+                        "name": "lvh_probability",
+                        "role": "probability",
+                        "shape": ["batch"],
+                        "description": "probability that IVSd is 12 mm or more",
+                    },
+                ],
                 "intended_use": "Measurement of IVSd to assist a qualified reader.",
                 "training_data": {
                     "cohort": "development (synthetic)",

@@ -136,7 +136,21 @@ def _results(protocol, *, rejected: int = 0, synthetic: bool = True) -> dict[str
             "card": {
                 "description": "Test CNN measuring IVSd.",
                 "inputs": {"view": "parasternal long axis"},
-                "outputs": {"measurement": "IVSd in mm", "probability": "probability of LVH"},
+                "outputs": [
+                    {
+                        "name": "ivsd_mm",
+                        "role": "measurement",
+                        "unit": "mm",
+                        "shape": ["batch"],
+                        "description": "IVSd in mm",
+                    },
+                    {
+                        "name": "lvh_probability",
+                        "role": "probability",
+                        "shape": ["batch"],
+                        "description": "probability of LVH",
+                    },
+                ],
                 "training_data": {
                     "sites": ["d01", "d02"],
                     "vendors": ["GE", "Philips"],
@@ -337,6 +351,7 @@ def test_submission_summary_per_kind(results):
         if ep["primary"] and ep["unit"] == "mm":
             assert num(ep["estimate"]) + " mm" in text
     assert "ultrasound vendor Canon" in text
+    assert "Outputs: IVSd in mm; probability of LVH." in text  # the card's list, in order
     text = _text(_render(results, "submission_summary", "de-novo"))
     assert "De Novo Summary: EchoTest" in text and "Class II" in text
     assert "Predicate device" not in text and "Benefit-risk determination" in text

@@ -14,9 +14,6 @@ import pandas as pd
 import pytest
 
 from tests.report.conftest import make_study
-from validation.protocol import load_protocol
-from validation.schemas import validate_document
-from validation.surveillance.signals import month_range
 from validation.demo.deployment import (
     Shift,
     segment_means,
@@ -24,6 +21,9 @@ from validation.demo.deployment import (
     synthetic_history,
     synthetic_validation,
 )
+from validation.protocol import load_protocol
+from validation.schemas import validate_document
+from validation.surveillance.signals import month_range
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The demo's layout: 4 sites, 3 vendors each.

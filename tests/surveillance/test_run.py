@@ -14,9 +14,9 @@ import pytest
 
 from tests.surveillance.conftest import READING_SD, write_deployment
 from validation.cli import main
+from validation.demo.deployment import Shift
 from validation.exceptions import ALARM_EXIT, IntegrityError
 from validation.surveillance.run import run_surveillance
-from validation.demo.deployment import Shift
 
 SHIFT = Shift("s02", "GE", "2027-01", 1.5 * READING_SD, "EchoPAC 206 upgrade")
 

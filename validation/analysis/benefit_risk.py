@@ -103,19 +103,24 @@ def _measurement(agreement: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def benefit_risk(
-    classification: Mapping[str, Any], agreement: Mapping[str, Any], *, per: int = 1000
+    classification: Mapping[str, Any] | None,
+    agreement: Mapping[str, Any] | None,
+    *,
+    per: int = 1000,
 ) -> dict[str, Any]:
     """Expected outcomes per ``per`` patients and the measurement error in plain terms.
 
     Parameters
     ----------
-    classification : mapping
+    classification : mapping or None
         The ``classification`` block of ``results.json``: ``n`` and ``prevalence``,
         ``sensitivity``, ``specificity``, each ``{"estimate", "ci_low", "ci_high"}``. The
-        not-estimable form ``{"n": k}`` gives NaN counts and ``estimable: False``.
-    agreement : mapping
+        not-estimable form ``{"n": k}`` gives NaN counts and ``estimable: False``; None (a
+        protocol without a finding) gives a None ``classification``.
+    agreement : mapping or None
         The ``agreement`` block: ``bias``, ``bias_ci``, ``loa_low``, ``loa_high``,
-        ``loa_low_ci``, ``loa_high_ci``, ``loa_multiplier``, ``mae``.
+        ``loa_low_ci``, ``loa_high_ci``, ``loa_multiplier``, ``mae``; None (a protocol
+        without a measurement) gives a None ``measurement``.
     per : int, default 1000
         The size of the notional group of patients.
 
@@ -171,13 +176,13 @@ def benefit_risk(
     (95.0, 'over')
     """
     for name, block in (("classification", classification), ("agreement", agreement)):
-        if not isinstance(block, Mapping):
+        if block is not None and not isinstance(block, Mapping):
             raise TypeError(
                 f"{name} must be a mapping (a results.json block); got {type(block).__name__}"
             )
     if isinstance(per, bool) or not isinstance(per, int) or per < 1:
         raise TypeError(f"per must be a positive integer; got {per!r}")
     return {
-        "classification": _classification(classification, per),
-        "measurement": _measurement(agreement),
+        "classification": None if classification is None else _classification(classification, per),
+        "measurement": None if agreement is None else _measurement(agreement),
     }

@@ -118,15 +118,17 @@ def assess(
     protocol: Protocol,
     *,
     confidence: float | None = None,
-    groups: tuple[str, ...] = ("measurement", "classification"),
+    groups: tuple[str, ...] | None = None,
 ) -> Assessment:
     """Bland-Altman agreement, MAE, RMSE, accuracy and AUC of the model, as the protocol says.
 
     ``confidence`` defaults to the protocol's; ``groups`` limits the work to the measurement
-    or the classification metrics. Undefined metrics (a stratum with one class, fewer than 3
-    studies) are NaN: their warnings are silenced here because the NaN itself is reported.
+    or the classification metrics (default: those of the outputs the protocol declares).
+    Undefined metrics (a stratum with one class, fewer than 3 studies) are NaN: their warnings
+    are silenced here because the NaN itself is reported.
     """
     n = len(studies)
+    groups = declared_groups(protocol) if groups is None else groups
     level = protocol.confidence if confidence is None else confidence
     model = studies["measurement"].to_numpy()
     reference = studies["reference"].to_numpy()
@@ -170,6 +172,32 @@ def assess(
         patients=None if clusters is None else int(np.unique(clusters).shape[0]),
         clustered=clustered,
     )
+
+
+def declared_groups(protocol: Protocol) -> tuple[str, ...]:
+    """The metric groups of the protocol's outputs: "measurement" with a measurement,
+    "classification" with a finding."""
+    declared = (("measurement", protocol.measurement), ("classification", protocol.finding))
+    return tuple(group for group, output in declared if output is not None)
+
+
+def stratum_metrics(protocol: Protocol) -> tuple[str, ...]:
+    """The metrics of :data:`STRATUM_METRICS` the protocol's outputs define."""
+    groups = declared_groups(protocol)
+    return tuple(
+        m
+        for m in STRATUM_METRICS
+        if ("measurement" if m in _MEASUREMENT else "classification") in groups
+    )
+
+
+def not_evaluable_reason(value: MetricValue) -> str:
+    """Why a metric has no confidence interval, as the report states it."""
+    if value.method.startswith("undefined"):
+        return value.method
+    if value.n == 0:
+        return "no study"
+    return f"the interval is undefined ({value.method}, n = {value.n})"
 
 
 def assess_metric(
@@ -219,6 +247,8 @@ def endpoint_rows(pooled: Assessment, protocol: Protocol) -> list[dict]:
                 "rationale": endpoint.rationale,
             }
         )
+        if rows[-1]["verdict"] == "NOT EVALUABLE":
+            rows[-1]["reason"] = not_evaluable_reason(value)
     return rows
 
 
@@ -235,7 +265,7 @@ def strata_rows(studies: pd.DataFrame, protocol: Protocol) -> list[dict]:
         goals = protocol.judged_goals(dimension)
         for stratum, group in studies.groupby(dimension, sort=True):
             metrics = assess(group, protocol).metrics()
-            for metric in STRATUM_METRICS:
+            for metric in stratum_metrics(protocol):
                 value = metrics[metric]
                 goal = goals.get(metric)
                 met = goal.met(value.ci_low, value.ci_high) if goal else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -78,33 +79,60 @@ def method_comparison(studies: pd.DataFrame, protocol: Protocol) -> dict[str, An
     x = studies["reference"].to_numpy(dtype=float)
     y = studies["measurement"].to_numpy(dtype=float)
     ratio = protocol.analysis.deming_error_ratio
+    out: dict[str, Any] = {"n": n}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        ccc = lin_ccc(x, y, confidence=level)
-        kappa = cohen_kappa(
-            studies["label"].to_numpy(), studies["predicted"].to_numpy(), confidence=level
-        )
-        pair = pd.DataFrame({"reference": x, "model": y})
-        fit = deming(x, y, error_ratio=ratio, confidence=level)
-        return {
-            "n": n,
-            "deming": {**_fit(fit), "error_ratio": ratio},
-            "passing_bablok": _fit(passing_bablok(x, y, confidence=level)),
-            "ccc": {
+        if protocol.measurement is None:
+            out |= {"deming": None, "passing_bablok": None, "ccc": None, "icc": None}
+        else:
+            ccc = lin_ccc(x, y, confidence=level)
+            pair = pd.DataFrame({"reference": x, "model": y})
+            out["deming"] = {
+                **_fit_or_reason(lambda: deming(x, y, error_ratio=ratio, confidence=level), n),
+                "error_ratio": ratio,
+            }
+            out["passing_bablok"] = _fit_or_reason(
+                lambda: passing_bablok(x, y, confidence=level), n
+            )
+            out["ccc"] = {
                 "estimate": ccc.ccc,
                 "ci_low": ccc.ci.low,
                 "ci_high": ccc.ci.high,
                 "precision": ccc.precision,
                 "accuracy": ccc.accuracy,
-            },
-            "icc": _icc_table(pair, level),
-            "kappa": {
+            }
+            out["icc"] = _icc_table(pair, level)
+        if protocol.finding is None:
+            out["kappa"] = None
+        else:
+            kappa = cohen_kappa(
+                studies["label"].to_numpy(), studies["predicted"].to_numpy(), confidence=level
+            )
+            out["kappa"] = {
                 "estimate": kappa.kappa,
                 "ci_low": kappa.ci.low,
                 "ci_high": kappa.ci.high,
                 "observed_agreement": kappa.observed_agreement,
                 "expected_agreement": kappa.expected_agreement,
-            },
+            }
+    return out
+
+
+def _fit_or_reason(fit: Callable[[], MethodComparisonFit], n: int) -> dict[str, Any]:
+    """The fitted line, or, when no line can be fitted (a model that reads every study the
+    same, a constant reference), an undefined line with the reason: NOT EVALUABLE in the
+    report, never a crash of the analysis."""
+    try:
+        return _fit(fit())
+    except ValueError as exc:
+        return {
+            "intercept": math.nan,
+            "intercept_ci": [math.nan, math.nan],
+            "slope": math.nan,
+            "slope_ci": [math.nan, math.nan],
+            "ci_method": "not evaluable",
+            "n": n,
+            "reason": str(exc),
         }
 
 

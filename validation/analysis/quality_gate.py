@@ -254,7 +254,8 @@ def quality_gate(gated: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
         sex, age, bmi, patient_id``.
     protocol : Protocol
         The loaded protocol: its confidence level, proportion interval method, strata, age and
-        BMI bands, minimum stratum size, the finding's threshold, cluster column, bootstrap plan and the
+        BMI bands, minimum stratum size, the finding's threshold, cluster column, bootstrap plan and
+        the
         sensitivity and specificity endpoints with their goals.
 
     Returns

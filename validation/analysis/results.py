@@ -82,7 +82,10 @@ def software_record() -> dict[str, Any]:
     }
 
 
-def _agreement(pooled: Assessment) -> dict[str, Any]:
+def _agreement(pooled: Assessment, protocol: Protocol) -> dict[str, Any] | None:
+    """The pooled agreement block; None when the protocol declares no measurement."""
+    if protocol.measurement is None:
+        return None
     ba, mae, rmse = pooled.agreement, pooled.mae, pooled.rmse
     if ba is None or mae is None or rmse is None:
         return {"n": pooled.n}
@@ -99,7 +102,10 @@ def _agreement(pooled: Assessment) -> dict[str, Any]:
     }
 
 
-def _classification(pooled: Assessment) -> dict[str, Any]:
+def _classification(pooled: Assessment, protocol: Protocol) -> dict[str, Any] | None:
+    """The pooled classification block; None when the protocol declares no finding."""
+    if protocol.finding is None:
+        return None
     acc = pooled.accuracy
     if acc is None:
         return {"n": 0}
@@ -258,8 +264,8 @@ def _versions(
             "endpoints": endpoints,
             "acceptance": acceptance,
             "multiplicity": multiplicity,
-            "agreement": _agreement(pooled),
-            "classification": _classification(pooled),
+            "agreement": _agreement(pooled, protocol),
+            "classification": _classification(pooled, protocol),
             "strata": strata,
             "independence": data_independence(
                 studies,
@@ -414,8 +420,8 @@ def analyse(
         "endpoints": endpoints,
         "acceptance": _acceptance(endpoints, strata, protocol),
         "multiplicity": multiplicity,
-        "agreement": _agreement(pooled),
-        "classification": _classification(pooled),
+        "agreement": _agreement(pooled, protocol),
+        "classification": _classification(pooled, protocol),
         "method_comparison": method_comparison(studies, protocol),
         "reference_standard_quality": reference_quality(studies, protocol),
         "heterogeneity": site_heterogeneity(studies, protocol),

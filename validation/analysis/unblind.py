@@ -22,6 +22,7 @@ from validation.exceptions import AnalysisError
 from validation.hashing import sha256_file
 from validation.ingest.checks import REASONS
 from validation.protocol import Protocol
+from validation.reference import read_reference
 from validation.sites import Site
 
 #: Columns of the ingest accounting that describe a study's acquisition and patient: the
@@ -66,18 +67,7 @@ def _read_csvs(paths: list[Path], what: str) -> pd.DataFrame:
 
 def _read_reference(site: Site, protocol: Protocol) -> tuple[pd.DataFrame, dict]:
     path = site.reference_path
-    try:
-        table = pd.read_csv(path, dtype={"study_instance_uid": str})
-    except FileNotFoundError:
-        raise AnalysisError(f"site {site.id}: sealed reference file {path} not found") from None
-    needed = ["study_instance_uid", *protocol.reference_standard.columns]
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        raise AnalysisError(f"{path}: reference file lacks column(s) {missing}")
-    duplicated = table["study_instance_uid"].duplicated()
-    if duplicated.any():
-        first = table.loc[duplicated, "study_instance_uid"].iloc[0]
-        raise AnalysisError(f"{path}: {int(duplicated.sum())} repeated study UID(s), e.g. {first}")
+    table = read_reference(site, protocol.reference_standard, error=AnalysisError)
     table = table.assign(site=site.id)
     record = {"site": site.id, "path": str(path), "sha256": sha256_file(path), "rows": len(table)}
     return table, record

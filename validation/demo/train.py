@@ -306,19 +306,33 @@ def _card(settings, prep, weights, model, n_fit, n_hold, mae, version, change) -
             "sop_class": "1.2.840.10008.5.1.4.1.1.3.1 (Ultrasound Multi-frame Image)",
             "view": "parasternal long axis, 2D cine",
             "required_attributes": ["SequenceOfUltrasoundRegions.PhysicalDeltaX/Y"],
-            "tensor": f"(batch, {prep.frames}, {prep.size}, {prep.size}) float32 in [0, 1] at "
-            f"{prep.target_spacing_mm} mm per pixel",
+            # the input tensor contract; frames, size and spacing are the preprocessing block's
+            "channels": 1,
+            "scaling": "unit",
+            "crop": "top_centre",
             # the reading rules (validation.ingest.rules): trained on grey loops of this length
             "colour": "luminance",
             "min_frames": prep.frames,
             "min_region_mm": [prep.size * prep.target_spacing_mm] * 2,  # the field it sees
             "regions": "single",
         },
-        "outputs": {
-            "ivsd_mm": "IVSd at end-diastole in mm (minimum septal thickness over the loop)",
-            "lvh_probability": f"probability that IVSd is {LVH_THRESHOLD_MM:g} mm or more "
-            "(left-ventricular hypertrophy)",
-        },
+        "outputs": [  # in the order of IVSdModel.forward's return tuple
+            {
+                "name": "ivsd_mm",
+                "role": "measurement",
+                "unit": "mm",
+                "shape": ["batch"],
+                "description": "IVSd at end-diastole in mm (minimum septal thickness over the "
+                "loop)",
+            },
+            {
+                "name": "lvh_probability",
+                "role": "probability",
+                "shape": ["batch"],
+                "description": f"probability that IVSd is {LVH_THRESHOLD_MM:g} mm or more "
+                "(left-ventricular hypertrophy)",
+            },
+        ],
         "intended_use": "Measurement of IVSd and flagging of left-ventricular hypertrophy on "
         "adult transthoracic echocardiograms, to assist a qualified reader who confirms every "
         "measurement.",

@@ -176,9 +176,14 @@ def export_bundle(
         if n_rows is not None:
             rows[name] = n_rows
 
-    def release(source: Path, what: str, name: str, allowed, **options) -> pd.DataFrame:
-        """Add the released table; verbatim when nothing in it was withheld or rewritten."""
+    def release(
+        source: Path, what: str, name: str, allowed, renames=None, **options
+    ) -> pd.DataFrame:
+        """Add the released table; verbatim when nothing in it was withheld, renamed (a site's
+        reference columns get the protocol's names) or rewritten."""
         table = _read_table(source, what, out, site.id)
+        if renames:
+            table = table.rename(columns=renames)
         try:
             released = disclosure.release_table(
                 table, name=name, allowed=allowed, site=site.id, **options
@@ -187,7 +192,9 @@ def export_bundle(
             raise BundleError(str(out), site.id, str(exc)) from None
         withheld.extend(released.withheld)
         rewritten.extend(released.rewritten)
-        unchanged = released.table.equals(table) and list(released.table) == list(table)
+        unchanged = (
+            not renames and released.table.equals(table) and list(released.table) == list(table)
+        )
         data = source.read_bytes() if unchanged else _csv_bytes(released.table)
         add(name, data, len(released.table))
         return table
@@ -215,6 +222,7 @@ def export_bundle(
         "sealed reference file",
         reference_name(site.id),
         _reference_columns(protocol),
+        site.reference_renames,
     )
     lock_file = lock_path(protocol.path)
     lock_name = f"lock/{lock_file.name}"

@@ -22,7 +22,7 @@ from validation.analysis.results import analyse
 from validation.exceptions import AnalysisError, BundleError
 from validation.federated.bundle import VerifiedBundle, reference_name, verify_bundle
 from validation.protocol import load_protocol
-from validation.sites import Site
+from validation.sites import STUDY_KEY, Site
 from validation.workflow import AnalysisFiles, FederatedFiles, Layout
 
 
@@ -204,7 +204,13 @@ def pool_bundles(
     protocol = load_protocol(protocol_path)
     sent = {b.site for b in bundles}
     pooled_sites = [
-        dataclasses.replace(s, reference_path=pooled / reference_name(s.id))
+        # a bundle's reference file has the protocol's column names (the site's mapping applied)
+        dataclasses.replace(
+            s,
+            reference_path=pooled / reference_name(s.id),
+            reference_key=STUDY_KEY,
+            reference_columns={},
+        )
         for s in sites
         if s.id in sent
     ]

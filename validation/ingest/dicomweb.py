@@ -226,6 +226,63 @@ def fetch_partition(
     return summary
 
 
+def probe(
+    url: str,
+    study_filter: Mapping[str, Any] | None = None,
+    *,
+    session: requests.Session | None = None,
+    timeout: float = 10.0,
+) -> int:
+    """Ask a DICOMweb server one QIDO-RS study search (``limit=1``): does it answer?
+
+    What ``mval study check`` asks of a DICOMweb partition before a run: the same search
+    :func:`fetch_partition` starts with, without listing or retrieving anything, and without
+    retries.
+
+    Parameters
+    ----------
+    url : str
+        DICOMweb service root, e.g. ``"http://127.0.0.1:8042/dicom-web"``.
+    study_filter : mapping, optional
+        The partition's QIDO-RS study-level query parameters.
+    session : requests.Session, optional
+        HTTP session to use (credentials, headers, certificates).
+    timeout : float, default 10.0
+        Seconds to wait for the server to connect and to answer.
+
+    Returns
+    -------
+    int
+        The number of matching studies in the answer: 0 (none matches) or 1.
+
+    Raises
+    ------
+    IngestError
+        As :func:`fetch_partition`: the server cannot be reached, or refuses the search, or
+        answers something other than DICOM JSON. The message names the URL.
+    """
+    url = _check_url(url)
+    filters = {str(key): str(value) for key, value in (study_filter or {}).items()}
+    client = _client(url, session, timeout, 0)
+    where = f"{url}/studies"
+    try:
+        found = client.search_for_studies(search_filters=filters, limit=1)
+    except requests.exceptions.HTTPError as exc:
+        raise IngestError(
+            f"DICOMweb server {url}: QIDO-RS search {where} failed: {_http_status(exc, hint=True)}"
+        ) from None
+    except (requests.exceptions.JSONDecodeError, json.JSONDecodeError) as exc:
+        raise IngestError(
+            f"DICOMweb server {url}: QIDO-RS search {where} did not return DICOM JSON "
+            f"({exc}); is the URL the DICOMweb service root?"
+        ) from None
+    except requests.exceptions.RequestException as exc:
+        raise _unreachable(url, exc) from None
+    except ValueError as exc:
+        raise IngestError(f"DICOMweb server {url}: QIDO-RS search {where} failed: {exc}") from None
+    return len(found)
+
+
 def materialize(
     partition: Partition,
     cache_root: str | Path,

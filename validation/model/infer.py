@@ -21,11 +21,13 @@ from typing import Any
 import pandas as pd
 import torch
 
-from validation.exceptions import DecoderMissingError, IngestError
+from validation.columns import MEASUREMENT, PROBABILITY
+from validation.exceptions import DecoderMissingError, IngestError, ModelContractError
 from validation.hashing import sha256_bytes
 from validation.ingest.dicom import Unmeasurable
 from validation.ingest.pixels import decode_cine
 from validation.ingest.rules import ImageRules
+from validation.model.contract import check_outputs
 from validation.model.preprocess import Preprocessing, check_loop, preprocess_batch
 from validation.model.registry import LockedModel
 from validation.schemas import load_table
@@ -40,12 +42,15 @@ PREDICTION_COLUMNS = [
     "file_sha256",
     "status",
     "detail",
-    "measurement",
-    "probability",
+    MEASUREMENT,
+    PROBABILITY,
     "model_name",
     "model_version",
     "model_sha256",
 ]
+#: The predictions column each output role fills, and how many decimals it keeps.
+ROLE_COLUMNS = {"measurement": MEASUREMENT, "probability": PROBABILITY}
+_DECIMALS = {"measurement": 4, "probability": 6}
 _PROGRESS_SECONDS = 10.0
 _PREFETCH = 2  # batches loaded ahead of the forward pass
 
@@ -105,9 +110,18 @@ def _reject(record: dict[str, Any], exc: Exception) -> None:
         file_sha256="",
         status="quality_rejected",
         detail=f"{what}: {exc}"[:300],
-        measurement="",
-        probability="",
+        **dict.fromkeys(ROLE_COLUMNS.values(), ""),
     )
+
+
+def _fill(records: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    """Write each role's values (checked, in batch order) into the predicted records' columns;
+    a role the model does not output stays empty."""
+    predicted = [r for r in records if r["status"] == "predicted"]
+    for role, column in ROLE_COLUMNS.items():
+        role_values = values.get(role)
+        for i, record in enumerate(predicted):
+            record[column] = "" if role_values is None else f"{role_values[i]:.{_DECIMALS[role]}f}"
 
 
 def run_inference(
@@ -145,6 +159,14 @@ def run_inference(
     -------
     dict
         Counts of ``predicted`` and ``quality_rejected`` studies.
+
+    Raises
+    ------
+    ModelContractError
+        When a batch's outputs break the card's contract (:mod:`validation.model.contract`):
+        the run stops and no table is left behind.
+    IngestError
+        When the accounting is missing or an included file vanished.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
@@ -184,12 +206,13 @@ def run_inference(
                 ahead.append(loader.submit(_prepare, following, prep, model, rules))
             if tensors is not None:
                 with torch.inference_mode():
-                    ivsd, probability = model.module(tensors)
-                values = iter(zip(ivsd.tolist(), probability.tolist(), strict=True))
-                for record in records:
-                    if record["status"] == "predicted":
-                        mm, p = next(values)
-                        record.update(measurement=f"{mm:.4f}", probability=f"{p:.6f}")
+                    returned = model.forward(tensors)
+                try:  # a model defect, not a study's: it stops the run
+                    _fill(records, check_outputs(model.card, returned, len(tensors)))
+                except ModelContractError:
+                    handle.close()
+                    out_csv.unlink()  # never leave a partial table behind
+                    raise
             for record in records:
                 counts[record["status"]] += 1
                 writer.writerow(record)

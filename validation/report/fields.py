@@ -22,6 +22,20 @@ def block(parent: Mapping[str, Any] | None, key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def entries(parent: Mapping[str, Any] | None, key: str) -> list[Mapping[str, Any]]:
+    """The mappings of the list ``parent[key]``; an absent key or a non-list reads as empty.
+
+    Examples
+    --------
+    >>> entries({"a": [{"b": 1}, "x"]}, "a"), entries({"a": {"b": 1}}, "a"), entries(None, "a")
+    ([{'b': 1}], [], [])
+    """
+    value = (parent or {}).get(key)
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
 def pair(value: Any) -> list[float | None] | None:
     """A ``[low, high]`` interval as numbers, or None when absent or wholly undefined.
 

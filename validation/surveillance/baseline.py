@@ -9,7 +9,8 @@ validation analysis does not move the baseline; the run only notes that a source
 
 Per segment (site x vendor) and pooled (site and vendor ``"*"``), the baseline holds: the number
 of analysed studies, mean and SD of the predicted measurement, the agreement with the reference
-reading (``agreement``: pairs, mean and SD of predicted minus reference measurement, the yardstick of the
+reading (``agreement``: pairs, mean and SD of predicted minus reference measurement, the
+yardstick of the
 audited-bias signal, and the sensitivity and specificity of the finding's call), the positive rate
 (probability at or above the protocol threshold), the exclusion rate at ingest, the software
 versions and scanner models seen, samples of age, BMI and predicted measurement (exact up to

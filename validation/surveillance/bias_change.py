@@ -271,7 +271,9 @@ def bias_change_signals(
     labels are recorded as not assessed.
     """
     matched = labelled[labelled["matched"] & labelled["reference"].notna()].copy()
-    matched["difference"] = matched["measurement"].astype(float) - matched["reference"].astype(float)
+    matched["difference"] = matched["measurement"].astype(float) - matched["reference"].astype(
+        float
+    )
     settings = plan.settings
     delay = int(settings.label_delay_months)
     probabilities = tuple([1.0 / (delay + 1)] * (delay + 1))

@@ -333,7 +333,8 @@ def chart_limits(
     Parameters
     ----------
     baseline_segments : dict
-        The baseline's segments (site, vendor) -> record (``n``, ``mean_measurement``, ``sd_measurement``,
+        The baseline's segments (site, vendor) -> record (``n``, ``mean_measurement``,
+        ``sd_measurement``,
         ``positive_rate``), the pooled one included.
     n : ndarray
         Predicted studies per segment (the non-pooled ones, in ``baseline_segments`` order)

@@ -89,7 +89,8 @@ class Settings:
     exclusion_margin : float
         Minimum excess of the monthly exclusion rate over the baseline's for an alarm.
     min_shift : float
-        Minimum material shift of the mean predicted measurement (in its unit) for an ``output_mean`` alarm.
+        Minimum material shift of the mean predicted measurement (in its unit) for an
+        ``output_mean`` alarm.
     min_rate_change : float
         Minimum material change of the positive rate for an ``output_positive_rate`` alarm.
     confidence : float

@@ -23,12 +23,11 @@ import pandas as pd
 
 from validation.report.badges import badge, met
 from validation.report.evidence.kinds import evidence_sections
-from validation.report.fields import block
+from validation.report.fields import block, entries
 from validation.report.labels import (
     DIMENSIONS,
     dimension_title,
     metric_unit,
-    plain,
     site_names,
     stratum_label,
 )
@@ -383,20 +382,6 @@ def _limitations(
     return {"study": study, "general": general}
 
 
-def _card_outputs(outputs: Any) -> list[dict[str, str]]:
-    """The model card's outputs as ``{"name", "text"}``: a list of outputs (each with its
-    ``name`` and ``description``) or, in older cards, a mapping of name to description."""
-    if isinstance(outputs, Mapping):
-        return [{"name": str(k), "text": plain(v)} for k, v in outputs.items()]
-    if isinstance(outputs, list):
-        return [
-            {"name": str(o.get("name", "")), "text": str(o.get("description") or o.get("role"))}
-            for o in outputs
-            if isinstance(o, Mapping)
-        ]
-    return []
-
-
 def _submission(
     results: Mapping[str, Any],
     kind: str,
@@ -408,7 +393,7 @@ def _submission(
     model = results.get("model") or {}
     card = model.get("card") or {}
     inputs = block(card, "inputs")
-    outputs = _card_outputs(card.get("outputs"))
+    outputs = entries(card, "outputs")  # in the forward's order
     training = block(card, "training_data")
     endpoints = [{**e, "verdict": badge(e.get("verdict"))} for e in results.get("endpoints") or []]
     sites = (results.get("data") or {}).get("sites") or []
@@ -427,7 +412,9 @@ def _submission(
         "model_version": model.get("version", ""),
         "model_description": card.get("description", ""),
         "view": inputs.get("view"),
-        "outputs": outputs,
+        "outputs": [
+            {"name": str(o.get("name", "")), "text": str(o.get("description", ""))} for o in outputs
+        ],
         "training_sites": [str(s) for s in training.get("sites") or []],
         "training_vendors": [str(v) for v in training.get("vendors") or []],
         "training_studies": training.get("studies_fit"),

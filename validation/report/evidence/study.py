@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from validation.report.fields import block
+from validation.report.fields import block, entries
 from validation.report.filters import suffix
 from validation.report.labels import humanize, plain, site_names
 from validation.report.outputs import outputs_of, present, text_words
@@ -141,7 +141,7 @@ def _device(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
     protocol, model = results["protocol"], results["model"]
     device, card = protocol["device"], _card(results)
     inputs = block(card, "inputs")
-    outputs = block(card, "outputs")
+    outputs = entries(card, "outputs")  # in the forward's order
     prep = block(card, "preprocessing")
     weights = block(card, "weights")
     training = block(card, "training_data")
@@ -186,7 +186,10 @@ def _device(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
         },
         "inputs": [_item(INPUT_LABELS[k], inputs[k]) for k in INPUT_LABELS if k in inputs]
         + [_item(humanize(k), v) for k, v in inputs.items() if k not in INPUT_LABELS],
-        "outputs": [{"name": str(k), "text": plain(v)} for k, v in outputs.items()],
+        "outputs": [
+            {"name": str(o.get("name", "")), "text": plain(o.get("description", ""))}
+            for o in outputs
+        ],
         "threshold": results["analysis"].get("threshold"),
         "preprocessing": [
             {
