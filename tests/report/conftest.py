@@ -331,8 +331,8 @@ def make_study(
         "acceptance": acceptance,
         "overall_verdict": acceptance["verdict"],
         "multiplicity": multiplicity,
-        "agreement": _agreement(pooled),
-        "classification": _classification(pooled),
+        "agreement": _agreement(pooled, protocol),
+        "classification": _classification(pooled, protocol),
         "strata": strata,
         "study_table": "analysed.csv",
     }
@@ -447,8 +447,8 @@ def _versions_blocks(
                     "endpoints": endpoints,
                     "acceptance": _acceptance(endpoints, strata, protocol),
                     "multiplicity": multiplicity,
-                    "agreement": _agreement(pooled),
-                    "classification": _classification(pooled),
+                    "agreement": _agreement(pooled, protocol),
+                    "classification": _classification(pooled, protocol),
                     "strata": strata,
                     "independence": data_independence(
                         candidate, {"training_data": card}, [site for site, _ in SITES]

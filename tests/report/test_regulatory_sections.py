@@ -112,8 +112,8 @@ def _results(protocol, *, rejected: int = 0, synthetic: bool = True) -> dict[str
         row["verdict"] = row["verdict"] if row["primary"] else "NOT TESTED"
     strata = strata_rows(studies, protocol)
     acceptance = _acceptance(endpoints, strata, protocol)
-    classification = _classification(pooled)
-    agreement = _agreement(pooled)
+    classification = _classification(pooled, protocol)
+    agreement = _agreement(pooled, protocol)
     results = {
         "protocol": {
             "id": "demo",

@@ -40,7 +40,12 @@ from validation.report.labels import (
     site_names,
     stratum_label,
 )
-from validation.report.outputs import finding_context, measure_context, outputs_of
+from validation.report.outputs import (
+    MEASUREMENT_METRICS,
+    finding_context,
+    measure_context,
+    outputs_of,
+)
 
 #: Stratum metrics shown in the subgroup tables, in order (named by :data:`labels.METRICS`).
 TABLE_METRICS: tuple[str, ...] = (
@@ -622,10 +627,11 @@ def _tau2_unit(scale: str, unit: str, measure: Mapping[str, Any] | None) -> str:
     return f"{scale} scale"
 
 
-def heterogeneity_context(
-    results: Mapping[str, Any], measure: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """The cross-site heterogeneity block, with the facts that explain "not poolable"."""
+def heterogeneity_context(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The cross-site heterogeneity block, with the facts that explain "not poolable"; the
+    metrics of an output the protocol lacks are left out."""
+    outputs = outputs_of(results)
+    measure, finding = measure_context(outputs), finding_context(outputs)
     het = block(results, "heterogeneity")
     records = _heterogeneity_metrics(results)
     names = site_names(results)
@@ -635,7 +641,8 @@ def heterogeneity_context(
     drivers: list[dict[str, Any]] = []
     for key, label in POOLED_METRICS.items():
         rec = records.get(key)
-        if rec is None:
+        declared = measure if key in MEASUREMENT_METRICS else finding
+        if rec is None or declared is None:
             continue
         unit = metric_unit(key, measure)
         scale = str((het.get("scale") or {}).get(key, unit or "proportion"))
@@ -749,7 +756,7 @@ def subgroup_context(
         "any_small": any(t["any_small"] for t in tables),
         "failing": failing,
         "figures": _forest_figures(results, tables, endpoints, measure, finding),
-        "heterogeneity": heterogeneity_context(results, measure),
+        "heterogeneity": heterogeneity_context(results),
     }
 
 
