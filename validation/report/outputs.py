@@ -73,7 +73,9 @@ def measure_context(outputs: Mapping[str, Any] | None) -> dict[str, Any] | None:
         reading), ``difference_symbol`` (of a difference of readings: ``pp`` for ``%``),
         ``precision`` (decimals of a reading), ``digits`` (of a statistic: one more),
         ``axis`` ("LVEF (%)"), ``difference_axis`` (" (mm)" or ""), ``heading`` (", mm" or
-        "") and ``difference_heading`` (", pp" for ``%``): the unit as a table heading adds it.
+        "") and ``difference_heading`` (", pp" for ``%``): the unit as a table heading adds it;
+        ``difference_words``: the unit of a difference in words ("percentage points (pp)",
+        "mm", "no unit").
 
     Examples
     --------
@@ -106,6 +108,9 @@ def measure_context(outputs: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "difference_axis": _parenthesised(delta),
         "heading": _after_comma(symbol),
         "difference_heading": _after_comma(delta),
+        "difference_words": (
+            "percentage points (pp)" if delta == PERCENTAGE_POINTS else delta or "no unit"
+        ),
     }
 
 
