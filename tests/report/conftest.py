@@ -243,10 +243,7 @@ def make_study(
                 "label": "lvh",
                 "readers": ["reader_1_ivsd_mm", "reader_2_ivsd_mm", "reader_3_ivsd_mm"],
             },
-            "outputs": {
-                "measurement": {"name": "ivsd", "label": "IVSd", "unit": "mm", "precision": 1},
-                "finding": {"name": "lvh", "label": "LVH", "threshold": 0.5},
-            },
+            "outputs": protocol.record("outputs"),
             "multiplicity": "All primary endpoints must pass (intersection-union test); no "
             "alpha adjustment.",
             "sample_size": "560 analysable studies give 90% power for the bias endpoint and "
@@ -334,8 +331,8 @@ def make_study(
         "acceptance": acceptance,
         "overall_verdict": acceptance["verdict"],
         "multiplicity": multiplicity,
-        "agreement": _agreement(pooled),
-        "classification": _classification(pooled),
+        "agreement": _agreement(pooled, protocol),
+        "classification": _classification(pooled, protocol),
         "strata": strata,
         "study_table": "analysed.csv",
     }
@@ -450,8 +447,8 @@ def _versions_blocks(
                     "endpoints": endpoints,
                     "acceptance": _acceptance(endpoints, strata, protocol),
                     "multiplicity": multiplicity,
-                    "agreement": _agreement(pooled),
-                    "classification": _classification(pooled),
+                    "agreement": _agreement(pooled, protocol),
+                    "classification": _classification(pooled, protocol),
                     "strata": strata,
                     "independence": data_independence(
                         candidate, {"training_data": card}, [site for site, _ in SITES]

@@ -27,6 +27,7 @@ from validation.report.figures import accuracy, record, style
 from validation.report.figures import agreement as agreement_figs
 from validation.report.figures import forest as forest_plot
 from validation.report.figures.flow import flow_diagram
+from validation.report.outputs import measure_context
 
 PAGE_PT = style.PAGE_WIDTH_IN * 72
 
@@ -119,11 +120,16 @@ def _groups() -> list[dict[str, Any]]:
     ]
 
 
+#: The demo protocol's measurement, as the report names it.
+MEASURE = measure_context(
+    {"measurement": {"name": "ivsd", "label": "IVSd", "unit": "mm", "precision": 1}}
+)
+
 BIAS_PANEL = {
     "metric": "bias",
     "title": "Bias (mm)",
     "xlabel": "Bias (mm)",
-    "scale": "mm",
+    "scale": "measurement",
     "goal": {"lower": -1.0, "upper": 1.0},
     "reference": 0.3,
 }
@@ -231,7 +237,7 @@ def test_forest_marks_failing_small_undefined_and_pooled_rows() -> None:
 
 def test_bland_altman_by_vendor_shares_axes_and_frames_the_failing_vendor() -> None:
     fig = agreement_figs.bland_altman_by_vendor_figure(
-        _table(), _vendor_strata(), pooled_bias=0.5, loa_goals=(-3.0, 3.0)
+        _table(), _vendor_strata(), pooled_bias=0.5, loa_goals=(-3.0, 3.0), measure=MEASURE
     )
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title(loc="left").split(" (")[0] for ax in panels] == ["Canon", "GE", "Philips"]
@@ -245,12 +251,16 @@ def test_bland_altman_by_vendor_shares_axes_and_frames_the_failing_vendor() -> N
 
 
 def test_scatter_draws_the_deming_line() -> None:
-    fig, has_fit = agreement_figs.scatter_figure(_table(), deming={"intercept": 0.4, "slope": 0.98})
+    fig, has_fit = agreement_figs.scatter_figure(
+        _table(), MEASURE, deming={"intercept": 0.4, "slope": 0.98}
+    )
     assert has_fit
     fit = next(ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--")
     x, y = fit.get_xdata(), fit.get_ydata()
     np.testing.assert_allclose(y, 0.4 + 0.98 * np.asarray(x))
-    _, has_fit = agreement_figs.scatter_figure(_table(), deming={"intercept": None, "slope": 1.0})
+    _, has_fit = agreement_figs.scatter_figure(
+        _table(), MEASURE, deming={"intercept": None, "slope": 1.0}
+    )
     assert not has_fit
 
 
@@ -262,12 +272,12 @@ def test_scatter_draws_the_deming_line() -> None:
 FIGURES: dict[str, tuple[Callable[[pd.DataFrame], Figure], float]] = {
     "bland-altman-vendor": (
         lambda t: agreement_figs.bland_altman_by_vendor_figure(
-            t, _vendor_strata(), loa_goals=(3.0,)
+            t, _vendor_strata(), loa_goals=(3.0,), measure=MEASURE
         ),
         1.0,
     ),
     "scatter": (
-        lambda t: agreement_figs.scatter_figure(t, deming={"intercept": 0, "slope": 1})[0],
+        lambda t: agreement_figs.scatter_figure(t, MEASURE, deming={"intercept": 0, "slope": 1})[0],
         1.0,
     ),
     "roc": (lambda t: accuracy.roc_figure(t, auc={"estimate": 0.9}), 0.485),
@@ -295,8 +305,10 @@ def test_figures_print_at_size_with_readable_text(name: str) -> None:
 def test_public_figures_are_svg_with_captions() -> None:
     table = _table()
     made = [
-        agreement_figs.bland_altman_by_vendor(table, _vendor_strata(), pooled_bias=0.5),
-        agreement_figs.scatter(table, deming={"intercept": 0.4, "slope": 0.98}),
+        agreement_figs.bland_altman_by_vendor(
+            table, _vendor_strata(), pooled_bias=0.5, measure=MEASURE
+        ),
+        agreement_figs.scatter(table, MEASURE, deming={"intercept": 0.4, "slope": 0.98}),
         accuracy.roc_curve(table, auc={"estimate": 0.9, "ci_low": 0.85, "ci_high": 0.94}),
         accuracy.calibration(table),
         forest_plot.forest(_groups(), [BIAS_PANEL], fig_id="f", alt="a", caption="c"),
@@ -307,7 +319,9 @@ def test_public_figures_are_svg_with_captions() -> None:
         assert _svg_size(fig["src"])[0] > 0
     assert "Deming regression" in made[1]["caption"]
     assert "dash-dot" not in made[0]["caption"]  # no goal lines without loa_goals
-    with_goals = agreement_figs.bland_altman_by_vendor(table, _vendor_strata(), loa_goals=(3.0,))
+    with_goals = agreement_figs.bland_altman_by_vendor(
+        table, _vendor_strata(), loa_goals=(3.0,), measure=MEASURE
+    )
     assert "dash-dot lines are the goals" in with_goals["caption"]
 
 
@@ -315,8 +329,11 @@ def test_existing_signatures_still_work() -> None:
     """validation.report.evidence.context calls these three as written here."""
     table = _table()
     agreement = {"n": len(table), "bias": 0.5, "loa_low": -1.0, "loa_high": 2.0}
-    assert agreement_figs.bland_altman(table, agreement, confidence=0.95)["id"] == "bland-altman"
-    scatter = agreement_figs.scatter(table)
+    assert (
+        agreement_figs.bland_altman(table, agreement, MEASURE, confidence=0.95)["id"]
+        == "bland-altman"
+    )
+    scatter = agreement_figs.scatter(table, MEASURE)
     assert scatter["id"] == "scatter" and "Deming" not in scatter["caption"]
     flow = {
         "received": 10,
@@ -334,5 +351,5 @@ def test_figures_survive_empty_tables() -> None:
     empty = _table().head(0)
     assert accuracy.roc_curve(empty)["src"]
     assert accuracy.calibration(empty)["src"]
-    assert agreement_figs.scatter(empty)["src"]
-    assert agreement_figs.bland_altman_by_vendor(empty, _vendor_strata())["src"]
+    assert agreement_figs.scatter(empty, MEASURE)["src"]
+    assert agreement_figs.bland_altman_by_vendor(empty, _vendor_strata(), measure=MEASURE)["src"]

@@ -36,7 +36,12 @@ from validation.report.evidence.performance import (
     performance_context,
     subgroup_tables,
 )
-from validation.report.filters import ci, mm, num, pct, value
+from validation.report.filters import ci, measure, num, pct, value
+
+
+def mm(x, digits=2, *, sign=False, unit=False):
+    """A value of the demo protocol's measurement (in mm) as the reports print it."""
+    return measure(x, "mm", digits, sign=sign, symbol=unit)
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +72,8 @@ def study(
                 "endpoints": endpoints,
                 "multiplicity": multiplicity,
                 "acceptance": _acceptance(endpoints, strata, protocol),
-                "agreement": _agreement(pooled),
-                "classification": _classification(pooled),
+                "agreement": _agreement(pooled, protocol),
+                "classification": _classification(pooled, protocol),
                 "method_comparison": method_comparison(table, protocol),
                 "heterogeneity": site_heterogeneity(table, protocol),
                 "strata": strata,

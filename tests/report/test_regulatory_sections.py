@@ -32,6 +32,7 @@ from validation.report.document import make_environment, stylesheet, write_pdf
 from validation.report.evidence import evidence_sections
 from validation.report.evidence.regulatory import regulatory_context
 from validation.report.filters import num, pct
+from validation.report.outputs import finding_context, measure_context
 from validation.report.text import load_text
 
 PARTIALS = (
@@ -111,8 +112,8 @@ def _results(protocol, *, rejected: int = 0, synthetic: bool = True) -> dict[str
         row["verdict"] = row["verdict"] if row["primary"] else "NOT TESTED"
     strata = strata_rows(studies, protocol)
     acceptance = _acceptance(endpoints, strata, protocol)
-    classification = _classification(pooled)
-    agreement = _agreement(pooled)
+    classification = _classification(pooled, protocol)
+    agreement = _agreement(pooled, protocol)
     results = {
         "protocol": {
             "id": "demo",
@@ -126,6 +127,7 @@ def _results(protocol, *, rejected: int = 0, synthetic: bool = True) -> dict[str
                 "predicate": "Manual caliper measurement by a sonographer",
             },
             "reference_standard": {"description": "Mean of three blinded readers."},
+            "outputs": protocol.record("outputs"),
         },
         "model": {
             "name": "ivsd-cnn",
@@ -201,6 +203,8 @@ def _context(results: dict[str, Any], kind: str) -> dict[str, Any]:
         "model": results["model"],
         "flow": results["flow"],
         "overall_verdict": {"text": verdict, "css": verdict.lower()},
+        "measure": measure_context(results["protocol"]["outputs"]),
+        "finding": finding_context(results["protocol"]["outputs"]),
         **regulatory_context(results, table, kind=kind),
     }
 

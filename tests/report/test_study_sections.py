@@ -27,7 +27,14 @@ from validation.protocol import load_protocol
 from validation.report import build_context
 from validation.report.document import make_environment
 from validation.report.evidence.study import icc_band, study_context
-from validation.report.filters import ci, mm, num
+from validation.report.filters import ci, measure, num
+from validation.report.outputs import finding_context, measure_context, outputs_of
+
+
+def mm(x, digits=2, *, sign=False, unit=False):
+    """A value of the demo protocol's measurement (in mm) as the reports print it."""
+    return measure(x, "mm", digits, sign=sign, symbol=unit)
+
 
 PARTIALS = ("device", "design", "independence", "baseline", "reference_quality")
 
@@ -72,6 +79,8 @@ def _context(results: dict[str, Any], table: pd.DataFrame) -> dict[str, Any]:
     """What the study partials read: the study context plus the shared analysis fields."""
     return {
         **study_context(results, table),
+        "measure": measure_context(outputs_of(results)),
+        "finding": finding_context(outputs_of(results)),
         "confidence": results["analysis"]["confidence"],
         "analysis": results["analysis"],
     }

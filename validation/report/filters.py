@@ -12,7 +12,11 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import jinja2
+
 from validation.numbers import as_float
+from validation.report.outputs import difference_symbol
+from validation.units import unit_symbol
 
 #: How an undefined value (None / NaN) is shown.
 MISSING = "n/a"
@@ -56,18 +60,34 @@ def num(value: Any, digits: int = 2) -> str:
     return _fixed(value, digits)
 
 
-def mm(value: Any, digits: int = 2, *, sign: bool = False, unit: bool = False) -> str:
-    """A length in millimetres (``unit=True`` appends " mm", ``sign=True`` shows a plus sign).
+def measure(
+    value: Any,
+    unit: str = "1",
+    digits: int = 2,
+    *,
+    sign: bool = False,
+    symbol: bool = False,
+    difference: bool = False,
+) -> str:
+    """A value of the measurement in its UCUM ``unit`` with ``digits`` decimals.
+
+    ``symbol=True`` appends the unit's symbol (nothing for a unitless ``"1"``); with
+    ``difference=True`` the value is a difference of two readings, in percentage points
+    (``pp``) for a measurement in ``%``. ``sign=True`` shows a plus sign. In a template the
+    unit and the decimals default to the context's ``measure`` (see :data:`FILTERS`).
 
     Examples
     --------
-    >>> mm(0.4123, sign=True, unit=True)
+    >>> measure(0.4123, "mm", sign=True, symbol=True)
     '+0.41 mm'
-    >>> mm(float("nan"))
+    >>> measure(-5, "%", 1, symbol=True, difference=True), measure(62.0, "%", 0, symbol=True)
+    ('−5.0 pp', '62 %')
+    >>> measure(float("nan"))
     'n/a'
     """
     text = _fixed(value, digits, sign=sign)
-    return f"{text} mm" if unit and text != MISSING else text
+    shown = difference_symbol(unit) if difference else unit_symbol(unit)
+    return f"{text} {shown}" if symbol and shown and text != MISSING else text
 
 
 def pct(value: Any, digits: int = 1) -> str:
@@ -98,19 +118,25 @@ def count(value: Any) -> str:
     return f"{int(value):,}"
 
 
-def _formatter(unit: str) -> Callable[[Any], str]:
-    if unit == "mm":
-        return mm
-    if unit in ("", "proportion", "%"):
+#: Units of a proportion (0..1, shown as %; never a measurement's "%").
+PROPORTION = ("", "proportion")
+#: Units of an index or a slope (three decimals, no symbol).
+INDEX = ("slope", "index")
+
+
+def _formatter(unit: str, digits: int | None = None, *, sign: bool = False) -> Callable[[Any], str]:
+    if unit in PROPORTION:
         return pct
-    if unit in ("slope", "index"):
+    if unit in INDEX:
         return lambda x: _fixed(x, 3)
-    return num
+    return lambda x: _fixed(x, 2 if digits is None else digits, sign=sign)
 
 
-def value(x: Any, unit: str) -> str:
-    """An estimate in its unit: "mm" in millimetres, "" (a proportion) as %, "slope" and
-    "index" (an AUC) with 3 decimals.
+def value(x: Any, unit: str, digits: int | None = None, *, sign: bool = False) -> str:
+    """An estimate in its unit: "" (a proportion) as %, "slope" and "index" (an AUC) with 3
+    decimals, any other unit (a measurement's UCUM code, "%" included) with ``digits``
+    decimals (2 when not given), without its symbol (see :func:`suffix`); ``sign=True`` shows
+    the plus sign of a measurement's value.
 
     Examples
     --------
@@ -118,11 +144,13 @@ def value(x: Any, unit: str) -> str:
     '91.2%'
     >>> value(-1.234, "mm")
     '−1.23'
+    >>> value(-5, "%", 1)
+    '−5.0'
     """
-    return _formatter(unit)(x)
+    return _formatter(unit, digits, sign=sign)(x)
 
 
-def ci(low: Any, high: Any = None, unit: str = "mm") -> str:
+def ci(low: Any, high: Any = None, unit: str = "1", digits: int | None = None) -> str:
     """A confidence interval "low to high"; ``low`` may be a ``[low, high]`` pair.
 
     Examples
@@ -138,8 +166,24 @@ def ci(low: Any, high: Any = None, unit: str = "mm") -> str:
         low, high = (low[0], low[1]) if len(low) == 2 else (None, None)
     if _is_missing(low) and _is_missing(high):
         return MISSING
-    fmt = _formatter(unit)
+    fmt = _formatter(unit, digits)
     return f"{fmt(low)} to {fmt(high)}"
+
+
+def suffix(unit: str) -> str:
+    """What follows a metric printed by :func:`value` in ``unit``: a space and the symbol of a
+    difference of the measurement (" mm", " pp" for a measurement in "%"), nothing for a
+    proportion (:func:`value` prints its "%"), an index or a unitless measurement.
+
+    Examples
+    --------
+    >>> suffix("mm"), suffix("%"), suffix(""), suffix("index"), suffix("1")
+    (' mm', ' pp', '', '', '')
+    """
+    if unit in PROPORTION or unit in INDEX or unit == "num":
+        return ""
+    shown = difference_symbol(unit)
+    return f" {shown}" if shown else ""
 
 
 def pvalue(p: Any, *, label: bool = False) -> str:
@@ -245,10 +289,19 @@ def yesno(flag: Any) -> str:
     return "yes" if flag else "no"
 
 
-def diff(value: Any, unit: str = "mm", *, units: bool = True, sign: bool = True) -> str:
-    """A signed difference (candidate minus released) in its unit: millimetres with 2 decimals,
-    a proportion ("") in percentage points with 1 decimal, an "index" (an AUC) with 3 decimals;
-    ``units=True`` appends " mm" or " pp"; ``sign=False`` drops the plus sign (for a margin).
+def diff(
+    value: Any,
+    unit: str = "1",
+    digits: int | None = None,
+    *,
+    units: bool = True,
+    sign: bool = True,
+) -> str:
+    """A signed difference (candidate minus released) in its unit: a proportion ("") in
+    percentage points with 1 decimal, an "index" (an AUC) with 3 decimals, a measurement (its
+    UCUM code) with ``digits`` decimals (2 when not given) in the symbol of a difference
+    (percentage points for "%"); ``units=True`` appends the symbol; ``sign=False`` drops the
+    plus sign (for a margin).
 
     Examples
     --------
@@ -256,6 +309,8 @@ def diff(value: Any, unit: str = "mm", *, units: bool = True, sign: bool = True)
     '−1.3 pp'
     >>> diff(0.3456, "mm")
     '+0.35 mm'
+    >>> diff(5, "%", 1, sign=False), diff(12, "ms", 1), diff(0.05, "1", 3)
+    ('5.0 pp', '+12.0 ms', '+0.050')
     >>> diff(0.0143, "index")
     '+0.014'
     >>> diff(0.05, "", sign=False)
@@ -265,14 +320,15 @@ def diff(value: Any, unit: str = "mm", *, units: bool = True, sign: bool = True)
     """
     if _is_missing(value):
         return MISSING
-    if unit == "mm":
-        return _fixed(value, 2, sign=sign) + (" mm" if units else "")
-    if unit in ("", "proportion", "%"):
+    if unit in PROPORTION:
         return _fixed(100.0 * float(value), 1, sign=sign) + (" pp" if units else "")
-    return _fixed(value, 3, sign=sign)
+    if unit in INDEX:
+        return _fixed(value, 3, sign=sign)
+    text = _fixed(value, 2 if digits is None else digits, sign=sign)
+    return text + (suffix(unit) if units else "")
 
 
-def diff_ci(low: Any, high: Any = None, unit: str = "mm") -> str:
+def diff_ci(low: Any, high: Any = None, unit: str = "1", digits: int | None = None) -> str:
     """A confidence interval of a difference, "low to high" with signs and the unit once.
 
     Examples
@@ -281,29 +337,106 @@ def diff_ci(low: Any, high: Any = None, unit: str = "mm") -> str:
     '−6.2 to +3.6 pp'
     >>> diff_ci([-0.43, -0.22], unit="mm")
     '−0.43 to −0.22 mm'
+    >>> diff_ci(-1.25, 2.5, "%", 1)
+    '−1.2 to +2.5 pp'
     """
     if isinstance(low, Sequence) and not isinstance(low, str):
         low, high = (low[0], low[1]) if len(low) == 2 else (None, None)
     if _is_missing(low) and _is_missing(high):
         return MISSING
-    text = f"{diff(low, unit, units=False)} to {diff(high, unit, units=False)}"
-    suffix = {"mm": " mm", "": " pp", "proportion": " pp", "%": " pp"}.get(unit, "")
-    return text + suffix
+    text = f"{diff(low, unit, digits, units=False)} to {diff(high, unit, digits, units=False)}"
+    return text + (" pp" if unit in PROPORTION else suffix(unit))
 
 
+# ---------------------------------------------------------------------------------------------
+# The filters as templates call them: a measurement's unit and decimals from the context
+# ---------------------------------------------------------------------------------------------
+
+
+def _measure_of(context: Any) -> Any:
+    """The context's ``measure`` (see :func:`validation.report.outputs.measure_context`)."""
+    return context.get("measure") if context is not None else None
+
+
+def _digits(context: Any, unit: str | None, digits: int | None) -> tuple[str, int | None]:
+    """The unit (the measurement's when None) and decimals a filter formats a value with:
+    ``digits`` when given, else the measurement's statistics' when ``unit`` is its unit."""
+    m = _measure_of(context)
+    if unit is None:
+        unit = str(m["unit"]) if m else "1"
+    if digits is None and m and unit == m["unit"]:
+        digits = int(m["digits"])
+    return unit, digits
+
+
+@jinja2.pass_context
+def _value_filter(
+    context: Any, x: Any, unit: str, digits: int | None = None, *, sign: bool = False
+) -> str:
+    return value(x, *_digits(context, unit, digits), sign=sign)
+
+
+@jinja2.pass_context
+def _ci_filter(
+    context: Any, low: Any, high: Any = None, unit: str | None = None, digits: int | None = None
+) -> str:
+    return ci(low, high, *_digits(context, unit, digits))
+
+
+@jinja2.pass_context
+def _diff_filter(
+    context: Any,
+    x: Any,
+    unit: str,
+    digits: int | None = None,
+    *,
+    units: bool = True,
+    sign: bool = True,
+) -> str:
+    return diff(x, *_digits(context, unit, digits), units=units, sign=sign)
+
+
+@jinja2.pass_context
+def _diff_ci_filter(
+    context: Any, low: Any, high: Any = None, unit: str | None = None, digits: int | None = None
+) -> str:
+    return diff_ci(low, high, *_digits(context, unit, digits))
+
+
+@jinja2.pass_context
+def _measure_filter(
+    context: Any,
+    x: Any,
+    digits: int | None = None,
+    *,
+    sign: bool = False,
+    symbol: bool = False,
+    difference: bool = False,
+) -> str:
+    unit, places = _digits(context, None, digits)
+    return measure(
+        x, unit, 2 if places is None else places, sign=sign, symbol=symbol, difference=difference
+    )
+
+
+#: The filters of every report's Jinja2 environment. ``measure``, ``value``, ``ci``, ``diff``
+#: and ``diff_ci`` read the context's ``measure`` (None without a measurement): a value in the
+#: measurement's unit gets its statistics' decimals, and ``measure`` / ``ci`` without a unit
+#: are in the measurement's unit.
 FILTERS: dict[str, Callable[..., str]] = {
     "num": num,
-    "mm": mm,
+    "measure": _measure_filter,
     "pct": pct,
     "count": count,
-    "value": value,
-    "ci": ci,
+    "value": _value_filter,
+    "ci": _ci_filter,
+    "suffix": suffix,
     "pvalue": pvalue,
     "prob": prob,
     "ratio": ratio,
     "sha_short": sha_short,
     "utc": utc,
     "yesno": yesno,
-    "diff": diff,
-    "diff_ci": diff_ci,
+    "diff": _diff_filter,
+    "diff_ci": _diff_ci_filter,
 }

@@ -19,8 +19,6 @@ WORDS: dict[str, str] = {
     "bmi": "BMI",
     "ci": "CI",
     "id": "ID",
-    "ivsd": "IVSd",
-    "lvh": "LVH",
     "mae": "MAE",
     "mm": "mm",
     "roc": "ROC",
@@ -47,7 +45,8 @@ DIMENSIONS: dict[str, str] = {
 class Metric:
     """How the reports name a metric: a short label (tables), a long one (text) and its unit.
 
-    ``unit`` is the filter unit: ``"mm"``, ``""`` (a proportion, shown as %) or ``"index"``.
+    ``unit`` is the filter unit: :data:`MEASUREMENT` (a metric of the measurement, in the
+    protocol's unit: see :func:`metric_unit`), ``""`` (a proportion, shown as %) or ``"index"``.
     """
 
     short: str
@@ -55,13 +54,16 @@ class Metric:
     unit: str
 
 
+#: The unit of a metric of the measurement until it is resolved to the protocol's UCUM code.
+MEASUREMENT = "measurement"
+
 #: The metrics of endpoints, strata and comparisons.
 METRICS: dict[str, Metric] = {
-    "bias": Metric("bias", "mean bias", "mm"),
-    "loa_low": Metric("lower limit of agreement", "lower limit of agreement", "mm"),
-    "loa_high": Metric("upper limit of agreement", "upper limit of agreement", "mm"),
-    "mae": Metric("mean absolute error", "mean absolute error", "mm"),
-    "rmse": Metric("root-mean-square error", "root-mean-square error", "mm"),
+    "bias": Metric("bias", "mean bias", MEASUREMENT),
+    "loa_low": Metric("lower limit of agreement", "lower limit of agreement", MEASUREMENT),
+    "loa_high": Metric("upper limit of agreement", "upper limit of agreement", MEASUREMENT),
+    "mae": Metric("mean absolute error", "mean absolute error", MEASUREMENT),
+    "rmse": Metric("root-mean-square error", "root-mean-square error", MEASUREMENT),
     "sensitivity": Metric("sensitivity", "sensitivity", ""),
     "specificity": Metric("specificity", "specificity", ""),
     "auc": Metric("AUC", "area under the ROC curve", "index"),
@@ -75,8 +77,8 @@ def humanize(key: Any) -> str:
 
     Examples
     --------
-    >>> humanize("holdout_mae_mm"), humanize("lvh-rate"), humanize("age_band")
-    ('Holdout MAE mm', 'LVH rate', 'Age band')
+    >>> humanize("holdout_mae_mm"), humanize("auc-rate"), humanize("age_band")
+    ('Holdout MAE mm', 'AUC rate', 'Age band')
     """
     words = [w for w in re.split(r"[_\-\s]+", str(key)) if w]
     if not words:
@@ -122,6 +124,22 @@ def metric(name: Any) -> Metric:
         return known
     label = humanize(name)
     return Metric(label, label, "")
+
+
+def metric_unit(name: Any, measure: Mapping[str, Any] | None) -> str:
+    """The filter unit of a metric: the measurement's UCUM code (``measure["unit"]``, see
+    :func:`validation.report.outputs.measure_context`) for a metric of the measurement, else
+    its :data:`METRICS` unit.
+
+    Examples
+    --------
+    >>> metric_unit("bias", {"unit": "%"}), metric_unit("sensitivity", None)
+    ('%', '')
+    """
+    unit = metric(name).unit
+    if unit != MEASUREMENT:
+        return unit
+    return str(measure["unit"]) if measure else "1"
 
 
 def site_names(results: Mapping[str, Any]) -> dict[str, str]:

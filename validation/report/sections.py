@@ -3,7 +3,9 @@
 A report's sections are listed in its text file (``reports/text/<report>.yaml``, key
 ``sections``): each has an ``id`` (its anchor is ``sec-<id>``), a ``title``, the partial
 ``template`` that renders it, and optionally ``appendix: true``, the report ``kinds`` it belongs
-to (all when absent) and a results block it ``requires`` (left out when the results lack it).
+to (all when absent), a results block it ``requires`` (left out when the results lack it) and
+the protocol ``output`` it is about (``measurement`` or ``finding``: left out when the protocol
+declares no such output).
 The table of contents, the cross-references and the checklist page numbers all come from here.
 """
 
@@ -17,6 +19,7 @@ def sections_for(
     sections: Sequence[Mapping[str, Any]],
     kind: str | None = None,
     results: Mapping[str, Any] | None = None,
+    outputs: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The sections of a report of ``kind``, in order, each with its ``appendix`` flag.
 
@@ -30,6 +33,9 @@ def sections_for(
     results : mapping, optional
         The report's results; a section that ``requires`` a block is kept only when they hold
         it (not empty).
+    outputs : iterable of str, optional
+        The outputs the protocol declares (``"measurement"``, ``"finding"``); a section about
+        another ``output`` is left out. None keeps every section.
 
     Examples
     --------
@@ -38,12 +44,16 @@ def sections_for(
     ...           {"id": "c", "title": "C", "template": "c.html", "requires": "comparison"}]
     >>> [s["id"] for s in sections_for(listed, "510k", {"comparison": {"x": 1}})]
     ['a', 'c']
+    >>> [s["id"] for s in sections_for([{**listed[0], "output": "finding"}], outputs=())]
+    []
     """
+    declared = None if outputs is None else set(outputs)
     return [
         {"appendix": False, **s}
         for s in sections
         if (kind is None or kind in s.get("kinds", (kind,)))
         and (not s.get("requires") or bool((results or {}).get(s["requires"])))
+        and (declared is None or not s.get("output") or s["output"] in declared)
     ]
 
 

@@ -15,9 +15,14 @@ from tests.report.surveillance.conftest import squash, table_rows
 from tests.surveillance.fake_surveillance import MIN_SHIFT, MONTHS, NO_AGREEMENT
 from validation.report.figures.style import FAIL
 from validation.report.figures.surveillance.performance import bias_change_figure
-from validation.report.filters import count, mm, num, pct, prob
+from validation.report.filters import count, measure, num, pct, prob
 from validation.report.segments import segment_label
 from validation.report.surveillance import build_surveillance_context, render_surveillance_html
+
+
+def mm(x, digits=2, *, sign=False, unit=False):
+    """A value of the demo protocol's measurement (in mm) as the reports print it."""
+    return measure(x, "mm", digits, sign=sign, symbol=unit)
 
 
 def _bias_segments(data: dict) -> dict[tuple[str, str], dict[str, Any]]:

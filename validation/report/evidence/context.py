@@ -30,7 +30,9 @@ from validation.report.evidence.study import study_context
 from validation.report.evidence.versions import versions_context
 from validation.report.figures.agreement import bland_altman
 from validation.report.figures.flow import flow_diagram
+from validation.report.filters import suffix
 from validation.report.labels import dimension_title, humanize, plain, site_names, with_site_name
+from validation.report.outputs import finding_context, measure_context, outputs_of, present
 from validation.report.text import load_text
 from validation.schemas import load_document, validate_document
 
@@ -93,12 +95,20 @@ def card_rows(card: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _unit_label(unit: str) -> str:
+    """The unit an endpoint's table shows: % for a proportion, none for an index, the symbol of
+    a difference of the measurement otherwise (its metrics are of device-minus-reference)."""
+    if unit in ("", "proportion"):
+        return "%"
+    return suffix(unit).strip()
+
+
 def _endpoints(endpoints: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for ep in endpoints:
         row = dict(ep)
         row["verdict"] = badge(ep["verdict"])
-        row["unit_label"] = {"mm": "mm", "index": ""}.get(ep["unit"], "%")
+        row["unit_label"] = _unit_label(str(ep["unit"]))
         row["rationale"] = ep.get("rationale")
         rows.append(row)
     return rows
@@ -145,8 +155,11 @@ def _not_estimable(block: Mapping[str, Any]) -> bool:
     return set(block) == {"n"}
 
 
-def _classification(results: Mapping[str, Any]) -> dict[str, Any]:
-    cls = results["classification"]
+def _classification(results: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The 2x2 table (None when the protocol has no finding: the results hold no block)."""
+    cls = results.get("classification")
+    if not isinstance(cls, Mapping):
+        return None
     tp, fp, fn, tn = (cls.get(k) for k in ("tp", "fp", "fn", "tn"))
     return {
         "estimable": not _not_estimable(cls),
@@ -179,9 +192,12 @@ AGREEMENT_KEYS = (
 )
 
 
-def _agreement(results: Mapping[str, Any]) -> dict[str, Any]:
-    """The agreement block; every key present (None where not estimable; ``mae_ci`` optional)."""
-    agreement = results["agreement"]
+def _agreement(results: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The agreement block; every key present (None where not estimable; ``mae_ci`` optional).
+    None when the protocol has no measurement (the results hold no block)."""
+    agreement = results.get("agreement")
+    if not isinstance(agreement, Mapping):
+        return None
     return {
         **dict.fromkeys(AGREEMENT_KEYS),
         **agreement,
@@ -240,9 +256,15 @@ def build_context(
     labels = results["flow"]["reason_labels"] or {}
     analysis = results["analysis"]
     agreement = _agreement(results)
+    outputs = outputs_of(results)
+    measure, finding = measure_context(outputs), finding_context(outputs)
     figs = {
         "flow": flow_diagram(flow),
-        "bland-altman": bland_altman(table, agreement, confidence=analysis["confidence"]),
+        "bland-altman": (
+            bland_altman(table, agreement, measure, confidence=analysis["confidence"])
+            if agreement is not None and measure is not None
+            else None
+        ),
     }
     return {
         "kind": text["kinds"][kind],
@@ -251,6 +273,9 @@ def build_context(
         "draft": draft,
         "draft_reason": _draft_reason(lock) if draft else "",
         "protocol": results["protocol"],
+        "outputs": present(outputs),
+        "measure": measure,
+        "finding": finding,
         "model": {k: results["model"][k] for k in ("name", "version", "path", "weights", "sha256")},
         "model_card": card_rows(results["model"]["card"] or {}),
         "lock": {

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from validation.exceptions import ReportError
+from validation.report.outputs import outputs_of, present
 from validation.report.sections import sections_for
 from validation.report.text import load_text
 
@@ -29,4 +30,5 @@ def evidence_sections(kind: str, results: Mapping[str, Any] | None = None) -> li
         If ``kind`` is not one of :data:`KINDS`.
     """
     check_kind(kind)
-    return sections_for(load_text("evidence")["sections"], kind, results)
+    outputs = present(outputs_of(results)) if results is not None else None
+    return sections_for(load_text("evidence")["sections"], kind, results, outputs)

@@ -31,12 +31,20 @@ from validation.report.fields import block, pair
 from validation.report.figures.accuracy import calibration, roc_curve
 from validation.report.figures.agreement import bland_altman_by_vendor, scatter
 from validation.report.figures.forest import forest
+from validation.report.filters import suffix
 from validation.report.labels import (
     DIMENSIONS,
     METRICS,
     dimension_title,
+    metric_unit,
     site_names,
     stratum_label,
+)
+from validation.report.outputs import (
+    MEASUREMENT_METRICS,
+    finding_context,
+    measure_context,
+    outputs_of,
 )
 
 #: Stratum metrics shown in the subgroup tables, in order (named by :data:`labels.METRICS`).
@@ -51,11 +59,11 @@ TABLE_METRICS: tuple[str, ...] = (
     "auc",
 )
 
-#: Metrics pooled across sites by the analysis, with their labels and units.
-POOLED_METRICS: dict[str, tuple[str, str]] = {
-    "bias": ("Bias, model \u2212 reference", "mm"),
-    "sensitivity": ("Sensitivity", ""),
-    "specificity": ("Specificity", ""),
+#: Metrics pooled across sites by the analysis, with their labels (their units: ``METRICS``).
+POOLED_METRICS: dict[str, str] = {
+    "bias": "Bias, model \u2212 reference",
+    "sensitivity": "Sensitivity",
+    "specificity": "Specificity",
 }
 
 #: Accuracy measures of ``results.classification``: key, label, unit (filter name).
@@ -64,7 +72,7 @@ ACCURACY_MEASURES: tuple[tuple[str, str, str], ...] = (
     ("specificity", "Specificity", ""),
     ("ppv", "Positive predictive value (PPV)", ""),
     ("npv", "Negative predictive value (NPV)", ""),
-    ("prevalence", "Prevalence of LVH (reference standard)", ""),
+    ("prevalence", "Prevalence of {finding} (reference standard)", ""),
     ("lr_positive", "Positive likelihood ratio (LR+)", "ratio"),
     ("lr_negative", "Negative likelihood ratio (LR\u2212)", "ratio"),
 )
@@ -208,8 +216,12 @@ def measurement_context(
     results: Mapping[str, Any],
     table: pd.DataFrame,
     endpoints: Mapping[str, Mapping[str, Any]],
-) -> dict[str, Any]:
-    """Context of section 9: endpoint intervals, RMSE, method comparison and the figures."""
+    measure: Mapping[str, Any] | None,
+) -> dict[str, Any] | None:
+    """Context of section 9: endpoint intervals, RMSE, method comparison and the figures (None
+    when the protocol has no measurement, or the results no agreement block)."""
+    if measure is None or not isinstance(results.get("agreement"), Mapping):
+        return None
     agreement = block(results, "agreement")
     strata = [r for r in results.get("strata") or [] if isinstance(r, Mapping)]
     confidence = float(results["analysis"]["confidence"])
@@ -221,6 +233,7 @@ def measurement_context(
             bland_altman_by_vendor(
                 table,
                 strata,
+                measure=measure,
                 pooled_bias=number_or_none(agreement.get("bias")),
                 loa_goals=_loa_goals(strata, endpoints),
                 confidence=confidence,
@@ -228,7 +241,7 @@ def measurement_context(
             if has_vendors
             else None
         ),
-        "scatter": scatter(table, deming=deming if isinstance(deming, Mapping) else None),
+        "scatter": scatter(table, measure, deming=deming if isinstance(deming, Mapping) else None),
     }
     return {
         "estimable": number_or_none(agreement.get("bias")) is not None,
@@ -252,8 +265,12 @@ def diagnostic_context(
     results: Mapping[str, Any],
     table: pd.DataFrame,
     endpoints: Mapping[str, Mapping[str, Any]],
-) -> dict[str, Any]:
-    """Context of section 10: accuracy measures with both intervals, AUC, kappa, figures."""
+    finding: Mapping[str, Any] | None,
+) -> dict[str, Any] | None:
+    """Context of section 10: accuracy measures with both intervals, AUC, kappa, figures (None
+    when the protocol has no finding, or the results no classification block)."""
+    if finding is None or not isinstance(results.get("classification"), Mapping):
+        return None
     cls = block(results, "classification")
     confidence = float(results["analysis"]["confidence"])
     method = cls.get("method") or results["analysis"].get("proportion_ci") or ""
@@ -263,7 +280,7 @@ def diagnostic_context(
         measures.append(
             {
                 "key": key,
-                "label": label,
+                "label": label.format(finding=finding["label"]),
                 "unit": unit,
                 "estimate": number_or_none(value.get("estimate")),
                 "ci": [number_or_none(value.get("ci_low")), number_or_none(value.get("ci_high"))],
@@ -308,8 +325,9 @@ def diagnostic_context(
                 },
                 threshold=threshold,
                 confidence=confidence,
+                finding=finding["label"],
             ),
-            "calibration": calibration(table),
+            "calibration": calibration(table, finding=finding["label"]),
         },
     }
 
@@ -483,6 +501,8 @@ def _forest_figures(
     results: Mapping[str, Any],
     tables: Sequence[Mapping[str, Any]],
     endpoints: Mapping[str, Mapping[str, Any]],
+    measure: Mapping[str, Any] | None,
+    finding: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     confidence = float(results["analysis"]["confidence"])
     min_n = results["analysis"].get("min_stratum_n")
@@ -514,25 +534,31 @@ def _forest_figures(
 
     if not groups:
         return {"bias": None, "accuracy": None}
-    bias = forest(
-        groups,
-        [
-            panel(
-                "bias",
-                "Bias, model \u2212 reference (mm)",
-                "Bias (mm); positive: the device overestimates",
-                "mm",
-                agreement.get("bias"),
-            )
-        ],
-        fig_id="forest-bias",
-        alt="Forest plot of the IVSd bias by subgroup",
-        caption=_forest_caption(
-            "IVSd bias by subgroup.", "in the stratum", ("bias",), groups, confidence, min_n
-        ),
-        confidence=confidence,
-        min_n=min_n,
-    )
+    bias = None
+    if measure is not None and agreement:
+        label, unit = measure["label"], measure["difference_axis"]
+        bias = forest(
+            groups,
+            [
+                panel(
+                    "bias",
+                    f"Bias, model \u2212 reference{unit}",
+                    f"Bias{unit}; positive: the device overestimates",
+                    "measurement",
+                    agreement.get("bias"),
+                )
+            ],
+            fig_id="forest-bias",
+            alt=f"Forest plot of the {label} bias by subgroup",
+            caption=_forest_caption(
+                f"{label} bias by subgroup.", "in the stratum", ("bias",), groups, confidence, min_n
+            ),
+            confidence=confidence,
+            min_n=min_n,
+        )
+    if finding is None or not cls:
+        return {"bias": bias, "accuracy": None}
+    name = finding["label"]
     accuracy = forest(
         groups,
         [
@@ -556,10 +582,10 @@ def _forest_figures(
             ),
         ],
         fig_id="forest-accuracy",
-        alt="Forest plot of LVH sensitivity and specificity by subgroup",
+        alt=f"Forest plot of {name} sensitivity and specificity by subgroup",
         caption=_forest_caption(
-            "LVH sensitivity and specificity by subgroup.",
-            "with LVH (sensitivity) or without LVH (specificity) by the reference standard",
+            f"{name} sensitivity and specificity by subgroup.",
+            f"with {name} (sensitivity) or without {name} (specificity) by the reference standard",
             ("sensitivity", "specificity"),
             groups,
             confidence,
@@ -592,8 +618,20 @@ def _vendor_mix(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _tau2_unit(scale: str, unit: str, measure: Mapping[str, Any] | None) -> str:
+    """The unit of tau² of a pooled metric: the square of a difference's symbol for the
+    measurement ("mm²"), the pooling scale otherwise ("logit scale")."""
+    if measure is not None and unit == measure["unit"]:
+        shown = measure["difference_symbol"]
+        return f"{shown}\u00b2" if shown else ""
+    return f"{scale} scale"
+
+
 def heterogeneity_context(results: Mapping[str, Any]) -> dict[str, Any]:
-    """The cross-site heterogeneity block, with the facts that explain "not poolable"."""
+    """The cross-site heterogeneity block, with the facts that explain "not poolable"; the
+    metrics of an output the protocol lacks are left out."""
+    outputs = outputs_of(results)
+    measure, finding = measure_context(outputs), finding_context(outputs)
     het = block(results, "heterogeneity")
     records = _heterogeneity_metrics(results)
     names = site_names(results)
@@ -601,11 +639,13 @@ def heterogeneity_context(results: Mapping[str, Any]) -> dict[str, Any]:
     metrics: list[dict[str, Any]] = []
     loo_sites: dict[str, dict[str, Any]] = {}
     drivers: list[dict[str, Any]] = []
-    for key, (label, unit) in POOLED_METRICS.items():
+    for key, label in POOLED_METRICS.items():
         rec = records.get(key)
-        if rec is None:
+        declared = measure if key in MEASUREMENT_METRICS else finding
+        if rec is None or declared is None:
             continue
-        scale = (het.get("scale") or {}).get(key, unit or "proportion")
+        unit = metric_unit(key, measure)
+        scale = str((het.get("scale") or {}).get(key, unit or "proportion"))
         estimable = bool(rec.get("estimable"))
         metrics.append(
             {
@@ -613,6 +653,8 @@ def heterogeneity_context(results: Mapping[str, Any]) -> dict[str, Any]:
                 "label": label,
                 "unit": unit,
                 "scale": scale,
+                "tau2_unit": _tau2_unit(scale, unit, measure),
+                "heading": f",{suffix(unit)}" if suffix(unit) else "",
                 "estimable": estimable,
                 "k": rec.get("k", len(rec.get("sites") or [])),
                 "estimate": number_or_none(rec.get("estimate")),
@@ -700,7 +742,10 @@ def heterogeneity_context(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def subgroup_context(
-    results: Mapping[str, Any], endpoints: Mapping[str, Mapping[str, Any]]
+    results: Mapping[str, Any],
+    endpoints: Mapping[str, Mapping[str, Any]],
+    measure: Mapping[str, Any] | None = None,
+    finding: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Context of section 11: tables, forest plots and the heterogeneity block."""
     tables = subgroup_tables(results)
@@ -710,7 +755,7 @@ def subgroup_context(
         "tables": tables,
         "any_small": any(t["any_small"] for t in tables),
         "failing": failing,
-        "figures": _forest_figures(results, tables, endpoints),
+        "figures": _forest_figures(results, tables, endpoints, measure, finding),
         "heterogeneity": heterogeneity_context(results),
     }
 
@@ -730,13 +775,16 @@ def performance_context(results: Mapping[str, Any], table: pd.DataFrame) -> dict
     Returns
     -------
     dict
-        ``{"measurement": ..., "diagnostic": ..., "subgroup": ...}``: raw values (unrounded),
+        ``{"measurement": ..., "diagnostic": ..., "subgroup": ...}`` (``measurement`` None
+        without a measurement, ``diagnostic`` None without a finding): raw values (unrounded),
         intervals as ``[low, high]`` lists, and the figures as ``{"id", "src", "alt",
         "caption"}`` dicts.
     """
     endpoints = endpoints_by_metric(results.get("endpoints") or [])
+    outputs = outputs_of(results)
+    measure, finding = measure_context(outputs), finding_context(outputs)
     return {
-        "measurement": measurement_context(results, table, endpoints),
-        "diagnostic": diagnostic_context(results, table, endpoints),
-        "subgroup": subgroup_context(results, endpoints),
+        "measurement": measurement_context(results, table, endpoints, measure),
+        "diagnostic": diagnostic_context(results, table, endpoints, finding),
+        "subgroup": subgroup_context(results, endpoints, measure, finding),
     }

@@ -27,12 +27,14 @@ from validation.report.fields import block, entries
 from validation.report.labels import (
     DIMENSIONS,
     dimension_title,
+    metric_unit,
     site_names,
     stratum_label,
 )
 from validation.report.labels import metric as metric_names
+from validation.report.outputs import measure_context, outputs_of, present, text_words
 from validation.report.sections import links, section_index
-from validation.report.text import load_text
+from validation.report.text import for_outputs, load_text
 
 
 def _goal_texts(results: Mapping[str, Any]) -> dict[str, str]:
@@ -51,6 +53,7 @@ def _failing_strata(results: Mapping[str, Any], names: Mapping[str, str]) -> lis
         for r in results.get("strata") or []
     }
     goals = _goal_texts(results)
+    measure = measure_context(outputs_of(results))
     card = (results.get("model") or {}).get("card") or {}
     training = block(card, "training_data")
     trained = training.get("vendors")
@@ -74,8 +77,7 @@ def _failing_strata(results: Mapping[str, Any], names: Mapping[str, str]) -> lis
             },
         )
         row = rows.get((dim, stratum, metric), {})
-        named = metric_names(metric)
-        label, unit = named.long, named.unit
+        label, unit = metric_names(metric).long, metric_unit(metric, measure)
         if entry["n"] is None and row.get("studies", row.get("n")) is not None:
             entry["n"] = row.get("studies", row.get("n"))
         entry["metrics"].append(
@@ -171,10 +173,11 @@ def _benefit_risk(
     }
     if not isinstance(block, Mapping):
         return {"available": False, "classification": None, "measurement": None, **base}
+    # a part is None when the protocol lacks its output (the analysis writes null or nothing)
+    parts = {k: block.get(k) for k in ("classification", "measurement")}
     return {
         "available": True,
-        "classification": dict(block.get("classification") or {}),
-        "measurement": dict(block.get("measurement") or {}),
+        **{k: dict(v) if isinstance(v, Mapping) else None for k, v in parts.items()},
         **base,
     }
 
@@ -187,8 +190,9 @@ def _risks(
 ) -> dict[str, Any]:
     counts = benefit.get("classification") or {}
     estimable = bool(counts.get("estimable"))
+    declared = present(outputs_of(results))
     rows = []
-    for risk in text["risks"]:
+    for risk in for_outputs(text["risks"], declared):
         quantity = risk["quantity"]
         rows.append(
             {
@@ -205,7 +209,7 @@ def _risks(
         )
     verdict = results.get("overall_verdict")
     controls = []
-    for control in text["special_controls"]:
+    for control in for_outputs(text["special_controls"], declared):
         status = control["status"]
         controls.append(
             {
@@ -222,12 +226,12 @@ def _risks(
 def _heterogeneity(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Metrics whose sites are not poolable, with I², Q p-value and the reason."""
     metrics = ((results.get("heterogeneity") or {}).get("metrics")) or {}
+    measure = measure_context(outputs_of(results))
     out = []
     for metric, record in metrics.items():
         if not isinstance(record, Mapping) or record.get("poolable", True) is not False:
             continue
-        named = metric_names(metric)
-        label, unit = named.long, named.unit
+        label, unit = metric_names(metric).long, metric_unit(metric, measure)
         out.append(
             {
                 "metric": str(metric),
@@ -373,7 +377,7 @@ def _limitations(
         )
     general = [
         {"text": item["text"], "evidence": links(item["evidence"], sections)}
-        for item in text["general_limitations"]
+        for item in for_outputs(text["general_limitations"], present(outputs_of(results)))
     ]
     return {"study": study, "general": general}
 
@@ -482,8 +486,8 @@ def regulatory_context(
     ReportError
         If ``kind`` is not a known report kind.
     """
-    text = load_text("evidence")
-    sections = section_index(evidence_sections(kind))
+    text = load_text("evidence", words=text_words(outputs_of(results)))
+    sections = section_index(evidence_sections(kind, results))
     names = site_names(results)
     vendors = sorted(str(v) for v in table["vendor"].dropna().unique()) if "vendor" in table else []
     failing = _failing_strata(results, names)

@@ -22,7 +22,9 @@ from typing import Any
 import pandas as pd
 
 from validation.report.fields import block, entries
+from validation.report.filters import suffix
 from validation.report.labels import humanize, plain, site_names
+from validation.report.outputs import outputs_of, present, text_words
 from validation.report.text import load_text
 
 #: Model-card input fields with their labels, in the order the report shows them.
@@ -76,8 +78,10 @@ def _item(label: str, value: Any) -> dict[str, Any]:
 
 
 def _reader_label(column: str) -> str:
-    """``reader_2_ivsd_mm`` -> ``Reader 2``; other names as labels."""
-    match = re.match(r"(?i)reader[_\s-]*(\w+?)(?:_ivsd.*)?$", str(column))
+    """A reader's column as a label: ``reader_2_<measurement>_<unit>`` -> ``Reader 2`` (the
+    reader's id is the word after "reader"; what follows it names the measurement, which the
+    report states once); other names humanised."""
+    match = re.match(r"(?i)reader[_\s-]*([^_\s-]+)(?:[_\s-].*)?$", str(column))
     return f"Reader {match.group(1)}" if match else humanize(column)
 
 
@@ -245,7 +249,7 @@ def _hypothesis(ep: Mapping[str, Any], quantities: Mapping[str, str]) -> dict[st
         "primary": bool(ep["primary"]),
         "quantity": quantities.get(str(ep["metric"]), f"true value of {ep['label']}"),
         "unit": unit,
-        "unit_label": "mm" if unit == "mm" else "",
+        "unit_label": suffix(unit).strip(),
         "lower": lower,
         "upper": upper,
         "shape": shape,
@@ -259,8 +263,8 @@ def _reference_standard(protocol: Mapping[str, Any]) -> dict[str, Any]:
     readers = [str(r) for r in ref.get("readers") or []]
     return {
         "description": ref["description"],
-        "measurement": ref["measurement"],
-        "label": ref["label"],
+        "measurement": ref.get("measurement"),
+        "label": ref.get("label"),
         "readers": [{"column": r, "label": _reader_label(r)} for r in readers],
         "n_readers": len(readers),
         "blinding": ref.get("blinding"),
@@ -292,6 +296,7 @@ def _design(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
     multiplicity = results["multiplicity"]
     endpoints = results["endpoints"]
     vendors = _study_vendors(results, table)
+    hypotheses = load_text("evidence", words=text_words(outputs_of(results)))["hypotheses"]
     return {
         "protocol": {
             k: protocol.get(k) for k in ("id", "title", "version", "registered", "sha256")
@@ -324,7 +329,7 @@ def _design(results: Mapping[str, Any], table: pd.DataFrame) -> dict[str, Any]:
         "sample_size": protocol["sample_size"],
         "received": results["flow"]["received"],
         "analysed": results["flow"]["analysed"],
-        "hypotheses": [_hypothesis(ep, load_text("evidence")["hypotheses"]) for ep in endpoints],
+        "hypotheses": [_hypothesis(ep, hypotheses) for ep in endpoints],
         "n_primary": sum(1 for ep in endpoints if ep["primary"]),
         "n_secondary": sum(1 for ep in endpoints if not ep["primary"]),
         "multiplicity": {
@@ -407,7 +412,11 @@ def _baseline(results: Mapping[str, Any]) -> dict[str, Any]:
         "confidence": block.get("confidence"),
         "grades": grades,
         "n_grades": len(grades),
-        "n_columns": 4 + len(grades),
+        # the group, the measurement's mean (SD), the finding's count and its prevalence
+        "n_columns": 1
+        + len(present(outputs_of(results)))
+        + ("finding" in present(outputs_of(results)))
+        + len(grades),
         "complete": overall.get("age_n") == n and overall.get("bmi_n") == n,
         "groups": sections,
         "overall": overall,

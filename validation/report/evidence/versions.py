@@ -24,8 +24,9 @@ from validation.numbers import finite_or_none
 from validation.report.badges import badge
 from validation.report.fields import block
 from validation.report.figures import versions as version_figures
-from validation.report.labels import dimension_title, site_names, stratum_label
-from validation.report.labels import metric as metric_names
+from validation.report.filters import suffix
+from validation.report.labels import dimension_title, metric_unit, site_names, stratum_label
+from validation.report.outputs import measure_context, outputs_of
 
 #: How the direction of improvement reads in the margin column.
 BETTER_TEXT = {
@@ -73,10 +74,13 @@ def _units(results: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _row(
-    row: Mapping[str, Any], units: Mapping[str, str], names: Mapping[str, str]
+    row: Mapping[str, Any],
+    units: Mapping[str, str],
+    names: Mapping[str, str],
+    measure: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     metric = str(row.get("metric"))
-    unit = units.get(str(row.get("endpoint")), metric_names(metric).unit)
+    unit = units.get(str(row.get("endpoint")), metric_unit(metric, measure))
     better = str(row.get("better"))
     dimension, stratum = str(row.get("dimension")), str(row.get("stratum"))
     bound = limit(better, row.get("margin"))
@@ -117,7 +121,7 @@ def _row(
 
 
 def _where(row: Mapping[str, Any]) -> str:
-    """A comparison named for the text: "LVH sensitivity" or "... on vendor Canon"."""
+    """A comparison named for the text: "Sensitivity" or "Sensitivity (vendor Canon)"."""
     if row["dimension"] == "all":
         return str(row["label"])
     return f"{row['label']} ({row['dimension_title'].lower()} {row['stratum_label']})"
@@ -204,13 +208,22 @@ def _goals(
     }
 
 
+def _is_measurement(unit: str) -> bool:
+    """Whether an endpoint's unit is the measurement's (not a proportion nor an index)."""
+    return unit not in ("", "proportion", "index", "slope")
+
+
 def _panel(endpoint_rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     pooled = endpoint_rows[0]
     unit = str(pooled["unit"])
-    xlabel = {
-        "mm": f"{'Change in |bias|' if pooled['absolute'] else 'Difference'}, mm",
-        "": "Difference, percentage points",
-    }.get(unit, f"Difference in {'AUC' if pooled['metric'] == 'auc' else 'the index'}")
+    if unit in ("", "proportion"):
+        xlabel = "Difference, percentage points"
+    elif _is_measurement(unit):
+        shown = suffix(unit).strip()
+        xlabel = f"{'Change in |bias|' if pooled['absolute'] else 'Difference'}"
+        xlabel += f", {shown}" if shown else ""
+    else:
+        xlabel = f"Difference in {'AUC' if pooled['metric'] == 'auc' else 'the index'}"
     rows: list[dict[str, Any]] = []
     current = None
     for r in endpoint_rows:
@@ -238,10 +251,15 @@ def _panel(endpoint_rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _figures(
-    rows: Sequence[Mapping[str, Any]], version: str, released: str, confidence: float
+    rows: Sequence[Mapping[str, Any]],
+    version: str,
+    released: str,
+    confidence: float,
+    measure: Mapping[str, Any] | None,
 ) -> list[dict[str, str]]:
-    """Forest plots of the differences: one for the measurement endpoints (mm), one for the
-    rest; one panel per endpoint, rows pooled then every stratum of the shown dimensions."""
+    """Forest plots of the differences: one for the measurement endpoints (in its unit), one
+    for the rest; one panel per endpoint, rows pooled then every stratum of the shown
+    dimensions."""
     by_endpoint: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
         by_endpoint.setdefault(str(r["endpoint"]), []).append(r)
@@ -250,8 +268,16 @@ def _figures(
         for group in by_endpoint.values()
     ]
     groups = (
-        ("measurement", "IVSd measurement endpoints", [p for p in panels if p["unit"] == "mm"]),
-        ("accuracy", "classification endpoints", [p for p in panels if p["unit"] != "mm"]),
+        (
+            "measurement",
+            f"{measure['label'] if measure else 'measurement'} measurement endpoints",
+            [p for p in panels if _is_measurement(p["unit"])],
+        ),
+        (
+            "accuracy",
+            "classification endpoints",
+            [p for p in panels if not _is_measurement(p["unit"])],
+        ),
     )
     out = []
     for key, what, group in groups:
@@ -286,9 +312,10 @@ def _candidate(
     version = str(result["version"])
     released = str(comparison.get("released"))
     units = _units(results)
+    measure = measure_context(outputs_of(results))
     shown = [str(d) for d in comparison.get("dimensions") or []]
     rows = [
-        _row(r, units, names)
+        _row(r, units, names, measure)
         for r in result.get("rows") or []
         if r.get("dimension") == "all" or str(r.get("dimension")) in shown
     ]
@@ -311,7 +338,7 @@ def _candidate(
         "worse_not_judged": [
             _where(r) for r in strata if not r["judged"] and r["worsened"] and r["status"] != "na"
         ],
-        "figures": _figures(rows, version, released, confidence),
+        "figures": _figures(rows, version, released, confidence, measure),
         "goals": _goals(results, analysis, names) if analysis else None,
     }
 

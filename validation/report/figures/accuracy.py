@@ -111,8 +111,9 @@ def roc_curve(
     operating_point: Mapping[str, Any] | None = None,
     threshold: float | None = None,
     confidence: float = 0.95,
+    finding: str = "finding",
 ) -> FigureRecord:
-    """The empirical ROC curve of the LVH probability against the reference label.
+    """The empirical ROC curve of the finding's probability against the reference label.
 
     The curve is drawn from the per-study scores of ``analysed.csv`` (columns ``label`` and
     ``probability``); the AUC and its interval in the legend, and the operating point, are
@@ -127,9 +128,11 @@ def roc_curve(
     operating_point : mapping, optional
         ``{"sensitivity": float, "specificity": float}`` at the device's threshold.
     threshold : float, optional
-        The device's LVH probability threshold (for the legend).
+        The device's probability threshold (for the legend).
     confidence : float
         Confidence level of the AUC interval.
+    finding : str
+        The finding's label (the protocol's ``outputs.finding.label``), for the caption.
 
     Returns
     -------
@@ -142,9 +145,9 @@ def roc_curve(
     return figure_record(
         fig,
         "roc",
-        "ROC curve of the device's LVH probability against the reference label",
+        f"ROC curve of the device's {finding} probability against the reference label",
         "Receiver operating characteristic (ROC) curve: for every possible threshold on the "
-        "device's LVH probability, the share of reference-positive studies it flags "
+        f"device's {finding} probability, the share of reference-positive studies it flags "
         "(sensitivity) against the share of reference-negative studies it flags "
         "(1 \u2212 specificity). The dotted diagonal is a device no better than chance; the "
         "diamond is the device's fixed threshold. The area under the curve (AUC) and its "
@@ -152,7 +155,9 @@ def roc_curve(
     )
 
 
-def calibration_figure(table: pd.DataFrame, *, bins: int = 10) -> tuple[Figure, int]:
+def calibration_figure(
+    table: pd.DataFrame, *, bins: int = 10, finding: str = "finding"
+) -> tuple[Figure, int]:
     """Draw the calibration plot (see :func:`calibration`); also return the number of groups."""
     labels, scores = _scores(table)
     with matplotlib.rc_context(RC):
@@ -183,7 +188,7 @@ def calibration_figure(table: pd.DataFrame, *, bins: int = 10) -> tuple[Figure, 
             )
             ax.set_xlim(-0.02, 1.02)
             ax.set_ylim(-0.02, 1.02)
-            ax.set_ylabel("Observed share with LVH", fontsize=SMALL)
+            ax.set_ylabel(f"Observed share with {finding}", fontsize=SMALL)
             ax.tick_params(labelsize=SMALL, labelbottom=False)
             ax.grid(True, color="#ececec", lw=0.5, zorder=0)
             ax.spines[["top", "right"]].set_visible(False)
@@ -198,7 +203,7 @@ def calibration_figure(table: pd.DataFrame, *, bins: int = 10) -> tuple[Figure, 
                 linewidth=0.3,
                 label=("reference negative", "reference positive"),
             )
-            hist.set_xlabel("Predicted LVH probability", fontsize=SMALL)
+            hist.set_xlabel(f"Predicted {finding} probability", fontsize=SMALL)
             hist.set_ylabel("Studies", fontsize=SMALL)
             hist.tick_params(labelsize=SMALL)
             hist.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
@@ -215,8 +220,9 @@ def calibration_figure(table: pd.DataFrame, *, bins: int = 10) -> tuple[Figure, 
     return fig, groups
 
 
-def calibration(table: pd.DataFrame, *, bins: int = 10) -> FigureRecord:
-    """Calibration plot: observed share with LVH against mean predicted probability, by group.
+def calibration(table: pd.DataFrame, *, bins: int = 10, finding: str = "finding") -> FigureRecord:
+    """Calibration plot: observed share with the finding against mean predicted probability, by
+    group (``finding`` is its label, for the axes and caption).
 
     The studies of ``analysed.csv`` are split into ``bins`` groups of equal size by their
     predicted probability (quantile groups; fewer when probabilities tie); a histogram of the
@@ -228,16 +234,16 @@ def calibration(table: pd.DataFrame, *, bins: int = 10) -> FigureRecord:
     dict
         ``{"id", "src", "alt", "caption"}``.
     """
-    fig, groups = calibration_figure(table, bins=bins)
+    fig, groups = calibration_figure(table, bins=bins, finding=finding)
     labels, _ = _scores(table)
     size = f"about {labels.size // groups:,} studies each" if groups else "no studies"
     return figure_record(
         fig,
         "calibration",
-        "Calibration plot of the device's LVH probability",
-        f"Calibration of the LVH probability: the studies are split into {groups} groups of "
+        f"Calibration plot of the device's {finding} probability",
+        f"Calibration of the {finding} probability: the studies are split into {groups} groups of "
         f"equal size by predicted probability ({size}); each point is a group's mean predicted "
-        "probability against the share of its studies with LVH by the reference standard. "
+        f"probability against the share of its studies with {finding} by the reference standard. "
         "Points on the dotted diagonal are well calibrated; points below it mean the device "
         "overstates the risk. The histogram underneath shows how the predicted probabilities "
         "are spread, stacked by reference class.",

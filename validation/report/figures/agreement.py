@@ -40,9 +40,21 @@ def _points(table: pd.DataFrame) -> pd.DataFrame:
     return table[cols].dropna()
 
 
-def bland_altman_figure(table: pd.DataFrame, agreement: Mapping[str, Any]) -> Figure:
+def _parenthesised(symbol: str) -> str:
+    return f" ({symbol})" if symbol else ""
+
+
+def _with(text: str, symbol: str) -> str:
+    """``text`` and a unit symbol after a space (nothing for a unitless measurement)."""
+    return f"{text} {symbol}" if symbol else text
+
+
+def bland_altman_figure(
+    table: pd.DataFrame, agreement: Mapping[str, Any], measure: Mapping[str, Any]
+) -> Figure:
     """Draw the Bland-Altman plot of all studies (see :func:`bland_altman`)."""
     pts = _points(table)
+    delta, digits = str(measure["difference_symbol"]), int(measure["digits"])
     vendors = sorted(pts["vendor"].astype(str).unique())
     styles = vendor_styles(vendors)
     with matplotlib.rc_context(RC):
@@ -78,7 +90,7 @@ def bland_altman_figure(table: pd.DataFrame, agreement: Mapping[str, Any]) -> Fi
                 ax.axhspan(band[0], band[1], color="#c62828", alpha=0.10, lw=0, zorder=0)
             ax.axhline(level, color="#c62828", lw=1.0, ls=style, zorder=2)
             ax.annotate(
-                f"{name} {signed(level)} mm",
+                _with(f"{name} {signed(level, digits)}", delta),
                 xy=(1.0, level),
                 xycoords=("axes fraction", "data"),
                 xytext=(4, 0),
@@ -88,8 +100,8 @@ def bland_altman_figure(table: pd.DataFrame, agreement: Mapping[str, Any]) -> Fi
                 fontsize=7.5,
                 color="#c62828",
             )
-        ax.set_xlabel("Mean of model and reference IVSd (mm)")
-        ax.set_ylabel("Difference, model \u2212 reference (mm)")
+        ax.set_xlabel(f"Mean of model and reference {measure['axis']}")
+        ax.set_ylabel(f"Difference, model \u2212 reference{measure['difference_axis']}")
         ax.grid(True, color="#e6e6e6", lw=0.5, zorder=0)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(
@@ -107,7 +119,11 @@ def bland_altman_figure(table: pd.DataFrame, agreement: Mapping[str, Any]) -> Fi
 
 
 def bland_altman(
-    table: pd.DataFrame, agreement: Mapping[str, Any], *, confidence: float = 0.95
+    table: pd.DataFrame,
+    agreement: Mapping[str, Any],
+    measure: Mapping[str, Any],
+    *,
+    confidence: float = 0.95,
 ) -> FigureRecord:
     """Bland-Altman plot: difference against mean, by vendor, with bias and limits of agreement.
 
@@ -117,6 +133,8 @@ def bland_altman(
         ``analysed.csv`` (columns vendor, measurement, reference, difference): the points.
     agreement : mapping
         ``results.agreement``: ``bias``, ``loa_low``, ``loa_high`` and their ``*_ci`` pairs.
+    measure : mapping
+        The measurement's names and unit (:func:`validation.report.outputs.measure_context`).
     confidence : float
         Confidence level of the shaded intervals (for the caption).
 
@@ -126,12 +144,13 @@ def bland_altman(
         ``{"id", "src", "alt", "caption"}``.
     """
     n = int(agreement.get("n") or len(_points(table)))
+    label = measure["label"]
     return figure_record(
-        bland_altman_figure(table, agreement),
+        bland_altman_figure(table, agreement, measure),
         "bland-altman",
-        "Bland-Altman plot of model minus reference IVSd against their mean, by vendor",
+        f"Bland-Altman plot of model minus reference {label} against their mean, by vendor",
         f"Bland-Altman plot of the {n} analysed studies: the difference between the "
-        "model's and the reference IVSd against their mean, coloured by vendor. The solid "
+        f"model's and the reference {label} against their mean, coloured by vendor. The solid "
         "line is the mean bias and the dashed lines are the 95% limits of agreement (LoA), "
         "as estimated by the analysis; the shaded bands are their two-sided "
         f"{100 * confidence:g}% confidence intervals. The grey line marks zero difference.",
@@ -139,7 +158,7 @@ def bland_altman(
 
 
 def scatter_figure(
-    table: pd.DataFrame, *, deming: Mapping[str, Any] | None = None
+    table: pd.DataFrame, measure: Mapping[str, Any], *, deming: Mapping[str, Any] | None = None
 ) -> tuple[Figure, bool]:
     """Draw the scatter plot (see :func:`scatter`); also return whether a fit line is drawn."""
     pts = _points(table)
@@ -190,21 +209,25 @@ def scatter_figure(
         ax.set_xlim(lims)
         ax.set_ylim(lims)
         ax.set_aspect("equal")
-        ax.set_xlabel("Reference IVSd (mm)")
-        ax.set_ylabel("Model IVSd (mm)")
+        ax.set_xlabel(f"Reference {measure['axis']}")
+        ax.set_ylabel(f"Model {measure['axis']}")
         ax.grid(True, color="#e6e6e6", lw=0.5, zorder=0)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7.5, markerscale=1.6)
     return fig, has_fit
 
 
-def scatter(table: pd.DataFrame, *, deming: Mapping[str, Any] | None = None) -> FigureRecord:
-    """Model against reference IVSd, by vendor, with the line of identity.
+def scatter(
+    table: pd.DataFrame, measure: Mapping[str, Any], *, deming: Mapping[str, Any] | None = None
+) -> FigureRecord:
+    """Model against reference measurement, by vendor, with the line of identity.
 
     Parameters
     ----------
     table : DataFrame
         ``analysed.csv``.
+    measure : mapping
+        The measurement's names and unit (:func:`validation.report.outputs.measure_context`).
     deming : mapping, optional
         ``results.method_comparison.deming`` (``intercept``, ``slope``): when given, the
         Deming regression line (model = intercept + slope x reference) is drawn too.
@@ -214,18 +237,20 @@ def scatter(table: pd.DataFrame, *, deming: Mapping[str, Any] | None = None) -> 
     dict
         ``{"id", "src", "alt", "caption"}``.
     """
-    fig, has_fit = scatter_figure(table, deming=deming)
+    fig, has_fit = scatter_figure(table, measure, deming=deming)
+    label = measure["label"]
     return figure_record(
         fig,
         "scatter",
-        "Scatter plot of model IVSd against reference IVSd, by vendor",
+        f"Scatter plot of model {label} against reference {label}, by vendor",
         (
-            "Model IVSd against the reference-standard IVSd for every analysed study, coloured by "
-            "vendor. Points on the line of identity agree exactly; points above it are "
-            "overestimated by the model."
+            f"Model {label} against the reference-standard {label} for every analysed study, "
+            "coloured by vendor. Points on the line of identity agree exactly; points above it "
+            "are overestimated by the model."
             + (
                 " The dashed line is the Deming regression estimated by the analysis (y, the "
-                "model's IVSd, against x, the reference IVSd); a line parallel to the identity "
+                f"model's {label}, against x, the reference {label}); a line parallel to the "
+                "identity "
                 "line but above it means a constant overestimate, a different slope a "
                 "proportional one."
                 if has_fit
@@ -253,12 +278,14 @@ def bland_altman_by_vendor_figure(
     table: pd.DataFrame,
     strata: Sequence[Mapping[str, Any]],
     *,
+    measure: Mapping[str, Any],
     pooled_bias: float | None = None,
     loa_goals: Sequence[float] = (),
     confidence: float = 0.95,
 ) -> Figure:
     """Draw the per-vendor Bland-Altman small multiples (see :func:`bland_altman_by_vendor`)."""
     pts = _points(table)
+    delta, digits = str(measure["difference_symbol"]), int(measure["digits"])
     rows = _strata_lookup(strata, "vendor")
     vendors = sorted(set(pts["vendor"].astype(str)) | set(rows))
     styles = vendor_styles(vendors)
@@ -321,10 +348,11 @@ def bland_altman_by_vendor_figure(
             ax.set_title(title, fontsize=8.5, loc="left", color=INK, fontweight="bold")
             stats = []
             if "bias" in vrows and finite(vrows["bias"].get("estimate")):
-                stats.append(f"bias {signed(vrows['bias']['estimate'])} mm")
+                stats.append(_with(f"bias {signed(vrows['bias']['estimate'], digits)}", delta))
             lows, highs = vrows.get("loa_low"), vrows.get("loa_high")
             if lows and highs and finite(lows.get("estimate")) and finite(highs.get("estimate")):
-                stats.append(f"LoA {signed(lows['estimate'])} to {signed(highs['estimate'])} mm")
+                loa = f"{signed(lows['estimate'], digits)} to {signed(highs['estimate'], digits)}"
+                stats.append(_with(f"LoA {loa}", delta))
             ax.text(
                 0.02,
                 0.97,
@@ -357,9 +385,12 @@ def bland_altman_by_vendor_figure(
             ax.set_ylim(ylim)
             ax.tick_params(labelsize=SMALL)
             if i % ncols == 0:
-                ax.set_ylabel("Model \u2212 reference (mm)", fontsize=SMALL)
+                ax.set_ylabel(f"Model \u2212 reference{measure['difference_axis']}", fontsize=SMALL)
             if i // ncols == nrows - 1 or i + ncols >= len(vendors):
-                ax.set_xlabel("Mean of model and reference (mm)", fontsize=SMALL)
+                ax.set_xlabel(
+                    f"Mean of model and reference{_parenthesised(measure['symbol'])}",
+                    fontsize=SMALL,
+                )
                 ax.xaxis.set_tick_params(labelbottom=True)
         conf = f"{100 * confidence:g}%"
         handles = [
@@ -387,6 +418,7 @@ def bland_altman_by_vendor(
     table: pd.DataFrame,
     strata: Sequence[Mapping[str, Any]],
     *,
+    measure: Mapping[str, Any],
     pooled_bias: float | None = None,
     loa_goals: Sequence[float] = (),
     confidence: float = 0.95,
@@ -400,6 +432,8 @@ def bland_altman_by_vendor(
     strata : sequence of mapping
         The tidy ``results.json`` strata rows; those of dimension ``"vendor"`` and metrics
         bias, loa_low and loa_high give each panel's lines, shaded intervals and goal marks.
+    measure : mapping
+        The measurement's names and unit (:func:`validation.report.outputs.measure_context`).
     pooled_bias : float, optional
         The bias over all vendors (``results.agreement.bias``), drawn dotted in every panel.
     loa_goals : sequence of float
@@ -413,13 +447,19 @@ def bland_altman_by_vendor(
         ``{"id", "src", "alt", "caption"}``.
     """
     fig = bland_altman_by_vendor_figure(
-        table, strata, pooled_bias=pooled_bias, loa_goals=loa_goals, confidence=confidence
+        table,
+        strata,
+        measure=measure,
+        pooled_bias=pooled_bias,
+        loa_goals=loa_goals,
+        confidence=confidence,
     )
     conf = f"{100 * confidence:g}%"
     caption = (
         "Bland-Altman plots by ultrasound vendor, drawn on the same axes so that the vendors "
         "can be compared: each point is one study, the difference between the model's and the "
-        "reference IVSd against their mean. In each panel the solid line is that vendor's mean "
+        f"reference {measure['label']} against their mean. In each panel the solid line is "
+        "that vendor's mean "
         "bias and the dashed lines its 95% limits of agreement, as estimated by the analysis, "
         f"with their {conf} confidence intervals shaded; the dotted line is the bias over all "
         "vendors."

@@ -72,7 +72,7 @@ def _forest_limits(
             )
     goal = panel.get("goal") or {}
     values += finite_values(goal.get("lower"), goal.get("upper"), panel.get("reference"))
-    proportion = panel.get("scale") != "mm"
+    proportion = panel.get("scale") != "measurement"
     if proportion:
         values += [1.0]
     else:
@@ -86,7 +86,7 @@ def _forest_limits(
 
 
 def _fmt_tick(scale: str) -> Any:
-    if scale == "mm":
+    if scale == "measurement":
         return FuncFormatter(lambda x, _: f"{x:g}".replace("-", "\u2212"))
     return PercentFormatter(xmax=1.0, decimals=0)
 
@@ -163,14 +163,14 @@ def _panel_axes(
     ax.xaxis.set_major_formatter(_fmt_tick(str(panel.get("scale"))))
     scale = str(panel.get("scale"))
     ticks = MaxNLocator(nbins=5).tick_values(lo, hi)
-    ax.set_xticks([t for t in ticks if lo <= t <= hi and (scale == "mm" or t <= 1.0)])
+    ax.set_xticks([t for t in ticks if lo <= t <= hi and (scale == "measurement" or t <= 1.0)])
     ax.tick_params(axis="x", labelsize=SMALL)
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.set_title(
         str(panel["title"]), fontsize=8.5, color=INK, fontweight="bold", loc="center", pad=6
     )
     ax.grid(True, axis="x", color="#ececec", lw=0.5, zorder=0)
-    if panel.get("scale") == "mm" and lo < 0 < hi:
+    if panel.get("scale") == "measurement" and lo < 0 < hi:
         ax.axvline(0.0, color="#b0b0b0", lw=0.6, zorder=1)
     return ax
 
@@ -442,7 +442,8 @@ def forest(
         small, judged, goal_met`` (the tidy strata row); ``pooled`` holds the random-effects
         ``estimate, ci_low, ci_high, prediction_low, prediction_high, k, poolable``.
     panels : sequence of mapping
-        One per metric: ``{"metric", "title", "xlabel", "scale" ("mm" or "proportion"),
+        One per metric: ``{"metric", "title", "xlabel", "scale" ("measurement", in its unit,
+        or "proportion"),
         "goal" ({"lower", "upper"} or None), "reference" (the all-studies estimate or None)}``.
     fig_id, alt, caption : str
         The figure's id, alternative text and caption.

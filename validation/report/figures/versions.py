@@ -82,12 +82,13 @@ LEGEND = {
 
 
 def _scale(unit: str) -> float:
-    """Proportions are drawn in percentage points; millimetres and indices as they are."""
-    return 100.0 if unit in ("", "proportion", "%") else 1.0
+    """Proportions are drawn in percentage points; a measurement (its UCUM unit, "%" included)
+    and indices as they are."""
+    return 100.0 if unit in ("", "proportion") else 1.0
 
 
 def _tick(unit: str) -> FuncFormatter:
-    fmt = "{:g}" if unit in ("mm", "", "proportion", "%") else "{:.2f}"
+    fmt = "{:.2f}" if unit in ("index", "slope") else "{:g}"
     return FuncFormatter(lambda x, _: fmt.format(round(x, 6)).replace("-", "\u2212"))
 
 
@@ -289,7 +290,8 @@ def comparison_forest(
     Parameters
     ----------
     panels : sequence of mapping
-        One per endpoint: ``{"title", "unit" ("mm", "" for a proportion, "index"), "xlabel",
+        One per endpoint: ``{"title", "unit" (the measurement's UCUM code, "" for a
+        proportion, "index"), "xlabel",
         "limit" (the signed non-inferiority limit on the difference, or None), "rows"}``; every
         panel has the same rows, each ``{"kind" ("header", "pooled" or "stratum"), "label",
         "difference", "ci_low", "ci_high", "status"}`` (status as in

@@ -15,6 +15,13 @@ from validation.report.figures.surveillance.charts import (
     alert_chart_figure,
 )
 from validation.report.labels import humanize
+from validation.report.outputs import (
+    finding_context,
+    measure_context,
+    outputs_of,
+    present,
+    text_words,
+)
 from validation.report.segments import Key, segment_key, segment_label, segment_order
 from validation.report.text import load_text
 
@@ -26,27 +33,37 @@ ALERT_DIGITS: dict[str, int] = {"header": 0, "population": 3, "input": 3}
 EVIDENCE = ("drift", "performance", "integrity", "header", "bias_change")
 
 
-def signal(name: Any) -> dict[str, str]:
-    """A signal in plain words: ``{"id", "name", "what"}`` (``reports/text/surveillance.yaml``;
+def signal(name: Any, words: Mapping[str, str]) -> dict[str, str]:
+    """A signal in plain words: ``{"id", "name", "what"}`` (``reports/text/surveillance.yaml``,
+    its placeholders filled with ``words``, see :func:`validation.report.outputs.text_words`;
     an unknown signal by its humanised name)."""
-    known = load_text("surveillance")["signals"].get(str(name))
+    known = load_text("surveillance", words=words)["signals"].get(str(name))
     if known is None:
         return {"id": str(name), "name": humanize(name), "what": ""}
     return {"id": str(name), "name": known["name"], "what": known["what"]}
 
 
-def signals(alerts: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The monitored signals in the text file's order, then any other signal an alert names."""
-    order = list(load_text("surveillance")["signals"])
+def signals(
+    alerts: Sequence[Mapping[str, Any]], outputs: Mapping[str, Any]
+) -> list[dict[str, str]]:
+    """The monitored signals in the text file's order, then any other signal an alert names;
+    a signal about an output the protocol lacks (its ``output``) is left out unless an alert
+    names it."""
+    listed = load_text("surveillance")["signals"]
+    order = list(listed)
+    declared = present(outputs)
+    monitored = {k for k, v in listed.items() if not v.get("output") or v["output"] in declared}
     used = sorted(
-        set(order) | {a["signal"]["id"] for a in alerts},
+        monitored | {a["signal"]["id"] for a in alerts},
         key=lambda s: order.index(s) if s in order else len(order),
     )
-    return [signal(s) for s in used]
+    words = text_words(outputs)
+    return [signal(s, words) for s in used]
 
 
 def alerts(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The alerts of ``surveillance.json`` for the templates, numbered with their anchors."""
+    words = text_words(outputs_of(data))
     out = []
     for i, alert in enumerate(data["alerts"]):
         key = segment_key(alert)
@@ -57,7 +74,7 @@ def alerts(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "site": key[0],
                 "vendor": key[1],
                 "segment": segment_label(*key),
-                "signal": signal(alert["signal"]),
+                "signal": signal(alert["signal"], words),
                 "onset": str(alert["onset"]),
                 "statistic": alert["statistic"],
                 "threshold": alert["threshold"],
@@ -139,6 +156,8 @@ def attach_evidence(
     segs = {segment_key(s): s for s in data["segments"]}
     base = {segment_key(s): s for s in data["baseline"]["segments"]}
     h = as_float(data["false_alarm"]["charts"]["cusum"]["h"])
+    outputs = outputs_of(data)
+    named = {"measure": measure_context(outputs), "finding": finding_context(outputs)}
     for a in alerts:
         key = (a["site"], a["vendor"])
         name = a["signal"]["id"]
@@ -147,10 +166,21 @@ def attach_evidence(
         a.update({kind: [] for kind in EVIDENCE})
         if name in (MEAN, RATE) and key in segs:
             fig = alert_chart_figure(
-                segs[key], months, signal=name, baseline=base.get(key), onset=a["onset"], h=h
+                segs[key],
+                months,
+                signal=name,
+                baseline=base.get(key),
+                onset=a["onset"],
+                h=h,
+                **named,
             )
             a["figure"] = alert_chart(
-                fig, segment=segs[key], signal=name, onset=a["onset"], fig_id=a["anchor"]
+                fig,
+                segment=segs[key],
+                signal=name,
+                onset=a["onset"],
+                fig_id=a["anchor"],
+                **named,
             )
         elif name in ("population", "input"):
             a["drift"] = [

@@ -13,6 +13,7 @@ from validation.report.figures.surveillance.performance import (
     bias_change_chart,
     bias_change_figure,
 )
+from validation.report.outputs import measure_context, outputs_of
 from validation.report.segments import Key, is_pooled, segment_key, segment_label, segment_order
 from validation.report.text import load_text
 
@@ -157,6 +158,10 @@ def bias_change(
         "power": _power(record["power"]),
         "records": by,
         "figure": bias_change_chart(
-            fig, limits=limit_of, onsets=alarmed, min_shift=as_float(min_shift)
+            fig,
+            limits=limit_of,
+            onsets=alarmed,
+            min_shift=as_float(min_shift),
+            measure=measure_context(outputs_of(data)),
         ),
     }

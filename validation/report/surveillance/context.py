@@ -18,6 +18,7 @@ from typing import Any
 from validation import __version__
 from validation.exceptions import ReportError
 from validation.report.document import render_document, render_html
+from validation.report.outputs import finding_context, measure_context, outputs_of, present
 from validation.report.sections import sections_for
 from validation.report.segments import segment_key, segment_label, segment_order
 from validation.report.surveillance.alerts import (
@@ -153,6 +154,7 @@ def build_surveillance_context(data: Mapping[str, Any]) -> dict[str, Any]:
     )
     alarm = data["status"] == "ALARM"
     text = load_text("surveillance")
+    outputs = outputs_of(data)
     return {
         "report_id": str(data["run_id"]),
         "created_utc": data["created_utc"],
@@ -165,12 +167,15 @@ def build_surveillance_context(data: Mapping[str, Any]) -> dict[str, Any]:
         },
         "status": {"text": data["status"], "alarm": alarm, "css": "alarm" if alarm else "no-alarm"},
         "protocol": {k: data["protocol"][k] for k in ("id", "version", "sha256", "threshold")},
+        "outputs": present(outputs),
+        "measure": measure_context(outputs),
+        "finding": finding_context(outputs),
         "model": _model(data),
         "software": _software(),
         "deployments": deployments(data),
         "baseline": baseline(data),
         "false_alarm": false_alarm(data),
-        "signals": signals(raised),
+        "signals": signals(raised, outputs),
         "alerts": raised,
         "alarmed_segments": alarmed_segments(raised),
         "census": census(data, months),

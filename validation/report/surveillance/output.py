@@ -14,6 +14,7 @@ from validation.report.figures.surveillance.charts import (
     control_chart_figure,
     control_charts,
 )
+from validation.report.outputs import finding_context, measure_context, outputs_of
 from validation.report.segments import Key, is_pooled, segment_key, segment_label
 from validation.report.surveillance.alerts import onsets
 
@@ -72,12 +73,22 @@ def _charts(
     alarmed: Mapping[Key, str],
     *,
     threshold: float = math.nan,
+    outputs: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """One stream's control charts (``chart``: its ``false_alarm.charts`` parameters), with the
-    ``alarmed`` segments marked from their onsets."""
+    ``alarmed`` segments marked from their onsets; ``outputs``: the protocol's, which name the
+    streams."""
     h = as_float(chart["h"]) if signal == MEAN else math.nan  # the CUSUM's limit
     fig = control_chart_figure(segments, months, signal=signal, onsets=alarmed, h=h)
-    return control_charts(fig, signal=signal, chart=chart, onsets=alarmed, threshold=threshold)
+    return control_charts(
+        fig,
+        signal=signal,
+        chart=chart,
+        onsets=alarmed,
+        threshold=threshold,
+        measure=measure_context(outputs),
+        finding=finding_context(outputs),
+    )
 
 
 def output(
@@ -98,7 +109,9 @@ def output(
         "rows": [_row(key, by[key], base, by_version) for key in keys],
         "cusum": cusum,
         "ewma": ewma,
-        "cusum_figure": _charts(segs, months, MEAN, cusum, onsets(alerts, MEAN)),
+        "cusum_figure": _charts(
+            segs, months, MEAN, cusum, onsets(alerts, MEAN), outputs=outputs_of(data)
+        ),
         "ewma_figure": _charts(
             segs,
             months,
@@ -106,5 +119,6 @@ def output(
             ewma,
             onsets(alerts, RATE),
             threshold=as_float(data["protocol"]["threshold"]),
+            outputs=outputs_of(data),
         ),
     }

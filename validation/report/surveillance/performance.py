@@ -14,7 +14,8 @@ from validation.report.figures.surveillance.performance import (
     performance_chart,
     performance_figure,
 )
-from validation.report.labels import METRICS
+from validation.report.labels import metric_unit
+from validation.report.outputs import measure_context, outputs_of
 from validation.report.segments import Key, is_pooled, segment_key, segment_label, segment_order
 
 #: The metrics of the audited subset judged against the premarket goals, in table order.
@@ -27,6 +28,7 @@ def goals(data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, list
     """The premarket goals shown, and ``{metric: [metric, goal ids]}`` to read ``goal_missed``."""
     shown = []
     names: dict[str, list[str]] = {}
+    measure = measure_context(outputs_of(data))
     for g in data["protocol"]["goals"]:
         metric = str(g["metric"])
         names.setdefault(metric, [metric]).append(str(g["id"]))
@@ -39,7 +41,7 @@ def goals(data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, list
                 "label": str(g["label"]),
                 "lower": goal.get("lower"),
                 "upper": goal.get("upper"),
-                "unit": METRICS[metric].unit if monitored else "num",
+                "unit": metric_unit(metric, measure) if monitored else "num",
                 "monitored": monitored,
             }
         )
@@ -104,6 +106,7 @@ def performance(
     lab = data["labels"]
     lags = sorted((int(k), v) for k, v in (lab["by_lag_months"] or {}).items())
     pending = [str(m) for m in lab["pending_months"] or []]
+    measure = measure_context(outputs_of(data))
     bias_goal = next(
         ({"lower": g["lower"], "upper": g["upper"]} for g in shown if g["metric"] == "bias"), {}
     )
@@ -130,8 +133,10 @@ def performance(
                 goal=bias_goal,
                 pending=pending,
                 onsets=onsets,
+                measure=measure,
             ),
             onsets=onsets,
+            measure=measure,
             confidence=confidence,
         ),
     }

@@ -186,10 +186,17 @@ def control_chart_figure(
     return fig
 
 
-def _cusum_caption(chart: Mapping[str, Any]) -> str:
+def _label(output: Mapping[str, Any] | None, default: str) -> str:
+    """The label of the protocol's measurement or finding (``default`` without one)."""
+    return str(output["label"]) if output else default
+
+
+def _cusum_caption(chart: Mapping[str, Any], measure: Mapping[str, Any] | None = None) -> str:
     h, k, arl0 = (as_float(chart[name]) for name in ("h", "k", "arl0"))
+    label = _label(measure, "output")
     return (
-        "Cumulative-sum (CUSUM) control charts of the model's monthly mean IVSd measurement, one "
+        "Cumulative-sum (CUSUM) control charts of the model's monthly mean "
+        f"{label} measurement, one "
         "panel per site and vendor, and all sites pooled, on the same axes. Each month's mean is "
         "compared with that segment's frozen validation baseline and standardised for the "
         "number of studies; the upper line (circles) accumulates evidence that the measurements "
@@ -202,12 +209,17 @@ def _cusum_caption(chart: Mapping[str, Any]) -> str:
     )
 
 
-def _ewma_caption(chart: Mapping[str, Any], threshold: float) -> str:
+def _ewma_caption(
+    chart: Mapping[str, Any], threshold: float, finding: Mapping[str, Any] | None = None
+) -> str:
     lam, big_l, arl0 = (as_float(chart[name]) for name in ("lam", "L", "arl0"))
-    at = f" (LVH probability of at least {fixed(threshold)})" if math.isfinite(threshold) else ""
+    label = _label(finding, "finding")
+    at = (
+        f" ({label} probability of at least {fixed(threshold)})" if math.isfinite(threshold) else ""
+    )
     return (
         "Exponentially weighted moving-average (EWMA) control charts of the share of studies "
-        f"the model flags as LVH-positive{at}, one panel per site and vendor, and all sites "
+        f"the model flags as {label}-positive{at}, one panel per site and vendor, and all sites "
         "pooled. Each month's positive rate is compared with the segment's frozen validation "
         "baseline and standardised (grey dots); the EWMA line (circles) averages them, giving "
         f"the latest month the weight \u03bb = {fixed(lam)}. A segment alarms when the EWMA "
@@ -222,7 +234,7 @@ def _ewma_caption(chart: Mapping[str, Any], threshold: float) -> str:
 CHART_FIGURES: dict[str, tuple[str, str]] = {
     MEAN: (
         "cusum-mean",
-        "CUSUM control charts of the monthly mean predicted IVSd, one panel per segment",
+        "CUSUM control charts of the monthly mean predicted {measure}, one panel per segment",
     ),
     RATE: (
         "ewma-positive-rate",
@@ -238,6 +250,8 @@ def control_charts(
     chart: Mapping[str, Any],
     onsets: Mapping[Key, str] | None = None,
     threshold: float = math.nan,
+    measure: Mapping[str, Any] | None = None,
+    finding: Mapping[str, Any] | None = None,
 ) -> FigureRecord:
     """The record of one stream's control charts (drawn by :func:`control_chart_figure`).
 
@@ -246,23 +260,31 @@ def control_charts(
     fig : Figure
         The drawn charts.
     signal : {"output_mean", "output_positive_rate"}
-        The stream: CUSUM charts of the monthly mean predicted IVSd, or EWMA charts of the
-        standardised monthly LVH-positive rate.
+        The stream: CUSUM charts of the monthly mean predicted measurement, or EWMA charts of
+        the standardised monthly positive rate of the finding.
     chart : mapping
         The chart's parameters, ``false_alarm.charts.cusum`` (``k, h, arl0``) or
         ``false_alarm.charts.ewma`` (``lam, L, arl0``) of ``surveillance.json``.
     onsets : mapping, optional
         ``{(site, vendor): onset month}`` of the stream's alerts, named in the caption.
     threshold : float
-        The protocol's LVH probability threshold (the EWMA caption states it).
+        The protocol's probability threshold of the finding (the EWMA caption states it).
+    measure, finding : mapping, optional
+        The protocol's measurement and finding (:mod:`validation.report.outputs`): their labels
+        name the streams.
 
     Returns
     -------
     dict
         ``{"id", "src", "alt", "caption"}``.
     """
-    caption = _cusum_caption(chart) if signal == MEAN else _ewma_caption(chart, threshold)
+    caption = (
+        _cusum_caption(chart, measure)
+        if signal == MEAN
+        else _ewma_caption(chart, threshold, finding)
+    )
     fig_id, alt = CHART_FIGURES[signal]
+    alt = alt.format(measure=_label(measure, "output"))
     return figure_record(fig, fig_id, alt, caption + panels.alarmed_names(onsets or {}))
 
 
@@ -274,10 +296,13 @@ def alert_chart_figure(
     baseline: Mapping[str, Any] | None = None,
     onset: str | None = None,
     h: float = math.nan,
+    measure: Mapping[str, Any] | None = None,
+    finding: Mapping[str, Any] | None = None,
 ) -> Figure:
     """Draw one alarmed output stream at full width: the monthly value against the segment's
     baseline (``baseline``: its ``baseline.segments`` entry), and its control chart, with the
-    onset marked on both (``h``: the CUSUM limit where the rows carry none)."""
+    onset marked on both (``h``: the CUSUM limit where the rows carry none; ``measure`` and
+    ``finding``: the protocol's outputs, which name the axes)."""
     rows = panels.series(segment, signal)
     x = np.arange(len(months), dtype=float)
     n = panels.by_month(rows, months, "n")
@@ -288,12 +313,13 @@ def alert_chart_figure(
         if signal == MEAN:
             level = panels.by_month(rows, months, "mean")
             ref = as_float(base.get("mean_measurement"))
-            left.set_ylabel("Mean predicted IVSd (mm)", fontsize=SMALL)
+            axis = measure["axis"] if measure else "output"
+            left.set_ylabel(f"Mean predicted {axis}", fontsize=SMALL)
             ref_name = "Baseline mean"
         else:
             level = panels.by_month(rows, months, "rate") * 100.0
             ref = as_float(base.get("positive_rate")) * 100.0
-            left.set_ylabel("LVH-positive studies (%)", fontsize=SMALL)
+            left.set_ylabel(f"{_label(finding, 'Positive')}-positive studies (%)", fontsize=SMALL)
             ref_name = "Baseline rate"
         panels.shade_months(left, n == 0)
         left.plot(x, level, color=POINT, lw=1.0, marker="o", ms=3, zorder=3, label="Monthly value")
@@ -335,7 +361,14 @@ def alert_chart_figure(
 
 
 def alert_chart(
-    fig: Figure, *, segment: Mapping[str, Any], signal: str, onset: str | None, fig_id: str
+    fig: Figure,
+    *,
+    segment: Mapping[str, Any],
+    signal: str,
+    onset: str | None,
+    fig_id: str,
+    measure: Mapping[str, Any] | None = None,
+    finding: Mapping[str, Any] | None = None,
 ) -> FigureRecord:
     """The record of one alarmed output stream's chart (drawn by :func:`alert_chart_figure`).
 
@@ -351,6 +384,8 @@ def alert_chart(
         The alert's onset month.
     fig_id : str
         The figure's id (unique in the report).
+    measure, finding : mapping, optional
+        The protocol's measurement and finding: their labels name the stream.
 
     Returns
     -------
@@ -359,11 +394,11 @@ def alert_chart(
     """
     name = segment_label(segment["site"], segment["vendor"])
     if signal == MEAN:
-        what = "mean IVSd measured by the model"
+        what = f"mean {_label(measure, 'output')} measured by the model"
         ref = "the dotted line is the segment's validation baseline mean"
         chart = "its CUSUM chart, with the decision limits dashed"
     else:
-        what = "share of studies flagged LVH-positive"
+        what = f"share of studies flagged {_label(finding, 'finding')}-positive"
         ref = "the dotted line is the segment's validation baseline rate"
         chart = "its EWMA chart, with the control limits dashed"
     caption = (

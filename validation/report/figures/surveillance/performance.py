@@ -23,7 +23,7 @@ from validation.report.segments import Key
 #: Panel height (inches) of the audited-bias change chart: lower than the others', so that it
 #: fits on the page under the section's tables.
 BIAS_PANEL_H = 1.1
-#: The audited bias is drawn within these bounds (mm).
+#: The audited bias is drawn within these bounds (in the measurement's unit).
 BIAS_RANGE_MM = 8.0
 #: A month's audited bias with its interval.
 _ESTIMATE: dict[str, Any] = {
@@ -92,8 +92,10 @@ def performance_figure(
     goal: Mapping[str, Any] | None = None,
     pending: Sequence[str] = (),
     onsets: Mapping[Key, str] | None = None,
+    measure: Mapping[str, Any] | None = None,
 ) -> Figure:
-    """Draw the audited bias (model minus reference IVSd) by month of acquisition, per segment.
+    """Draw the audited bias (model minus reference measurement) by month of acquisition, per
+    segment.
 
     Parameters
     ----------
@@ -110,6 +112,9 @@ def performance_figure(
         Months whose labels are still arriving (hatched).
     onsets : mapping, optional
         ``{(site, vendor): onset}`` of the ``performance`` alerts (framed panels).
+    measure : mapping, optional
+        The protocol's measurement (:func:`validation.report.outputs.measure_context`): the
+        unit of the axis.
 
     Returns
     -------
@@ -122,13 +127,14 @@ def performance_figure(
     ylim = _bias_ylim(performance, goal)
     shown = (ylim[0] - 0.12 * (ylim[1] - ylim[0]), ylim[1])  # room for the counts below
     pending_mask = np.array([m in set(pending) for m in months], dtype=bool)
+    ylabel = f"Bias{measure['difference_axis'] if measure else ''}"
     with matplotlib.rc_context(RC):
         fig, cells = panels.grid_axes(list(rows_by))
         for key, ax, left, bottom in cells:
             rows = rows_by[key]
             _bias_panel(ax, rows, months, goal=goal, ylim=ylim, pending=pending_mask)
             panels.title_panel(ax, key, rows, months, onsets)
-            panels.finish_axes(ax, months, left=left, bottom=bottom, ylabel="Bias (mm)", ylim=shown)
+            panels.finish_axes(ax, months, left=left, bottom=bottom, ylabel=ylabel, ylim=shown)
         handles = [
             Line2D([], [], color=POINT, marker="o", ms=3, lw=0.8, label="Bias with its CI"),
             Line2D([], [], color=LINE, lw=0.8, ls="-.", label="Premarket goal for the bias"),
@@ -140,7 +146,11 @@ def performance_figure(
 
 
 def performance_chart(
-    fig: Figure, *, onsets: Mapping[Key, str] | None = None, confidence: float = 0.95
+    fig: Figure,
+    *,
+    onsets: Mapping[Key, str] | None = None,
+    confidence: float = 0.95,
+    measure: Mapping[str, Any] | None = None,
 ) -> FigureRecord:
     """The record of the audited bias chart (drawn by :func:`performance_figure`).
 
@@ -152,6 +162,8 @@ def performance_chart(
         ``{(site, vendor): onset}`` of the ``performance`` alerts, named in the caption.
     confidence : float
         Level of the intervals.
+    measure : mapping, optional
+        The protocol's measurement: its label names what the bias is of.
 
     Returns
     -------
@@ -159,7 +171,8 @@ def performance_chart(
         ``{"id", "src", "alt", "caption"}``.
     """
     caption = (
-        "Bias of the model's IVSd against the reference reading on the audited studies, by "
+        f"Bias of the model's {measure['label'] if measure else 'measurement'} against the "
+        "reference reading on the audited studies, by "
         "month of acquisition, one panel per site and vendor and all sites pooled: each point "
         f"is the month's mean difference (model minus reference) with its {100 * confidence:g}% "
         "confidence interval, and the small grey numbers are the labelled studies behind it. "
@@ -283,6 +296,7 @@ def bias_change_chart(
     limits: Mapping[Key, float],
     onsets: Mapping[Key, str] | None = None,
     min_shift: float = math.nan,
+    measure: Mapping[str, Any] | None = None,
 ) -> FigureRecord:
     """The record of the chart of the audited bias's change since validation (drawn by
     :func:`bias_change_figure`).
@@ -296,7 +310,9 @@ def bias_change_chart(
     onsets : mapping, optional
         ``{(site, vendor): first alarmed month}``, named in the caption.
     min_shift : float
-        The materiality gate of an alarm.
+        The materiality gate of an alarm, in the measurement's unit.
+    measure : mapping, optional
+        The protocol's measurement: its label, and the unit and decimals of ``min_shift``.
 
     Returns
     -------
@@ -310,9 +326,17 @@ def bias_change_chart(
         span = f" (c = {fixed(finite[0])})"
     else:
         span = f" (c from {fixed(finite[0])} to {fixed(finite[-1])})"
-    gate = f" and a change of at least {fixed(min_shift, 1)} mm" if math.isfinite(min_shift) else ""
+    digits = int(measure["precision"]) if measure else 1
+    symbol = f" {measure['difference_symbol']}" if measure and measure["difference_symbol"] else ""
+    gate = (
+        f" and a change of at least {fixed(min_shift, digits)}{symbol}"
+        if math.isfinite(min_shift)
+        else ""
+    )
+    label = measure["label"] if measure else "measurement"
     caption = (
-        "Change of the audited bias (model minus reference IVSd) since the validation study, by "
+        f"Change of the audited bias (model minus reference {label}) since the validation "
+        "study, by "
         "month of acquisition, one panel per site and vendor and all sites pooled, on the same "
         "axes: each point is the month's T, the audited bias of the window of one to three "
         "months ending that month minus the validation bias, in standard errors that include "
