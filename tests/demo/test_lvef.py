@@ -40,7 +40,8 @@ from validation.ingest.pixels import decode_cine
 from validation.ingest.rules import ImageRules
 from validation.model.card import state_digest
 from validation.model.preprocess import preprocess_batch
-from validation.schema import load_schema, load_yaml, validate
+from validation.protocol import load_protocol
+from validation.schema import load_yaml, validate
 
 N_STUDIES = 24  # 6 per site x vendor partition
 SEED = 7
@@ -172,9 +173,7 @@ def test_repository_site_files_read_the_generators_layout_and_columns(repo_root)
             "reader_1_lvef_pct": reader_1,
             "reader_2_lvef_pct": reader_2,
         }
-        # everything but the SPEC17 reference mapping (key, columns) validates today
-        plain = {**data, "reference": {"path": reference["path"]}}
-        validate(plain, "site", source=f"sites/lvef/{site.id}.yaml")
+        validate(data, "site", source=f"sites/lvef/{site.id}.yaml")
 
 
 def test_the_ellipse_volume_is_the_area_length_volume_and_ef_is_one_minus_scale_cubed():
@@ -273,10 +272,6 @@ def test_card_records_the_weights_digests_and_the_outputs_in_forward_order(model
 
 def test_card_validates_against_the_model_card_schema(model_dir):
     card = load_yaml(model_dir / "model-card.yaml")
-    if load_schema("model-card")["properties"]["outputs"].get("type") == "object":
-        # before SPEC17 section 3 the outputs are a mapping: validate the rest of the card
-        validate({**card, "outputs": {}}, "model-card", source="model-card.yaml")
-        pytest.xfail("this schema predates the outputs list (SPEC17 section 3)")
     validate(card, "model-card", source="model-card.yaml")
 
 
@@ -312,13 +307,8 @@ def test_protocol_declares_lvef_and_reduced_ef_and_locks_the_committed_model(rep
     assert goals["lvef-loa-lower"] == {"lower": -12.0}
     assert goals["lvef-loa-upper"] == {"upper": 12.0}
     assert goals["lvef-mae"] == {"upper": 6.0}
-    # everything but the SPEC17 outputs block validates against today's schema
-    legacy = {"measurement": "ef_percent", "unit": "%", "score": "reduced_ef_probability"}
-    validate(
-        {**protocol, "outputs": {**legacy, "threshold": finding["threshold"]}},
-        "protocol",
-        source="protocols/lvef.yaml",
-    )
+    loaded = load_protocol(repo_root / "protocols" / "lvef.yaml")
+    assert loaded.measurement.label == "LVEF" and loaded.finding.label == "Reduced EF"
 
 
 def test_config_is_a_valid_workflow_config_without_the_demo(repo_root):
