@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from validation.surveillance.baseline import POOLED
-from validation.surveillance.signals import FalseAlarmPlan, months_between, signal_row
+from validation.surveillance.signals import FalseAlarmPlan, Settings, months_between, signal_row
 
 #: Lengths (months of acquisition) of the windows ending at each month.
 WINDOWS = (1, 2, 3)
@@ -360,9 +360,10 @@ def bias_change_signals(
             alarm = alarmed is not None
             t, d, nw, start = alarmed or best
             detail = (
-                f"bias {d:+.2f} mm on {nw} audited studies acquired {start} to {month} vs "
-                f"{b0:+.2f} mm in validation (n0 = {n0}, SD {s0:.2f}): change {d - b0:+.2f} mm, "
-                f"T = {t:+.2f} (limit {cal.limit:.2f}; material from {settings.min_shift:g} mm)"
+                f"bias {settings.amount(d, sign=True)} on {nw} audited studies acquired {start} "
+                f"to {month} vs {settings.amount(b0, sign=True)} in validation (n0 = {n0}, SD "
+                f"{s0:.2f}): change {settings.amount(d - b0, sign=True)}, T = {t:+.2f} (limit "
+                f"{cal.limit:.2f}; material from {settings.shift_text})"
             )
             rows.append(_row(month, (site, vendor), abs(t), cal.limit, alarm, nw, detail))
             records.append(
@@ -380,7 +381,7 @@ def bias_change_signals(
                     "alarm": bool(alarm),
                 }
             )
-    typical = _typical(sized)
+    typical = _typical(sized, settings)
     summary = {
         "power": None
         if typical is None
@@ -461,7 +462,7 @@ def _audit_volume(n: np.ndarray, months: list[str], as_of: str, delay: int) -> i
 
 
 def _typical(
-    sized: list[tuple[int, int, float, Calibration]],
+    sized: list[tuple[int, int, float, Calibration]], settings: Settings
 ) -> tuple[str, Calibration, float] | None:
     """The median segment by audit volume and size (``(per_month, n0, sd, calibration)`` of
     the site x vendor segments), described, for the power table."""
@@ -471,7 +472,7 @@ def _typical(
     sd = float(np.median([t[2] for t in sized]))
     return (
         f"a segment of {n0} validation pairs and {a} audited studies a month, with the "
-        f"segments' median SD of a difference, {sd:.2f} mm",
+        f"segments' median SD of a difference, {settings.amount(sd)}",
         cal,
         sd,
     )

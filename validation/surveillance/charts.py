@@ -115,10 +115,11 @@ def output_signals(
         for m, r in zip(mean_series, rate_series, strict=True):
             month, count = m["month"], m["n"]
             upper, lower, shift = m["upper"], m["lower"], m["shift_mm"]
+            unit = plan.settings
             mean_detail = (
-                f"mean {m['mean']:.2f} mm, z = {m['z']:.2f}; CUSUM upper {upper:.2f}, lower "
-                f"{lower:.2f} (h = {h:.2f}); shift over the CUSUM's run {shift:+.2f} mm "
-                f"(material from {plan.settings.min_shift:g} mm)"
+                f"mean {unit.amount(m['mean'])}, z = {m['z']:.2f}; CUSUM upper {upper:.2f}, "
+                f"lower {lower:.2f} (h = {h:.2f}); shift over the CUSUM's run "
+                f"{unit.amount(shift, sign=True)} (material from {unit.shift_text})"
             )
             rate_detail = (
                 f"rate {r['rate']:.3f}, z = {r['z']:.2f}; EWMA {r['ewma']:.2f} (limits +/- "

@@ -604,7 +604,8 @@ def run_surveillance(
         month (default: none, every site runs the protocol's released version).
     """
     protocol = load_protocol(protocol_path)
-    settings = replace(settings or Settings(), confidence=protocol.confidence)
+    unit = "" if protocol.measurement is None else protocol.measurement.unit
+    settings = replace(settings or Settings(), confidence=protocol.confidence, unit=unit)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if accounting_csv is None:

@@ -53,6 +53,7 @@ from validation.numbers import as_float
 from validation.schema import config_default
 from validation.stats import control, drift
 from validation.surveillance.baseline import CATEGORICAL, NUMERIC, POOLED
+from validation.units import with_unit
 
 HEADER_FIELDS = {"software_versions": "SoftwareVersions", "scanner_model": "ManufacturerModelName"}
 SIGNAL_COLUMNS = [
@@ -113,6 +114,9 @@ class Settings:
         delays up to it (later labels are still used, and counted in ``surveillance.json``).
     seed : int
         Seed of the calibration (the demo protocol's analysis seed by default).
+    unit : str
+        The UCUM unit of the measurement (the baseline's ``protocol.outputs``), named in the
+        alarms' evidence and the plan; "" (none named) by default.
 
     Notes
     -----
@@ -138,6 +142,16 @@ class Settings:
     bias_weight: float = config_default("surveillance.bias_weight")
     label_delay_months: int = config_default("surveillance.label_delay_months")
     seed: int = 20_261_125
+    unit: str = ""
+
+    def amount(self, value: float, *, sign: bool = False) -> str:
+        """``value`` of the measurement with its unit's symbol, for evidence text."""
+        return with_unit(f"{value:+.2f}" if sign else f"{value:.2f}", self.unit)
+
+    @property
+    def shift_text(self) -> str:
+        """The material shift, e.g. ``0.5 mm``."""
+        return with_unit(f"{self.min_shift:g}", self.unit)
 
     def __post_init__(self) -> None:
         if self.limits not in ("calibrated", "known"):
@@ -245,13 +259,13 @@ class FalseAlarmPlan:
             f"share over {self.horizon_months} months); drift alarms also need a material "
             f"effect (PSI >= {self.settings.psi_min:g} and KS D >= {self.settings.ks_d_min:g}, "
             f"or Cramer's V >= {self.settings.cramers_v_min:g}), and output alarms a material "
-            f"change (a mean shift of at least {self.settings.min_shift:g} mm over the "
+            f"change (a mean shift of at least {self.settings.shift_text} over the "
             f"months the CUSUM accumulated; a smoothed change of the positive rate of at least "
             f"{self.settings.min_rate_change:g}); such gates only remove alarms. The "
             f"audited-bias limit is the 1 - {self.bias_alpha:.3g} quantile of its largest "
             "in-control statistic over every monthly run, month and window of the horizon "
             "(simulated with the observed audit volume and label delays), and its alarms also "
-            f"need a change of at least {self.settings.min_shift:g} mm. "
+            f"need a change of at least {self.settings.shift_text}. "
             + (
                 ""
                 if self.settings.limits == "calibrated"
