@@ -141,7 +141,9 @@ def _regression(name: str, label: str, fit: Mapping[str, Any]) -> dict[str, Any]
     intercept_ci, slope_ci = pair(fit.get("intercept_ci")), pair(fit.get("slope_ci"))
     method = str(fit.get("ci_method") or "n/a")
     detail = f"CI: {CI_METHODS.get(method, method)}"
-    if name == "deming" and number_or_none(fit.get("error_ratio")) is not None:
+    if fit.get("reason"):  # no line could be fitted: say why (NOT EVALUABLE)
+        detail = f"not evaluable: {fit['reason']}"
+    elif name == "deming" and number_or_none(fit.get("error_ratio")) is not None:
         detail += f"; error-variance ratio {float(fit['error_ratio']):g}"
     return {
         "key": name,
