@@ -37,16 +37,16 @@ import tracemalloc
 from pathlib import Path
 
 from benchmarks._common import ROOT, best_of
-from validation.protocol import load_protocol
-from validation.surveillance.baseline import baseline_record
-from validation.surveillance.run import evaluate, run_surveillance
-from validation.surveillance.signals import month_range
 from validation.demo.deployment import (
     PROTOCOL,
     segment_means,
     synthetic_history,
     synthetic_validation,
 )
+from validation.protocol import load_protocol
+from validation.surveillance.baseline import baseline_record
+from validation.surveillance.run import evaluate, run_surveillance
+from validation.surveillance.signals import month_range
 
 TARGET_S = 30.0
 VENDORS = ("GE", "Philips", "Siemens", "Canon")

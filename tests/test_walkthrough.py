@@ -105,7 +105,10 @@ def test_the_report_names_the_measurement_its_unit_and_finding_only(walked):
     assert "LVEF" in text and "Reduced EF" in text
     assert not DEMO_WORDS.findall(text), sorted(set(DEMO_WORDS.findall(text)))
     assert "500.0%" not in text  # a ±5-point goal is not a proportion
-    assert not re.search(r"\d mm\b", text)  # no value is in millimetres
+    # millimetres appear only where the images are described (pixel spacing, the model's field)
+    images = ("pixel", "resampling", "region", "deep")
+    in_mm = [line for line in text.splitlines() if re.search(r"\d mm\b", line)]
+    assert in_mm and all(any(w in line.lower() for w in images) for line in in_mm), in_mm
 
 
 def test_the_srs_hold_the_protocols_concepts_and_unit(walked):
