@@ -7,10 +7,10 @@ CSV of two readers' LVEF, their consensus and a reduced-EF label. The sites name
 their own way (h01 ``StudyUID`` / ``EF_biplane_pct`` / ``reduced_ef``, h02 ``study_uid`` /
 ``LVEF_consensus`` / ``EF_below_40``), so the study exercises the site files' column mapping.
 
-Geometry and the true EF. The left-ventricular cavity is a dark ellipse (semi-axes ``a`` along the long axis, ``b``
-across it) inside a bright myocardial wall, its apex near the transducer. Over the beat the
-cavity keeps its shape and its apex: both semi-axes scale by ``s(t)``, 1 at end-diastole and
-``s_es`` at end-systole. The LV volume is the single-plane area-length volume
+Geometry and the true EF. The left-ventricular cavity is a dark ellipse (semi-axes ``a`` along
+the long axis, ``b`` across it) inside a bright myocardial wall, its apex near the transducer.
+Over the beat the cavity keeps its shape and its apex: both semi-axes scale by ``s(t)``, 1 at
+end-diastole and ``s_es`` at end-systole. The LV volume is the single-plane area-length volume
 
     V = 8 A^2 / (3 pi L),   A = pi a b,  L = 2 a   =>   V = (4/3) pi a b^2,
 

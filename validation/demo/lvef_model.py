@@ -44,8 +44,7 @@ from validation.demo.lvef import (
     synthesize_lvef_study,
 )
 from validation.exceptions import ConfigError
-from validation.hashing import sha256_file
-from validation.model.card import CARD_NAME, Preprocessing, state_digest
+from validation.model.card import CARD_NAME, Preprocessing, weights_record
 from validation.model.preprocess import preprocess_batch
 
 NAME = "lvef-net"
@@ -194,21 +193,13 @@ def _card(model: LvefNet, weights: Path, fit: dict[str, float]) -> dict:
         "on apical four-chamber echocardiography cine loops from the blood pool's area over "
         "the beat, and gives the probability of a reduced EF (below 40 %). Fixed weights and a "
         "linear calibration: synthetic demonstration model, not a medical device.",
-        "weights": {
-            "file": weights.name,
-            "format": "torchscript",
-            "sha256": sha256_file(weights),
-            "parameters": int(sum(p.numel() for p in model.parameters())),
-            "state_sha256": state_digest(model),
-        },
+        "weights": weights_record(weights, model),
         "preprocessing": prep.to_dict(),
         "inputs": {
             "modality": "US",
             "sop_class": "1.2.840.10008.5.1.4.1.1.3.1 (Ultrasound Multi-frame Image)",
             "view": "apical four-chamber, 2D cine over one heart beat",
             "required_attributes": ["SequenceOfUltrasoundRegions.PhysicalDeltaX/Y"],
-            "tensor": f"(batch, {prep.frames}, {prep.size}, {prep.size}) float32 in [0, 1] at "
-            f"{prep.target_spacing_mm} mm per pixel",
             "channels": 1,
             "scaling": "unit",
             "crop": "top_centre",

@@ -35,8 +35,7 @@ from validation.demo.profiles import (
     WEAK_VENDOR,
 )
 from validation.exceptions import ConfigError
-from validation.hashing import sha256_file
-from validation.model.card import CARD_NAME, read_card, state_digest, write_card
+from validation.model.card import CARD_NAME, read_card, weights_record, write_card
 from validation.model.preprocess import Preprocessing, _crop_or_pad
 
 log = logging.getLogger(__name__)
@@ -293,13 +292,7 @@ def _card(settings, prep, weights, model, n_fit, n_hold, mae, version, change) -
         "end-diastole (IVSd) on parasternal long-axis echocardiography cine loops and gives the "
         "probability of left-ventricular hypertrophy. Synthetic demonstration model: not a "
         "medical device.",
-        "weights": {
-            "file": weights.name,
-            "format": "torchscript",
-            "sha256": sha256_file(weights),
-            "parameters": int(sum(p.numel() for p in model.parameters())),
-            "state_sha256": state_digest(model),
-        },
+        "weights": weights_record(weights, model),
         "preprocessing": prep.to_dict(),
         "inputs": {
             "modality": "US",

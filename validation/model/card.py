@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from validation.exceptions import ModelIntegrityError
+from validation.hashing import sha256_file
 from validation.schema import load_yaml, validate
 
 if TYPE_CHECKING:  # reading a card needs no torch (the workflow reads cards when it loads)
@@ -151,6 +152,18 @@ def state_digest(module: torch.nn.Module) -> str:
         digest.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode())
         digest.update(value.numpy().tobytes())
     return digest.hexdigest()
+
+
+def weights_record(path: Path, module: torch.nn.Module) -> dict[str, Any]:
+    """The card's ``weights`` block of a TorchScript file saved from ``module``: its file name,
+    format, sha256, parameter count and state digest (:func:`state_digest`)."""
+    return {
+        "file": path.name,
+        "format": "torchscript",
+        "sha256": sha256_file(path),
+        "parameters": int(sum(p.numel() for p in module.parameters())),
+        "state_sha256": state_digest(module),
+    }
 
 
 def read_card(model_dir: str | Path) -> ModelCard:
