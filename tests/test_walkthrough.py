@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pydicom
 import pytest
+import yaml
 
 from tests.project import BIN, copy_project, run
+from validation.protocol import MEASUREMENT_METRICS
 
 pytestmark = pytest.mark.e2e
 
@@ -137,3 +139,49 @@ def _items(ds: pydicom.Dataset) -> list[pydicom.Dataset]:
         found.append(item)
         found.extend(_items(item))
     return found
+
+
+def _one_output(project: Path, keep: str) -> str:
+    """A copy of the LVEF protocol and config declaring only the measurement or the finding;
+    returns the config's path."""
+    protocol = yaml.safe_load((project / "protocols" / "lvef.yaml").read_text())
+    measuring = keep == "measurement"
+    drop_output, drop_column = ("finding", "label") if measuring else ("measurement", "measurement")
+    del protocol["outputs"][drop_output], protocol["reference_standard"][drop_column]
+    if not measuring:
+        del protocol["reference_standard"]["readers"]
+    protocol["endpoints"] = [
+        e for e in protocol["endpoints"] if (e["metric"] in MEASUREMENT_METRICS) == measuring
+    ]
+    protocol.pop("multiplicity", None)
+    protocol["analysis"].pop("acceptance_by", None)
+    stem = f"lvef-{keep}"
+    (project / "protocols" / f"{stem}.yaml").write_text(yaml.safe_dump(protocol, sort_keys=False))
+    config = yaml.safe_load((project / "config" / "lvef.yaml").read_text())
+    config |= {"protocol": f"protocols/{stem}.yaml", "reports": ["510k"]}
+    (project / "config" / f"{stem}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return f"config/{stem}.yaml"
+
+
+@pytest.mark.parametrize("keep", ["measurement", "finding"])
+def test_a_protocol_with_one_output_gets_a_report_without_the_others_sections(walked, keep):
+    project = walked["project"]
+    config = _one_output(project, keep)
+    stem = Path(config).stem
+    run(project, str(BIN / "mval"), "lock", f"protocols/{stem}.yaml")
+    run(project, str(BIN / "snakemake"), "--cores", "2", "--configfile", config, timeout=2400)
+    results = json.loads((project / "results" / stem / "analysis" / "results.json").read_text())
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(project / "results" / stem / "report" / "510k.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if keep == "measurement":
+        assert results["classification"] is None and results["agreement"]["n"] == 48
+        assert "Bland-Altman" in text and "ROC curve" not in text
+        assert "Diagnostic accuracy of the device" not in text
+    else:
+        assert results["agreement"] is None and results["classification"]["n"] == 48
+        assert "ROC curve" in text and "Bland-Altman" not in text
+        assert "Measurement results" not in text
