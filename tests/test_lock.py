@@ -156,6 +156,18 @@ def test_candidate_whose_card_names_another_version_is_not_locked(project):
     assert not lock_path(PROTOCOL).exists()
 
 
+def test_a_card_measuring_in_another_unit_is_not_locked(project):
+    card = project / "models/ivsd-cnn/1.0.0/model-card.yaml"
+    card.write_text(card.read_text().replace("unit: mm", "unit: cm", 1))
+    with pytest.raises(
+        ModelIntegrityError,
+        match=r"ivsd-cnn 1\.0\.0 does not give what protocol .* judges: output 'ivsd_mm' is in "
+        r"cm, the protocol's measurement in mm",
+    ):
+        create_lock(PROTOCOL)
+    assert not lock_path(PROTOCOL).exists()
+
+
 def test_version_one_lock_record_reads_as_its_released_model(project):
     create_lock(PROTOCOL)
     data = json.loads(lock_path(PROTOCOL).read_text())

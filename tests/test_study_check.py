@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.orthanc import free_port
 from validation.cli import main
@@ -180,6 +181,26 @@ def test_a_protocol_schema_error_and_a_consistency_error_have_their_lines(projec
     assert finding.line == text.splitlines().index("  alpha: 0.05") + 1
 
 
+def test_a_card_whose_outputs_do_not_give_what_the_protocol_judges(project, repo_root):
+    """A model measuring in cm under a protocol in mm, and one without a probability under a
+    protocol with a finding, are found before any run, at the card's line."""
+    (project / "models").unlink()
+    shutil.copytree(repo_root / "models", project / "models")
+    card = project / "models" / "ivsd-cnn" / "1.0.0" / "model-card.yaml"
+    data = yaml.safe_load(card.read_text())
+    data["outputs"] = data["outputs"][:1]  # the measurement only
+    data["outputs"][0]["unit"] = "cm"
+    card.write_text(yaml.safe_dump(data, sort_keys=False))
+    found = {(f.file, f.field): f.message for f in _check().findings}
+    path = "models/ivsd-cnn/1.0.0/model-card.yaml"
+    assert found[(path, "outputs")] == (
+        "no probability or logit output, but the protocol judges a finding"
+    )
+    assert found[(path, "outputs[0]")] == (
+        "output 'ivsd_mm' is in cm, the protocol's measurement in mm"
+    )
+
+
 def test_changed_weights_are_named_in_the_card_and_the_protocol(project, repo_root):
     (project / "models").unlink()
     shutil.copytree(repo_root / "models", project / "models")
@@ -247,10 +268,29 @@ def test_readings_outside_the_protocols_range_are_errors_with_lines_only(project
     assert not check.passed
     (error,) = check.findings
     assert str(error) == (
-        "data/reference/s01.csv:3: consensus_ivsd_mm: 1 reading(s) outside the "
-        "plausible range (2 to 30 mm) on lines 3: a unit mix-up or a slip?"
+        "data/reference/s01.csv:3: consensus_ivsd_mm: outside the protocol's range 2 to 30 "
+        "(a slip?)"
     )
     assert "99.9" not in str(error)  # the sealed reference shows no value
+
+
+def test_the_analysis_refuses_readings_outside_the_protocols_range(project):
+    """The range holds at unblinding too, not only when the check ran first."""
+    from validation.exceptions import AnalysisError
+    from validation.protocol import load_protocol
+    from validation.reference import read_reference
+    from validation.sites import load_sites, site_files
+
+    _reference(project, HEADER, ROWS[0], ROWS[1].replace("12.2", "99.9"))
+    protocol = load_protocol("protocols/demo.yaml")
+    (site,) = load_sites(site_files(project / "sites"), root=project)
+    with pytest.raises(AnalysisError, match=r"s01.csv:3: consensus_ivsd_mm: outside the protocol"):
+        read_reference(
+            site,
+            protocol.reference_standard,
+            value_range=protocol.measurement.range,
+            error=AnalysisError,
+        )
 
 
 def test_only_the_named_sites_data_are_checked(project):

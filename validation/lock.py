@@ -25,7 +25,7 @@ from typing import Any
 from validation import __version__
 from validation.exceptions import IntegrityError, LockError, LockMissingError, ModelIntegrityError
 from validation.hashing import sha256_file
-from validation.model.card import ModelCard
+from validation.model.card import CARD_NAME, ModelCard
 from validation.protocol import ModelVersion, Protocol, load_protocol
 
 LOCK_VERSION = 2  # 2: every locked model version in `models`
@@ -155,6 +155,7 @@ def _model_entry(protocol: Protocol, model: ModelVersion, locked_utc: str) -> di
             f"protocol {protocol.path} names version {model.version!r} for {model.path}, but its "
             f"model card says version {card.version!r}"
         )
+    check_outputs_judged(protocol, card, model.path)
     return {
         "version": model.version,
         "role": model.role,
@@ -245,6 +246,18 @@ def verify_lock(protocol_path: str | Path) -> LockRecord:
     for model in protocol.models:
         _verify_model(protocol, model, record.model(model.version))
     return record
+
+
+def check_outputs_judged(protocol: Protocol, card: ModelCard, folder: Path) -> None:
+    """The card's outputs give what the protocol judges (:meth:`ModelCard.mismatches`); a
+    model measuring in another unit, or without the probability of the finding, is refused."""
+    unit = None if protocol.measurement is None else protocol.measurement.unit
+    problems = card.mismatches(unit, protocol.finding is not None)
+    if problems:
+        raise ModelIntegrityError(
+            f"{folder / CARD_NAME}: {card.label} does not give what protocol {protocol.path} "
+            "judges: " + "; ".join(text for _, text in problems)
+        )
 
 
 def _verify_model(protocol: Protocol, model: ModelVersion, entry: dict[str, Any]) -> None:

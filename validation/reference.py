@@ -94,7 +94,9 @@ def reference_columns(standard: ReferenceStandard) -> dict[str, Kind]:
     return columns
 
 
-def inspect_reference(site: Site, standard: ReferenceStandard) -> ReferenceFile:
+def inspect_reference(
+    site: Site, standard: ReferenceStandard, *, value_range: tuple[float, float] | None = None
+) -> ReferenceFile:
     """Read ``site``'s reference file with the protocol's column names, and check every row.
 
     Parameters
@@ -103,6 +105,9 @@ def inspect_reference(site: Site, standard: ReferenceStandard) -> ReferenceFile:
         The site: its ``reference_path``, ``reference_key`` and ``reference_columns``.
     standard : ReferenceStandard
         The protocol's ``reference_standard``: the columns the file must have.
+    value_range : (float, float), optional
+        The protocol's plausible range of a reading (``outputs.measurement.range``): a reading
+        outside it is a problem.
 
     Returns
     -------
@@ -113,7 +118,7 @@ def inspect_reference(site: Site, standard: ReferenceStandard) -> ReferenceFile:
         file cannot be read or lacks a column. ``problems`` lists every problem found: a missing
         file, a CSV that does not parse, a mapped or required column that is missing, a column
         named twice after the mapping, an empty or repeated study key, a value that is not a
-        finite number, a label other than 0 or 1.
+        finite number, a label other than 0 or 1, a reading outside ``value_range``.
 
     Notes
     -----
@@ -163,7 +168,7 @@ def inspect_reference(site: Site, standard: ReferenceStandard) -> ReferenceFile:
     table = raw.rename(columns=site.reference_renames)
     problems = _key_problems(table[STUDY_KEY])
     for column, kind in columns.items():
-        problems.extend(_value_problems(table[column], column, kind, site))
+        problems.extend(_value_problems(table[column], column, kind, site, value_range))
     for name in table.columns:
         cells: pd.Series = table[name]
         if name == STUDY_KEY:
@@ -180,6 +185,7 @@ def read_reference(
     site: Site,
     standard: ReferenceStandard,
     *,
+    value_range: tuple[float, float] | None = None,
     error: type[ValidationToolkitError] = ConfigError,
 ) -> pd.DataFrame:
     """``site``'s reference table with the protocol's column names, or ``error`` listing every
@@ -191,6 +197,8 @@ def read_reference(
         The site whose sealed reference file to read.
     standard : ReferenceStandard
         The protocol's ``reference_standard``.
+    value_range : (float, float), optional
+        The protocol's plausible range of a reading (see :func:`inspect_reference`).
     error : type of ValidationToolkitError, default ConfigError
         The exception to raise (the analysis raises :class:`~validation.exceptions.AnalysisError`).
 
@@ -212,7 +220,7 @@ def read_reference(
     >>> list(table.columns)  # doctest: +SKIP
     ['study_instance_uid', 'ef', 'reduced']
     """
-    read = inspect_reference(site, standard)
+    read = inspect_reference(site, standard, value_range=value_range)
     if read.problems or read.table is None:
         count = len(read.problems)
         raise error(
@@ -299,10 +307,15 @@ def _key_problems(keys: pd.Series) -> list[ReferenceProblem]:
 
 
 def _value_problems(
-    values: pd.Series, column: str, kind: Kind, site: Site
+    values: pd.Series,
+    column: str,
+    kind: Kind,
+    site: Site,
+    value_range: tuple[float, float] | None = None,
 ) -> list[ReferenceProblem]:
     problems: list[ReferenceProblem] = []
     name = _site_name(site, column)
+    low, high = value_range if kind == "number" and value_range else (-math.inf, math.inf)
     for row, cell in enumerate(values.tolist()):
         line = row + 2
         text = str(cell).strip()
@@ -317,4 +330,10 @@ def _value_problems(
             problems.append(ReferenceProblem(line, name, "not a finite number"))
         elif kind == "label" and number not in (0.0, 1.0):
             problems.append(ReferenceProblem(line, name, "a label must be 0 or 1"))
+        elif not low <= number <= high:
+            problems.append(
+                ReferenceProblem(
+                    line, name, f"outside the protocol's range {low:g} to {high:g} (a slip?)"
+                )
+            )
     return problems

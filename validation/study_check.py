@@ -440,7 +440,7 @@ def _check_reference(site: Site, protocol: Protocol, findings: list[Finding]) ->
     """Add the reference file's problems and warnings; return its number of rows."""
     from validation.reference import inspect_reference, reference_columns
 
-    read = inspect_reference(site, protocol.reference_standard)
+    read = inspect_reference(site, protocol.reference_standard, value_range=_declared(protocol))
     for problem in read.problems:
         if problem.line is None:  # the file itself: point at the site file's reference.path
             findings.append(
@@ -476,10 +476,8 @@ def _check_reference(site: Site, protocol: Protocol, findings: list[Finding]) ->
                     "warning",
                 )
             )
-        declared = None if protocol.measurement is None else protocol.measurement.range
-        if kind == "number" and declared is not None:  # the protocol's range: refused outside
-            findings.extend(_range_warnings(read.path, column, values, unit, declared, "error"))
-        elif kind == "number" and unit in PLAUSIBLE:
+        # the protocol's own range is the reader's (an error); else the unit's physical one
+        if kind == "number" and _declared(protocol) is None and unit in PLAUSIBLE:
             findings.extend(_range_warnings(read.path, column, values, unit, PLAUSIBLE[unit]))
     return len(table)
 
@@ -510,10 +508,8 @@ def _range_warnings(
     values: pd.Series,
     unit: str | None,
     bounds_: tuple[float | None, float | None],
-    severity: Severity = "warning",
 ) -> list[Finding]:
-    """Readings outside ``bounds_``: a warning for the physical range of the unit, an error for
-    the range the protocol declares (``outputs.measurement.range``)."""
+    """Readings outside the physical range ``bounds_`` of the unit: a warning."""
     low, high = bounds_
     outside = [
         row + 2
@@ -535,14 +531,32 @@ def _range_warnings(
             column,
             f"{len(outside)} reading(s) outside the plausible range ({bounds}) on lines "
             f"{_lines(outside)}: a unit mix-up or a slip?",
-            severity,
+            "warning",
         )
     ]
+
+
+def _declared(protocol: Protocol) -> tuple[float, float] | None:
+    """The protocol's plausible range of a reference reading, if it states one."""
+    return None if protocol.measurement is None else protocol.measurement.range
 
 
 def _measurement_unit(protocol: Protocol) -> str | None:
     """The UCUM unit of the protocol's measurement, None when it declares none."""
     return None if protocol.measurement is None else protocol.measurement.unit
+
+
+def _check_outputs(protocol: Protocol, folder: Path, card: Any, findings: list[Finding]) -> None:
+    """The card's outputs give what the protocol judges: its measurement in the protocol's
+    unit, a probability for its finding."""
+    from validation.model.card import CARD_NAME, read_card
+
+    card_path = Path(folder) / CARD_NAME
+    unit = _measurement_unit(protocol)
+    for index, problem in read_card(folder).mismatches(unit, protocol.finding is not None):
+        where: list[str | int] = ["outputs"] if index is None else ["outputs", index]
+        field = "outputs" if index is None else f"outputs[{index}]"
+        findings.append(Finding(str(card_path), card.line(where), field, problem))
 
 
 def _check_models(protocol: Protocol, findings: list[Finding]) -> None:
@@ -564,6 +578,7 @@ def _check_models(protocol: Protocol, findings: list[Finding]) -> None:
                     f"{version.version} at {version.path}",
                 )
             )
+        _check_outputs(protocol, version.path, card, findings)
         weights = Path(version.path) / card.data["weights"]["file"]
         if not weights.is_file():
             findings.append(

@@ -72,7 +72,11 @@ def site_heterogeneity(studies: pd.DataFrame, protocol: Protocol) -> dict[str, A
     level = protocol.confidence
     out: dict[str, Any] = {
         "method": plan.method,
-        "scale": {"bias": "mm", "sensitivity": "logit", "specificity": "logit"},
+        "scale": {
+            "bias": "" if protocol.measurement is None else protocol.measurement.unit,
+            "sensitivity": "logit",
+            "specificity": "logit",
+        },
         "q_alpha": plan.q_alpha,
         "i2_threshold": plan.i2_threshold,
         "metrics": {},

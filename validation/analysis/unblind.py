@@ -67,7 +67,10 @@ def _read_csvs(paths: list[Path], what: str) -> pd.DataFrame:
 
 def _read_reference(site: Site, protocol: Protocol) -> tuple[pd.DataFrame, dict]:
     path = site.reference_path
-    table = read_reference(site, protocol.reference_standard, error=AnalysisError)
+    value_range = None if protocol.measurement is None else protocol.measurement.range
+    table = read_reference(
+        site, protocol.reference_standard, value_range=value_range, error=AnalysisError
+    )
     table = table.assign(site=site.id)
     record = {"site": site.id, "path": str(path), "sha256": sha256_file(path), "rows": len(table)}
     return table, record

@@ -116,6 +116,44 @@ class ModelCard:
     def directory_name(self) -> str:
         return f"{self.name}/{self.version}"
 
+    def mismatches(
+        self, measurement_unit: str | None, finding: bool
+    ) -> list[tuple[int | None, str]]:
+        """How the card's outputs fail what a protocol judges: a protocol with a measurement in
+        ``measurement_unit`` needs a ``measurement`` output in that unit, one with a
+        ``finding`` a ``probability`` or ``logit`` output. Each problem comes with the index of
+        the card's output it is about (None for a missing output).
+
+        Examples
+        --------
+        >>> card = ModelCard("m", "1", "m.pt", None, Preprocessing(), {},
+        ...                  outputs=(OutputSpec("ef", "measurement", "EF", unit="%"),))
+        >>> for index, problem in card.mismatches("mm", True):
+        ...     print(index, problem)
+        0 output 'ef' is in %, the protocol's measurement in mm
+        None no probability or logit output, but the protocol judges a finding
+        """
+        problems: list[tuple[int | None, str]] = []
+        roles = {o.column_role: (i, o) for i, o in enumerate(self.outputs)}
+        if measurement_unit is not None:
+            if "measurement" not in roles:
+                problems.append((None, "no measurement output, but the protocol judges one"))
+            else:
+                index, output = roles["measurement"]
+                if output.unit != measurement_unit:
+                    problems.append(
+                        (
+                            index,
+                            f"output {output.name!r} is in {output.unit}, the protocol's "
+                            f"measurement in {measurement_unit}",
+                        )
+                    )
+        if finding and "probability" not in roles:
+            problems.append(
+                (None, "no probability or logit output, but the protocol judges a finding")
+            )
+        return problems
+
     @property
     def label(self) -> str:
         """``name version``, as error messages name the model."""

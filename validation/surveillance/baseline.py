@@ -294,8 +294,13 @@ def _require(table: pd.DataFrame, path: str | Path, columns: tuple[str, ...]) ->
 def _segment(
     site: str, vendor: str, studies: pd.DataFrame, accounting: pd.DataFrame, threshold: float
 ) -> dict[str, Any]:
-    measured = pd.to_numeric(studies["measurement"], errors="coerce").dropna().to_numpy(float)
-    probability = pd.to_numeric(studies["probability"], errors="coerce").dropna()
+    measurement = pd.to_numeric(studies["measurement"], errors="coerce")
+    measured = measurement.dropna().to_numpy(float)
+    scores = pd.to_numeric(studies["probability"], errors="coerce")
+    probability = scores.dropna()
+    # a study counts with any output the protocol declares (a finding-only study has no
+    # measurement, a measurement-only one no probability)
+    n_studies = int((measurement.notna() | scores.notna()).sum())
     included = accounting[accounting["status"] != "excluded"]
     received = len(accounting)
     excluded = int((accounting["status"] == "excluded").sum())
@@ -312,7 +317,7 @@ def _segment(
     return {
         "site": site,
         "vendor": vendor,
-        "n": int(measured.shape[0]),
+        "n": n_studies,
         "agreement": _agreement(studies, threshold),
         "mean_measurement": float(measured.mean()) if measured.size else None,
         "sd_measurement": float(measured.std(ddof=1)) if measured.size > 1 else None,

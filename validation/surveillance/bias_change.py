@@ -189,11 +189,16 @@ def _peak(
     return by_run
 
 
+#: The shifts whose detection power is shown when no material shift is set (in the
+#: measurement's unit; with one, the shifts are one to four times it).
+POWER_SHIFTS = (0.5, 1.0, 1.5, 2.0)
+
+
 def detection_power(
     calibration: Calibration,
     *,
     sd_mm: float,
-    shifts_mm: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0),
+    shifts_mm: tuple[float, ...] = POWER_SHIFTS,
     after: int = 3,
     min_shift: float = 0.0,
     draws: int = 20_000,
@@ -388,7 +393,14 @@ def bias_change_signals(
         else {
             "segment": typical[0],
             **detection_power(
-                typical[1], sd_mm=typical[2], min_shift=settings.min_shift, draws=4_000
+                typical[1],
+                sd_mm=typical[2],
+                # in the measurement's unit: one to four times the material shift
+                shifts_mm=POWER_SHIFTS
+                if settings.min_shift <= 0
+                else tuple(k * settings.min_shift for k in (1, 2, 3, 4)),
+                min_shift=settings.min_shift,
+                draws=4_000,
             ),
         },
         "windows_months": list(WINDOWS),

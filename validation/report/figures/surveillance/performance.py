@@ -23,8 +23,9 @@ from validation.report.segments import Key
 #: Panel height (inches) of the audited-bias change chart: lower than the others', so that it
 #: fits on the page under the section's tables.
 BIAS_PANEL_H = 1.1
-#: The audited bias is drawn within these bounds (in the measurement's unit).
-BIAS_RANGE_MM = 8.0
+#: The audited bias is drawn within this many times the largest goal bound (in the measurement's
+#: unit, whatever it is: ±8 mm for a ±1 mm goal, ±40 points for a ±5-point goal).
+BIAS_RANGE_GOALS = 8.0
 #: A month's audited bias with its interval.
 _ESTIMATE: dict[str, Any] = {
     "fmt": "o",
@@ -41,14 +42,16 @@ def _bias_ylim(
     performance: Sequence[Mapping[str, Any]], goal: Mapping[str, Any]
 ) -> tuple[float, float]:
     """The shared bias range: the goal, zero, the estimates and their intervals, within
-    :data:`BIAS_RANGE_MM`."""
-    levels = [as_float(goal.get("lower")), as_float(goal.get("upper")), 0.0]
+    :data:`BIAS_RANGE_GOALS` times the goal (unbounded without a goal)."""
+    bounds = [as_float(goal.get("lower")), as_float(goal.get("upper"))]
+    reach = max((abs(b) for b in bounds if math.isfinite(b) and b != 0.0), default=math.inf)
+    levels = [*bounds, 0.0]
     for row in performance:
         ci = row.get("bias_ci") or [None, None]
         levels += [as_float(row.get("bias")), *(as_float(c) for c in ci[:2])]
     finite = [v for v in levels if math.isfinite(v)]
     lo, hi = min(finite), max(finite)
-    lim_lo, lim_hi = max(lo, -BIAS_RANGE_MM), min(hi, BIAS_RANGE_MM)
+    lim_lo, lim_hi = max(lo, -BIAS_RANGE_GOALS * reach), min(hi, BIAS_RANGE_GOALS * reach)
     pad = 0.1 * ((lim_hi - lim_lo) or 1.0)
     return (lim_lo - pad, lim_hi + pad)
 
