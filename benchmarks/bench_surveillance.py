@@ -45,6 +45,7 @@ from validation.demo.deployment import (
 )
 from validation.protocol import load_protocol
 from validation.surveillance.baseline import baseline_record
+from validation.surveillance.batch import write_batch
 from validation.surveillance.run import evaluate, run_surveillance
 from validation.surveillance.signals import month_range
 
@@ -84,7 +85,7 @@ def deployment(
     accounting.to_csv(scratch / "ingest" / "accounting.csv", index=False)
     for month, rows in batch.groupby("month"):
         (scratch / "batches" / month).mkdir(parents=True)
-        rows.to_csv(scratch / "batches" / month / "batch.csv", index=False)
+        write_batch(rows, scratch / "batches" / month, {"month": month})
     (scratch / "labels").mkdir()
     for month, rows in labels.groupby("arrived"):
         rows.to_csv(scratch / "labels" / f"{month}.csv", index=False)

@@ -23,6 +23,7 @@ from validation.demo.deployment import (
 )
 from validation.protocol import load_protocol
 from validation.schemas import validate_document
+from validation.surveillance.batch import write_batch
 from validation.surveillance.signals import month_range
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,7 +186,7 @@ def write_deployment(
             batch.loc[predicted, "model_version"] = CANDIDATE
     for month, rows in batch.groupby("month"):
         (root / "batches" / month).mkdir(parents=True)
-        rows.to_csv(root / "batches" / month / "batch.csv", index=False)
+        write_batch(rows, root / "batches" / month, {"month": month})
     (root / "labels").mkdir()
     for month, rows in labels.groupby("arrived"):
         rows.to_csv(root / "labels" / f"{month}.csv", index=False)

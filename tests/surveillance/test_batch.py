@@ -14,10 +14,13 @@ import pandas as pd
 import pytest
 
 from validation.cli import main
+from validation.exceptions import AnalysisError, IntegrityError
+from validation.hashing import sha256_file
 from validation.ingest.scan import iter_files
 from validation.model.registry import load_locked_model
 from validation.sites import load_sites, site_files
 from validation.surveillance.batch import BATCH_COLUMNS, batch_rows, process_month
+from validation.surveillance.run import read_batches
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +76,28 @@ def test_rerunning_a_month_replaces_its_folder(month_source, model, tmp_path):
     assert (out / "batch.csv").read_bytes() == first
     assert not (out / "stale.csv").exists()
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_changed_batch_is_refused_naming_the_file_and_both_hashes(month_source, model, tmp_path):
+    """Rows removed from a month's batch.csv after `mval monitor batch`: the surveillance run
+    refuses to read it (before, the month was judged on the rows left), naming the file, the
+    recorded sha256 and the file's."""
+    source, site = month_source
+    out = tmp_path / "batches" / "2026-07"
+    summary = process_month("2026-07", source=source, sites=[site], model=model, out=out)
+    assert summary["batch"]["rows"] == len(read_batches(out.parent))
+    assert summary["batch"]["rows"] == sum(p.get("received", 0) for p in summary["partitions"])
+    path = out / "batch.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-5]))
+    with pytest.raises(IntegrityError) as caught:
+        read_batches(out.parent)
+    message = str(caught.value)
+    assert str(path) in message and summary["batch"]["sha256"] in message
+    assert sha256_file(path) in message
+    (out / "batch.json").unlink()
+    with pytest.raises(AnalysisError, match=r"batch.json not found beside .*batch.csv"):
+        read_batches(out.parent)
 
 
 def test_quality_rejection_is_carried_with_its_detail():

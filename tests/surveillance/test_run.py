@@ -16,6 +16,7 @@ from tests.surveillance.conftest import READING_SD, write_deployment
 from validation.cli import main
 from validation.demo.deployment import Shift
 from validation.exceptions import ALARM_EXIT, IntegrityError
+from validation.surveillance.batch import write_batch
 from validation.surveillance.run import run_surveillance
 
 SHIFT = Shift("s02", "GE", "2027-01", 1.5 * READING_SD, "EchoPAC 206 upgrade")
@@ -115,12 +116,13 @@ def test_a_reprocessed_month_replaces_its_rows(tmp_path):
     month = paths["batches"] / "2026-08" / "batch.csv"
     original = month.read_bytes()
     table = pd.read_csv(month, dtype=str, keep_default_na=False)
-    table.iloc[: len(table) // 2].to_csv(month, index=False)  # a partial re-run of the month
+    write_batch(table.iloc[: len(table) // 2], month.parent, {"month": "2026-08"})  # partial re-run
     _run(paths)
     census = json.loads((paths["out"] / "surveillance.json").read_text())["census"]
     received = sum(r["received"] for r in census if r["month"] == "2026-08")
     assert received == len(table) // 2
-    month.write_bytes(original)  # re-run the month in full: back to the first outputs
+    write_batch(table, month.parent, {"month": "2026-08"})  # in full: back to the first outputs
+    assert month.read_bytes() == original
     _run(paths)
     assert _outputs(paths["out"]) == first
 
@@ -173,7 +175,7 @@ def test_predictions_of_another_model_are_refused(tmp_path):
     month = paths["batches"] / "2026-08" / "batch.csv"
     table = pd.read_csv(month, dtype=str, keep_default_na=False)
     table.loc[table["status"] == "predicted", "model_sha256"] = "f" * 64
-    table.to_csv(month, index=False)
+    write_batch(table, month.parent, {"month": "2026-08"})  # a month read by another model
     with pytest.raises(IntegrityError, match=r"2026-08/batch\.csv") as info:
         run_surveillance(
             paths["protocol"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from tests.surveillance.conftest import CANDIDATE, write_deployment
@@ -18,6 +19,7 @@ from validation.cli import main
 from validation.exceptions import AnalysisError, IntegrityError
 from validation.protocol import load_protocol
 from validation.surveillance.baseline import baseline_digest, load_baseline, write_baseline
+from validation.surveillance.batch import write_batch
 from validation.surveillance.run import run_surveillance
 
 DELTA = {("s01", "Canon"): -1.5}
@@ -180,9 +182,11 @@ def test_a_prediction_from_an_undeclared_version_stops_the_run(tmp_path):
 def test_a_prediction_from_an_unlocked_model_stops_the_run(tmp_path):
     paths = write_deployment(tmp_path, seed=SEED, candidate_delta=DELTA, switch=SWITCH)
     batch_csv = paths["batches"] / "2027-02" / "batch.csv"
-    text = batch_csv.read_text()
     sha = load_protocol(paths["protocol"]).model_version(CANDIDATE).sha256
-    batch_csv.write_text(text.replace(sha, "e" * 64, 1))
+    table = pd.read_csv(batch_csv, dtype=str, keep_default_na=False)
+    first = table.index[table["model_sha256"] == sha][0]
+    table.loc[first, "model_sha256"] = "e" * 64  # one study read by an unlocked model
+    write_batch(table, batch_csv.parent, {"month": "2027-02"})
     with pytest.raises(IntegrityError, match="e" * 64) as caught:
         _run(paths)
     assert str(batch_csv) in str(caught.value) and sha in str(caught.value)

@@ -13,8 +13,9 @@ Written under ``<out>`` (the month's folder)::
 
     <site>/<vendor>/accounting.csv, manifest.json, predictions.csv
     batch.csv     one row per file received (:data:`BATCH_COLUMNS`)
-    batch.json    the month, the models, and per partition its source, model version and
-                  counts (or "missing")
+    batch.json    the month, the models, per partition its source, model version and
+                  counts (or "missing"), and ``batch``: batch.csv's sha256 and row count, which
+                  the surveillance run verifies before it reads the month (:func:`write_batch`)
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from validation.exceptions import ConfigError
+from validation.exceptions import AnalysisError, ConfigError, IntegrityError
+from validation.hashing import sha256_file
 from validation.ingest.rules import ImageRules
 from validation.ingest.scan import ingest_partition
 from validation.model.infer import run_inference
@@ -237,7 +239,6 @@ def process_month(
             partitions.append(record)
             log.info("%s %s: %s", month, partition.key, record)
     batch = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=BATCH_COLUMNS)
-    batch.to_csv(scratch / "batch.csv", index=False)
     summary = {
         "month": month,
         "source": str(folder),
@@ -248,11 +249,65 @@ def process_month(
         },
         "partitions": partitions,
     }
-    (scratch / "batch.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = write_batch(batch, scratch, summary)
     if out.exists():
         shutil.rmtree(out)
     scratch.rename(out)
     return summary
+
+
+def write_batch(table: pd.DataFrame, folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """Write a month's ``batch.csv`` and its ``batch.json``: ``summary`` with ``batch``, the
+    table's sha256 and row count, by which the surveillance run refuses a batch changed after
+    it was written (:func:`verify_batch`). Returns the record written."""
+    path = folder / "batch.csv"
+    table.to_csv(path, index=False)
+    record = {
+        **summary,
+        "batch": {"file": path.name, "sha256": sha256_file(path), "rows": len(table)},
+    }
+    (folder / "batch.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def verify_batch(path: Path) -> None:
+    """``batch.csv`` at ``path`` is what :func:`write_batch` wrote: the sha256 and the row count
+    its ``batch.json`` records, and the partitions' files received add up to its rows. A month
+    written before the record existed is read as it is (with a warning).
+
+    Raises
+    ------
+    IntegrityError
+        The file's sha256 differs from the record (naming the file and both hashes).
+    AnalysisError
+        No ``batch.json`` beside it, or counts that do not add up.
+    """
+    record_path = path.with_name("batch.json")
+    try:
+        record = json.loads(record_path.read_text())
+    except FileNotFoundError:
+        raise AnalysisError(
+            f"{record_path} not found beside {path}: re-run `mval monitor batch` for the month"
+        ) from None
+    expected = record.get("batch")
+    if expected is None:
+        log.warning("%s records no hash of %s (an older batch): not verified", record_path, path)
+        return
+    actual = sha256_file(path)
+    if actual != expected["sha256"]:
+        raise IntegrityError(
+            str(path),
+            expected["sha256"],
+            actual,
+            what=f"month batch (changed after `mval monitor batch`; {record_path} records it)",
+        )
+    partitions = record.get("partitions") or []
+    received = sum(int(p.get("received") or 0) for p in partitions)
+    if partitions and received != expected["rows"]:
+        raise AnalysisError(
+            f"{record_path}: its partitions received {received} files, but {path.name} holds "
+            f"{expected['rows']} rows: re-run `mval monitor batch` for the month"
+        )
 
 
 def _models_by_version(

@@ -37,7 +37,7 @@ from validation.schemas import validate_document
 from validation.sites import check_deployments, load_sites, site_files, version_at
 from validation.surveillance.alerts import SIGNAL_ORDER, alert_episodes
 from validation.surveillance.baseline import POOLED, freeze_or_load, released_version
-from validation.surveillance.batch import BATCH_COLUMNS, check_month
+from validation.surveillance.batch import BATCH_COLUMNS, check_month, verify_batch
 from validation.surveillance.bias_change import bias_change_signals
 from validation.surveillance.charts import (
     ChartLimits,
@@ -434,6 +434,7 @@ def read_batches(batches_dir: str | Path, as_of: str | None = None) -> pd.DataFr
         if not path.is_file():
             log.warning("%s has no batch.csv (month not processed): counted as missing", folder)
             continue
+        verify_batch(path)  # as `mval monitor batch` wrote it (sha256, rows)
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
         if "model_version" not in table.columns:  # processed before versions were recorded
             table["model_version"] = ""
