@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pydicom
 import pytest
 import yaml
 
+from tests.outputs import pdf_layout_text, sr_items
 from tests.project import BIN, copy_project, run
 from validation.protocol import MEASUREMENT_METRICS
 
@@ -98,12 +97,7 @@ def test_the_report_names_the_measurement_its_unit_and_finding_only(walked):
     bias = next(e for e in results["endpoints"] if e["metric"] == "bias")
     assert bias["unit"] == "%" and bias["goal"] == {"lower": -5.0, "upper": 5.0}
     pdf = project / "results" / "lvef" / "report" / "510k.pdf"
-    text = subprocess.run(
-        [shutil.which("pdftotext") or "pdftotext", "-layout", str(pdf), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    text = pdf_layout_text(pdf)
     assert "LVEF" in text and "Reduced EF" in text
     assert not DEMO_WORDS.findall(text), sorted(set(DEMO_WORDS.findall(text)))
     assert "500.0%" not in text  # a ±5-point goal is not a proportion
@@ -120,7 +114,7 @@ def test_the_srs_hold_the_protocols_concepts_and_unit(walked):
     for path in srs[:4]:
         ds = pydicom.dcmread(path)
         names, units = set(), set()
-        for item in _items(ds):
+        for item in sr_items(ds):
             if "ConceptNameCodeSequence" in item:
                 code = item.ConceptNameCodeSequence[0]
                 names.add((code.CodeValue, code.CodingSchemeDesignator))
@@ -131,14 +125,6 @@ def test_the_srs_hold_the_protocols_concepts_and_unit(walked):
         assert ("%", "UCUM") in units and ("mm", "UCUM") not in units
         assert ("79969-2", "LN") not in names and ("55827005", "SCT") not in names
         assert not DEMO_WORDS.search(str(ds.ContentSequence))
-
-
-def _items(ds: pydicom.Dataset) -> list[pydicom.Dataset]:
-    found = []
-    for item in ds.get("ContentSequence", []):
-        found.append(item)
-        found.extend(_items(item))
-    return found
 
 
 def _one_output(project: Path, keep: str) -> str:
@@ -171,12 +157,7 @@ def test_a_protocol_with_one_output_gets_a_report_without_the_others_sections(wa
     run(project, str(BIN / "mval"), "lock", f"protocols/{stem}.yaml")
     run(project, str(BIN / "snakemake"), "--cores", "2", "--configfile", config, timeout=2400)
     results = json.loads((project / "results" / stem / "analysis" / "results.json").read_text())
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(project / "results" / stem / "report" / "510k.pdf"), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    text = pdf_layout_text(project / "results" / stem / "report" / "510k.pdf")
     if keep == "measurement":
         assert results["classification"] is None and results["agreement"]["n"] == 48
         assert "Bland-Altman" in text and "ROC curve" not in text

@@ -14,6 +14,7 @@ import pytest
 from dicomweb_client.api import DICOMwebClient
 
 from tests.orthanc import OrthancServer, require
+from tests.outputs import sr_items
 from validation.exceptions import IngestError, ModelIntegrityError
 from validation.ingest.scan import scan_partition, write_accounting
 from validation.model.infer import PREDICTION_COLUMNS
@@ -60,19 +61,10 @@ def header(source_path) -> pydicom.Dataset:
     return pydicom.dcmread(source_path, stop_before_pixels=True)
 
 
-def _items(ds: pydicom.Dataset) -> list[pydicom.Dataset]:
-    """Every content item of an SR tree, depth first."""
-    found = []
-    for item in ds.get("ContentSequence", []):
-        found.append(item)
-        found.extend(_items(item))
-    return found
-
-
 def _named(ds: pydicom.Dataset, code: str) -> list[pydicom.Dataset]:
     return [
         item
-        for item in _items(ds)
+        for item in sr_items(ds)
         if "ConceptNameCodeSequence" in item and item.ConceptNameCodeSequence[0].CodeValue == code
     ]
 
@@ -161,7 +153,7 @@ def test_a_measurement_of_another_study_names_its_own_concept_and_unit(tmp_path,
     )
     codes = {
         i.ConceptNameCodeSequence[0].CodeValue
-        for i in _items(pydicom.dcmread(tmp_path / "sr.dcm"))
+        for i in sr_items(pydicom.dcmread(tmp_path / "sr.dcm"))
         if "ConceptNameCodeSequence" in i
     }
     assert not codes & {"79969-2", "55827005"}
